@@ -1,0 +1,35 @@
+# The README's three commands: `make setup`, `make serve`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOME_DIR ?= .switchover
+
+.PHONY: setup serve test test-fast lint bench
+
+$(BIN)/switchover: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU wheel, never the multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/switchover
+
+setup: $(BIN)/switchover
+
+serve: setup
+	HF_HUB_OFFLINE=1 $(BIN)/switchover serve --home $(HOME_DIR)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Everything CI runs: lint, types, the fast suite and the slow real-model / real-server tests.
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+bench: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/core.py

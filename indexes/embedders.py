@@ -1,0 +1,43 @@
+"""Embedders: the spec, the contract, the two implementations and a shared loader.
+
+``load_embedder`` keeps one embedder per spec for the whole process, so two index
+versions with the same embedder share one loaded model (and its memory).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .embedder_spec import PACKAGED_MINILM, Embedder, EmbedderSpec, QueryVectors
+from .hash_embedder import HashEmbedder
+from .model_files import resolve_model_path
+from .st_embedder import SentenceTransformerEmbedder
+
+__all__ = [
+    "PACKAGED_MINILM",
+    "Embedder",
+    "EmbedderSpec",
+    "HashEmbedder",
+    "QueryVectors",
+    "SentenceTransformerEmbedder",
+    "load_embedder",
+    "resolve_model_path",
+]
+
+_embedders: dict[EmbedderSpec, Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def load_embedder(spec: EmbedderSpec) -> Embedder:
+    """The process-wide embedder for ``spec``, loaded on first use (thread-safe)."""
+    with _embedders_lock:
+        embedder = _embedders.get(spec)
+        if embedder is None:
+            embedder = _embedders[spec] = _build(spec)
+    return embedder
+
+
+def _build(spec: EmbedderSpec) -> Embedder:
+    if spec.kind == "hash":
+        return HashEmbedder(spec)
+    return SentenceTransformerEmbedder(spec)

@@ -1,0 +1,130 @@
+"""Index versions: the immutable spec and the runtime search knobs.
+
+An :class:`IndexSpec` names one index version for good: embedder, FAISS layout and
+metric. Changing any of them is a migration to a new version. Search knobs
+(``efSearch``, ``nprobe``) are :class:`SearchParams`: runtime config that can change
+without a rebuild.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, get_args
+
+import faiss
+
+from ._checks import check_int, check_keys, check_optional_int, check_str
+from .embedder_spec import EmbedderSpec
+from .errors import InvalidInputError
+
+INDEX_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+_NAME = re.compile(INDEX_NAME_PATTERN)
+
+Metric = Literal["ip", "l2"]
+_METRICS: tuple[str, ...] = get_args(Metric)
+MAX_EF_SEARCH = 4096
+MAX_NPROBE = 65536
+MAX_DIM = 65536
+
+
+def faiss_metric(metric: Metric) -> int:
+    """The FAISS metric constant for ``metric``."""
+    return int(faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2)
+
+
+def faiss_message(exc: BaseException) -> str:
+    """FAISS's own sentence from a RuntimeError, without the C++ location prefix."""
+    text = str(exc).strip()
+    match = re.search(r" at \S+:\d+: (.*)$", text, re.DOTALL)
+    return (match.group(1) if match else text).strip()
+
+
+def _check_name(name: object) -> None:
+    """Index names double as folder names: a safe pattern and never ``..``."""
+    text = check_str(name, "index name")
+    if not _NAME.fullmatch(text) or ".." in text:
+        raise InvalidInputError(
+            f"index name {text!r} must match {INDEX_NAME_PATTERN} and not contain '..'"
+        )
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """Name, embedder, FAISS ``index_factory`` string (without IDMap) and metric."""
+
+    name: str
+    embedder: EmbedderSpec = EmbedderSpec()
+    factory: str = "Flat"
+    metric: Metric = "ip"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.embedder, EmbedderSpec):
+            raise InvalidInputError("index embedder must be an EmbedderSpec")
+        check_str(self.factory, "index factory", allow_empty=False)
+        if self.metric not in _METRICS:
+            raise InvalidInputError(f"index metric must be one of {list(_METRICS)}, got {self.metric!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "embedder": self.embedder.to_dict(),
+            "factory": self.factory,
+            "metric": self.metric,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IndexSpec:
+        """Build from a mapping (``embedder`` may be a mapping); bad input -> InvalidInputError."""
+        checked = dict(check_keys(data, [f.name for f in fields(cls)], "index spec"))
+        if "name" not in checked:
+            raise InvalidInputError("index spec: 'name' is required")
+        embedder = checked.get("embedder")
+        if embedder is not None and not isinstance(embedder, EmbedderSpec):
+            checked["embedder"] = EmbedderSpec.from_dict(embedder)
+        return cls(**checked)
+
+    def validate(self, dim: int) -> None:
+        """Refuse a bad name or a factory FAISS cannot build at ``dim`` (InvalidInputError)."""
+        _check_name(self.name)
+        check_int(dim, "index dim", 1, MAX_DIM)
+        if "idmap" in self.factory.lower():
+            raise InvalidInputError(
+                f"index factory {self.factory!r}: leave out IDMap, the wrapper adds IndexIDMap2"
+            )
+        try:
+            faiss.index_factory(dim, self.factory, faiss_metric(self.metric))
+        except RuntimeError as exc:
+            raise InvalidInputError(
+                f"index factory {self.factory!r} is not buildable at dim {dim}: {faiss_message(exc)}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Runtime search knobs; ``None`` means the index's own default."""
+
+    ef_search: int | None = None  # HNSW
+    nprobe: int | None = None  # IVF
+
+    def __post_init__(self) -> None:
+        check_optional_int(self.ef_search, "ef_search", 1, MAX_EF_SEARCH)
+        check_optional_int(self.nprobe, "nprobe", 1, MAX_NPROBE)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ef_search": self.ef_search, "nprobe": self.nprobe}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> SearchParams:
+        if data is None:
+            return cls()
+        return cls(**check_keys(data, [f.name for f in fields(cls)], "search params"))
+
+    def overridden_by(self, other: SearchParams | None) -> SearchParams:
+        """These params with every knob ``other`` sets taking precedence."""
+        if other is None:
+            return self
+        changes = {k: v for k, v in other.to_dict().items() if v is not None}
+        return replace(self, **changes)

@@ -1,0 +1,21 @@
+"""The write log, the index catalog, the migration lifecycle and the facade adapters call."""
+
+from .records import Document, DocumentIn, LogRecord, WriteResult
+from .service import IndexInfo, SearchResult, Switchover
+from .settings import Limits, Settings, load_settings
+from .store import CatalogEntry, Store
+
+__all__ = [
+    "CatalogEntry",
+    "Document",
+    "DocumentIn",
+    "IndexInfo",
+    "Limits",
+    "LogRecord",
+    "SearchResult",
+    "Settings",
+    "Store",
+    "Switchover",
+    "WriteResult",
+    "load_settings",
+]

@@ -1,0 +1,5 @@
+"""``python -m migrator`` is the ``switchover`` command."""
+
+from .cli import main
+
+main()

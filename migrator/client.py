@@ -1,0 +1,58 @@
+"""A small HTTP client for the CLI: the server stays the single writer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from indexes.errors import (
+    AuthError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StorageError,
+    SwitchoverError,
+)
+
+_ERROR_BY_STATUS: dict[int, type[SwitchoverError]] = {
+    401: AuthError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: InvalidInputError,
+    422: InvalidInputError,
+    503: StorageError,
+}
+
+
+class Client:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 120.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self.url = url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise SwitchoverError(f"cannot reach switchover at {self.url}: {exc}") from exc
+        if response.is_success:
+            return response.json()
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        cls = _ERROR_BY_STATUS.get(response.status_code, SwitchoverError)
+        raise cls(f"HTTP {response.status_code}: {message}")
+
+    def upsert(self, documents: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("PUT", "/v1/documents", {"documents": documents})
+        return result
+
+    def search(self, query: str, k: int, include_documents: bool = False) -> dict[str, Any]:
+        body = {"query": query, "k": k, "include_documents": include_documents}
+        result: dict[str, Any] = self.request("POST", "/v1/search", body)
+        return result

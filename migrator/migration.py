@@ -1,0 +1,107 @@
+"""Migration records: the plan an operator asked for, backfill progress, audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from indexes.errors import InvalidInputError
+
+from .phases import TARGET_SHARE, Phase
+
+DEFAULT_CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the operator asked for when creating the migration."""
+
+    canary_steps: tuple[float, ...] = DEFAULT_CANARY_STEPS
+    shadow_sample: float = 0.1  # share of live searches also run on the other index
+    backfill_batch: int = 128
+    guardrails: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["canary_steps"] = list(self.canary_steps)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        unknown = set(data) - {"canary_steps", "shadow_sample", "backfill_batch", "guardrails"}
+        if unknown:
+            raise InvalidInputError(f"unknown plan field(s): {sorted(unknown)}")
+        steps = tuple(float(s) for s in data.get("canary_steps", DEFAULT_CANARY_STEPS))
+        if not steps or any(not 0 < s < 100 for s in steps) or list(steps) != sorted(set(steps)):
+            raise InvalidInputError(
+                "canary_steps must be strictly increasing percentages between 0 and 100"
+            )
+        sample = float(data.get("shadow_sample", 0.1))
+        if not 0 <= sample <= 1:
+            raise InvalidInputError("shadow_sample must be between 0 and 1")
+        batch = int(data.get("backfill_batch", 128))
+        if not 1 <= batch <= 4096:
+            raise InvalidInputError("backfill_batch must be between 1 and 4096")
+        guardrails = data.get("guardrails") or {}
+        if not isinstance(guardrails, Mapping):
+            raise InvalidInputError("guardrails must be an object")
+        return cls(steps, sample, batch, dict(guardrails))
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """Backfill progress; ``cursor`` is the last document id copied (ids go in order)."""
+
+    as_of_seq: int = 0
+    total: int = 0
+    done: int = 0
+    cursor: str | None = None
+    finished: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    encoded: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Backfill:
+        return cls(**dict(data))
+
+
+@dataclass(frozen=True)
+class Migration:
+    id: int
+    source: str
+    target: str
+    phase: Phase
+    canary_percent: float
+    plan: Plan
+    backfill: Backfill
+    created_at: float
+    updated_at: float
+
+    @property
+    def target_share(self) -> float:
+        """Percent of reads the target serves now."""
+        if self.phase == Phase.CANARY:
+            return self.canary_percent
+        return TARGET_SHARE[self.phase]
+
+    @property
+    def dual_write(self) -> bool:
+        return self.phase not in (Phase.FINALIZED, Phase.ABORTED)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    migration_id: int
+    at: float
+    actor: str
+    from_phase: str | None
+    to_phase: str
+    canary_percent: float
+    reason: str
+    metrics: dict[str, Any]

@@ -1,0 +1,137 @@
+"""A live index version: catalog entry + embedder + FAISS index, fed from the write log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexes import (
+    Embedder,
+    EmbeddingCache,
+    Hit,
+    SearchParams,
+    VectorIndex,
+    content_hash,
+    embed_documents_cached,
+)
+
+from .records import LogRecord
+from .store import CatalogEntry, Store
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Coalesced:
+    """A run of log records reduced to its net effect per document."""
+
+    last_seq: int
+    upserts: dict[str, LogRecord]
+    deletes: set[str]
+
+
+def coalesce(records: Sequence[LogRecord]) -> Coalesced:
+    """Reduce ordered log records to the final operation per document (pure)."""
+    upserts: dict[str, LogRecord] = {}
+    deletes: set[str] = set()
+    for rec in records:
+        if rec.op == "upsert":
+            upserts[rec.doc_id] = rec
+            deletes.discard(rec.doc_id)
+        else:
+            upserts.pop(rec.doc_id, None)
+            deletes.add(rec.doc_id)
+    return Coalesced(records[-1].seq if records else 0, upserts, deletes)
+
+
+class IndexRuntime:
+    """Applies log records to one index version, in order, exactly once.
+
+    ``apply_lock`` serialises application so the write path and a catch-up never
+    interleave; searches go straight to the index, which allows them concurrently.
+    """
+
+    def __init__(
+        self,
+        entry: CatalogEntry,
+        embedder: Embedder,
+        index: VectorIndex,
+        cache: EmbeddingCache,
+    ) -> None:
+        self.entry = entry
+        self.embedder = embedder
+        self.index = index
+        self.cache = cache
+        self.apply_lock = threading.Lock()
+        self.encoded_total = 0
+        self.last_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def embed_documents(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors for ``texts`` keyed by content hash, encoding only cache misses."""
+        result = embed_documents_cached(self.embedder, self.cache, texts)
+        self.encoded_total += result.encoded
+        return {content_hash(t): result.vectors[i] for i, t in enumerate(texts)}
+
+    def apply(
+        self, records: Sequence[LogRecord], vectors: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        """Apply ordered log records; ``vectors`` (by content hash) saves a cache lookup."""
+        if not records:
+            return
+        with self.apply_lock:
+            fresh = [r for r in records if r.seq > self.index.applied_seq]
+            if not fresh:
+                return
+            net = coalesce(fresh)
+            upserts: dict[str, np.ndarray] = {}
+            if net.upserts:
+                known = dict(vectors or {})
+                missing = [
+                    r.text
+                    for r in net.upserts.values()
+                    if r.content_hash not in known and r.text is not None
+                ]
+                if missing:
+                    known.update(self.embed_documents(missing))
+                for doc_id, rec in net.upserts.items():
+                    upserts[doc_id] = known[str(rec.content_hash)]
+            self.index.apply(net.last_seq, upserts=upserts, deletes=net.deletes)
+
+    def catch_up(
+        self, store: Store, *, batch: int = 512, progress: ProgressFn | None = None
+    ) -> int:
+        """Apply every log record after the index's applied sequence; returns how many."""
+        target = store.last_seq()
+        done = 0
+        while True:
+            records = store.read_log(self.index.applied_seq, batch)
+            if not records:
+                return done
+            self.apply(records)
+            done += len(records)
+            if progress is not None:
+                progress(self.index.applied_seq, target)
+
+    def search(self, query: str, k: int, params: SearchParams | None = None) -> list[Hit]:
+        vectors = self.embedder.embed_queries([query])
+        return self.index.search(vectors, k, params or self.entry.search_params)[0]
+
+    def lag(self, store: Store) -> tuple[int, float]:
+        """(records behind the log, seconds since the oldest unapplied record)."""
+        last = store.last_seq()
+        behind = max(0, last - self.index.applied_seq)
+        if behind == 0:
+            return 0, 0.0
+        created = store.log_created_at(self.index.applied_seq + 1)
+        return behind, 0.0 if created is None else max(0.0, time.time() - created)

@@ -1,0 +1,114 @@
+"""The database schema, as an ordered set of ``sqlite_utils.Migrations``.
+
+Add a new function at the end to change the schema; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("switchover")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    """Documents, the write log, the index catalog and the embedding cache."""
+    db.execute(
+        """
+        CREATE TABLE documents (
+            doc_id TEXT PRIMARY KEY,
+            text TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            seq INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE write_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+            doc_id TEXT NOT NULL,
+            text TEXT,
+            metadata TEXT,
+            content_hash TEXT,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE index_catalog (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('primary', 'target', 'retired')),
+            search_params TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE embedding_cache (
+            fingerprint TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (fingerprint, content_hash)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migrations()
+def m002_migrations(db: Database) -> None:
+    """Migrations, their audit events, and the shadow-read records."""
+    db.execute(
+        """
+        CREATE TABLE migrations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,
+            target TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            canary_percent REAL NOT NULL DEFAULT 0,
+            plan TEXT NOT NULL,
+            backfill TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE migration_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            migration_id INTEGER NOT NULL REFERENCES migrations(id),
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            from_phase TEXT,
+            to_phase TEXT NOT NULL,
+            canary_percent REAL NOT NULL,
+            reason TEXT NOT NULL,
+            metrics TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX migration_events_by_migration ON migration_events (migration_id, id)")
+    db.execute(
+        """
+        CREATE TABLE shadow_reads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            migration_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            k INTEGER NOT NULL,
+            served_by TEXT NOT NULL,
+            overlap REAL,
+            served_ms REAL NOT NULL,
+            shadow_ms REAL,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX shadow_reads_by_migration ON shadow_reads (migration_id, id)")

@@ -1,0 +1,125 @@
+"""Settings: built explicitly from a home folder, never at import time.
+
+The home folder holds ``switchover.db``, ``indexes/<name>/snapshots`` and an
+optional ``switchover.toml``::
+
+    [server]
+    host = "127.0.0.1"
+    port = 8000
+
+    [limits]
+    max_batch = 256
+    max_text_chars = 32768
+
+    [default_index]        # the first index created in a new home
+    name = "v1"
+    factory = "Flat"
+    metric = "ip"
+    [default_index.embedder]
+    model = "packaged:all-MiniLM-L6-v2"
+
+    [snapshots]
+    every_records = 5000
+    interval_seconds = 60
+
+    [operators]            # name = token; SWITCHOVER_OPERATOR_TOKEN adds one named "env"
+    alice = "..."
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from indexes import EmbedderSpec, IndexSpec
+from indexes.errors import InvalidInputError
+
+TOKEN_ENV = "SWITCHOVER_OPERATOR_TOKEN"
+TOKEN_FILE = "operator-token"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one request may ask; anything beyond gets a 4xx."""
+
+    max_batch: int = 256
+    max_id_chars: int = 256
+    max_text_chars: int = 32_768
+    max_metadata_bytes: int = 16_384
+    max_query_chars: int = 4_096
+    max_k: int = 100
+    max_body_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_index: IndexSpec = field(default_factory=lambda: IndexSpec(name="v1"))
+    limits: Limits = field(default_factory=Limits)
+    snapshot_every_records: int = 5_000
+    snapshot_interval_seconds: float = 60.0
+    operator_tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "switchover.db"
+
+    def snapshot_dir(self, index_name: str) -> Path:
+        return self.home / "indexes" / index_name / "snapshots"
+
+
+def load_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings for ``home``: defaults, then ``switchover.toml``, then ``overrides``."""
+    home = home.expanduser().resolve()
+    values: dict[str, Any] = {}
+    config_file = home / "switchover.toml"
+    if config_file.exists():
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"{config_file}: {exc}") from exc
+        values = _from_toml(raw, config_file)
+    tokens = dict(values.pop("operator_tokens", {}))
+    if os.environ.get(TOKEN_ENV):
+        tokens["env"] = os.environ[TOKEN_ENV]
+    token_file = home / TOKEN_FILE
+    if token_file.exists():
+        tokens.setdefault("local", token_file.read_text(encoding="utf-8").strip())
+    settings = Settings(home=home, operator_tokens=tokens, **values)
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:
+    known = {"server", "limits", "default_index", "snapshots", "operators"}
+    unknown = set(raw) - known
+    if unknown:
+        raise InvalidInputError(f"{source}: unknown section(s) {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    server = raw.get("server", {})
+    for key in ("host", "port"):
+        if key in server:
+            values[key] = server[key]
+    if "limits" in raw:
+        names = {f.name for f in fields(Limits)}
+        bad = set(raw["limits"]) - names
+        if bad:
+            raise InvalidInputError(f"{source}: unknown limit(s) {sorted(bad)}")
+        values["limits"] = Limits(**raw["limits"])
+    if "default_index" in raw:
+        spec = dict(raw["default_index"])
+        spec.setdefault("name", "v1")
+        spec["embedder"] = EmbedderSpec.from_dict(spec.get("embedder", {})).to_dict()
+        values["default_index"] = IndexSpec.from_dict(spec)
+    snaps = raw.get("snapshots", {})
+    if "every_records" in snaps:
+        values["snapshot_every_records"] = int(snaps["every_records"])
+    if "interval_seconds" in snaps:
+        values["snapshot_interval_seconds"] = float(snaps["interval_seconds"])
+    if "operators" in raw:
+        values["operator_tokens"] = {str(k): str(v) for k, v in raw["operators"].items()}
+    return values

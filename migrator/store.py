@@ -1,0 +1,573 @@
+"""The store: the only module that speaks SQL.
+
+One SQLite file (WAL journal, ``synchronous=FULL``) holds the documents, the
+append-only write log, the index catalog and the embedding cache. One writer
+connection, guarded by a lock, owns every write (datasette's pattern); each
+reading thread gets its own connection, so searches never queue behind a write.
+
+A write is acknowledged only after its transaction commits: the documents table
+and the log record change together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from sqlite_utils import Database
+
+from indexes import IndexSpec, SearchParams, content_hash
+from indexes.errors import ConflictError, NotFoundError, StorageError
+
+from .migration import Backfill, Event, Migration, Plan
+from .phases import TERMINAL, Phase
+from .records import Document, DocumentIn, LogRecord
+from .schema import migrations
+
+Role = str  # "primary" | "target" | "retired"
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One index version as the catalog records it."""
+
+    spec: IndexSpec
+    fingerprint: str
+    dim: int
+    role: Role
+    search_params: SearchParams
+    created_at: float
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Turn SQLite's operational failures (locked, disk full, I/O) into StorageError."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StorageError(f"database error: {exc}") from exc
+
+
+class Store:
+    """Documents, write log, catalog and embedding cache in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        with _storage_errors():
+            self._writer = Database(_connect(path))
+            self._writer.execute("PRAGMA journal_mode = WAL")
+            migrations.apply(self._writer)
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _reader(self) -> Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = Database(_connect(self.path))
+            self._local.db = db
+        return cast(Database, db)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Database]:
+        with self._write_lock, _storage_errors(), self._writer.atomic():
+            yield self._writer
+
+    # -- documents and the write log -----------------------------------------------------
+
+    def append_upserts(self, documents: Sequence[DocumentIn]) -> list[LogRecord]:
+        """Log and store a batch of upserts in one transaction; returns their records."""
+        now = time.time()
+        records: list[LogRecord] = []
+        with self._transaction() as db:
+            for doc in documents:
+                digest = content_hash(doc.text)
+                meta = json.dumps(doc.metadata, sort_keys=True)
+                cursor = db.execute(
+                    "INSERT INTO write_log (op, doc_id, text, metadata, content_hash, created_at)"
+                    " VALUES ('upsert', ?, ?, ?, ?, ?)",
+                    [doc.id, doc.text, meta, digest, now],
+                )
+                seq = int(cast(int, cursor.lastrowid))
+                db.execute(
+                    "INSERT INTO documents (doc_id, text, metadata, content_hash, seq)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET"
+                    " text = excluded.text, metadata = excluded.metadata,"
+                    " content_hash = excluded.content_hash, seq = excluded.seq",
+                    [doc.id, doc.text, meta, digest, seq],
+                )
+                records.append(
+                    LogRecord(seq, "upsert", doc.id, doc.text, doc.metadata, digest, now)
+                )
+        return records
+
+    def append_delete(self, doc_id: str) -> LogRecord:
+        """Log and apply the deletion of a live document; NotFoundError if there is none."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute("SELECT 1 FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
+            if row is None:
+                raise NotFoundError(f"document {doc_id!r} does not exist")
+            cursor = db.execute(
+                "INSERT INTO write_log (op, doc_id, created_at) VALUES ('delete', ?, ?)",
+                [doc_id, now],
+            )
+            db.execute("DELETE FROM documents WHERE doc_id = ?", [doc_id])
+        return LogRecord(int(cast(int, cursor.lastrowid)), "delete", doc_id, None, None, None, now)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute(
+                    "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
+                    " WHERE doc_id = ?",
+                    [doc_id],
+                )
+                .fetchone()
+            )
+        return None if row is None else _document(row)
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
+                    f" WHERE doc_id IN ({marks})",  # noqa: S608 - only '?' placeholders are interpolated
+                    list(doc_ids),
+                )
+                .fetchall()
+            )
+        return {row[0]: _document(row) for row in rows}
+
+    def document_ids(self) -> set[str]:
+        with _storage_errors():
+            return {r[0] for r in self._reader().execute("SELECT doc_id FROM documents")}
+
+    def document_count(self) -> int:
+        with _storage_errors():
+            return int(self._reader().execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def last_seq(self) -> int:
+        with _storage_errors():
+            row = self._reader().execute("SELECT max(seq) FROM write_log").fetchone()
+        return int(row[0] or 0)
+
+    def read_log(self, after_seq: int, limit: int = 1000) -> list[LogRecord]:
+        """Log records with ``seq > after_seq`` in order, at most ``limit`` of them."""
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT seq, op, doc_id, text, metadata, content_hash, created_at"
+                    " FROM write_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                    [after_seq, limit],
+                )
+                .fetchall()
+            )
+        return [
+            LogRecord(
+                seq=int(r[0]),
+                op=r[1],
+                doc_id=r[2],
+                text=r[3],
+                metadata=None if r[4] is None else json.loads(r[4]),
+                content_hash=r[5],
+                created_at=float(r[6]),
+            )
+            for r in rows
+        ]
+
+    def log_created_at(self, seq: int) -> float | None:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute("SELECT created_at FROM write_log WHERE seq = ?", [seq])
+                .fetchone()
+            )
+        return None if row is None else float(row[0])
+
+    # -- index catalog -------------------------------------------------------------------
+
+    def add_index(self, spec: IndexSpec, fingerprint: str, dim: int, role: Role) -> CatalogEntry:
+        entry = CatalogEntry(spec, fingerprint, dim, role, SearchParams(), time.time())
+        with self._transaction() as db:
+            exists = db.execute(
+                "SELECT 1 FROM index_catalog WHERE name = ?", [spec.name]
+            ).fetchone()
+            if exists:
+                raise ConflictError(f"index {spec.name!r} already exists")
+            db.execute(
+                "INSERT INTO index_catalog"
+                " (name, spec, fingerprint, dim, role, search_params, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    spec.name,
+                    json.dumps(spec.to_dict(), sort_keys=True),
+                    fingerprint,
+                    dim,
+                    role,
+                    json.dumps(entry.search_params.to_dict()),
+                    entry.created_at,
+                ],
+            )
+        return entry
+
+    def list_indexes(self) -> list[CatalogEntry]:
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT spec, fingerprint, dim, role, search_params, created_at"
+                    " FROM index_catalog ORDER BY created_at"
+                )
+                .fetchall()
+            )
+        return [
+            CatalogEntry(
+                spec=IndexSpec.from_dict(json.loads(r[0])),
+                fingerprint=r[1],
+                dim=int(r[2]),
+                role=r[3],
+                search_params=SearchParams.from_dict(json.loads(r[4])),
+                created_at=float(r[5]),
+            )
+            for r in rows
+        ]
+
+    def set_search_params(self, name: str, params: SearchParams) -> None:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE index_catalog SET search_params = ? WHERE name = ?",
+                [json.dumps(params.to_dict()), name],
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"index {name!r} does not exist")
+
+    # -- embedding cache -----------------------------------------------------------------
+
+    def cached_vectors(self, fingerprint: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with _storage_errors():
+                rows = self._reader().execute(
+                    "SELECT content_hash, vector FROM embedding_cache"
+                    f" WHERE fingerprint = ? AND content_hash IN ({marks})",  # noqa: S608 - only '?' placeholders
+                    [fingerprint, *chunk],
+                )
+                for digest, blob in rows:
+                    found[digest] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def cache_vectors(self, fingerprint: str, vectors: Mapping[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        rows = [
+            (fingerprint, digest, np.ascontiguousarray(vec, dtype=np.float32).tobytes())
+            for digest, vec in vectors.items()
+        ]
+        with self._transaction() as db:
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO embedding_cache (fingerprint, content_hash, vector)"
+                " VALUES (?, ?, ?)",
+                rows,
+            )
+
+    def cached_count(self, fingerprint: str) -> int:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute("SELECT count(*) FROM embedding_cache WHERE fingerprint = ?", [fingerprint])
+                .fetchone()
+            )
+        return int(row[0])
+
+
+    # -- migrations ----------------------------------------------------------------------
+
+    def create_migration(
+        self,
+        source: str,
+        target_spec: IndexSpec,
+        fingerprint: str,
+        dim: int,
+        plan: Plan,
+        actor: str,
+        metrics: Mapping[str, Any],
+    ) -> Migration:
+        """Register the target index and the migration, with its first event, atomically."""
+        now = time.time()
+        with self._transaction() as db:
+            active = db.execute(
+                "SELECT id, phase FROM migrations WHERE phase NOT IN (?, ?)",
+                [Phase.FINALIZED.value, Phase.ABORTED.value],
+            ).fetchone()
+            if active:
+                raise ConflictError(
+                    f"migration {active[0]} is still {active[1]}; finalize or abort it first"
+                )
+            if db.execute(
+                "SELECT 1 FROM index_catalog WHERE name = ?", [target_spec.name]
+            ).fetchone():
+                raise ConflictError(f"index {target_spec.name!r} already exists")
+            db.execute(
+                "INSERT INTO index_catalog"
+                " (name, spec, fingerprint, dim, role, search_params, created_at)"
+                " VALUES (?, ?, ?, ?, 'target', ?, ?)",
+                [
+                    target_spec.name,
+                    json.dumps(target_spec.to_dict(), sort_keys=True),
+                    fingerprint,
+                    dim,
+                    json.dumps(SearchParams().to_dict()),
+                    now,
+                ],
+            )
+            cursor = db.execute(
+                "INSERT INTO migrations"
+                " (source, target, phase, canary_percent, plan, backfill, created_at, updated_at)"
+                " VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+                [
+                    source,
+                    target_spec.name,
+                    Phase.PLANNED.value,
+                    json.dumps(plan.to_dict()),
+                    json.dumps(Backfill().to_dict()),
+                    now,
+                    now,
+                ],
+            )
+            migration_id = int(cast(int, cursor.lastrowid))
+            self._insert_event(db, migration_id, actor, None, Phase.PLANNED, 0.0, "created", metrics)
+        migration = self.get_migration(migration_id)
+        return migration
+
+    def transition(
+        self,
+        migration_id: int,
+        expected: Phase,
+        to: Phase,
+        percent: float,
+        actor: str,
+        reason: str,
+        metrics: Mapping[str, Any],
+        roles: Mapping[str, str] | None = None,
+    ) -> Migration:
+        """Move phase, record the event and any catalog role changes in one transaction.
+
+        ``expected`` guards against a concurrent move: if the phase is no longer what the
+        caller checked, nothing changes and ConflictError names the phase found.
+        """
+        with self._transaction() as db:
+            row = db.execute("SELECT phase FROM migrations WHERE id = ?", [migration_id]).fetchone()
+            if row is None:
+                raise NotFoundError(f"migration {migration_id} does not exist")
+            if row[0] != expected.value:
+                raise ConflictError(
+                    f"migration {migration_id} is {row[0]}, not {expected.value}; refresh and retry"
+                )
+            db.execute(
+                "UPDATE migrations SET phase = ?, canary_percent = ?, updated_at = ? WHERE id = ?",
+                [to.value, percent, time.time(), migration_id],
+            )
+            for name, role in (roles or {}).items():
+                db.execute("UPDATE index_catalog SET role = ? WHERE name = ?", [role, name])
+            self._insert_event(db, migration_id, actor, expected, to, percent, reason, metrics)
+        return self.get_migration(migration_id)
+
+    def save_backfill(self, migration_id: int, backfill: Backfill) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE migrations SET backfill = ?, updated_at = ? WHERE id = ?",
+                [json.dumps(backfill.to_dict()), time.time(), migration_id],
+            )
+
+    def get_migration(self, migration_id: int) -> Migration:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute(f"{_MIGRATION_SELECT} WHERE id = ?", [migration_id])  # noqa: S608 - constant
+                .fetchone()
+            )
+        if row is None:
+            raise NotFoundError(f"migration {migration_id} does not exist")
+        return _migration(row)
+
+    def active_migration(self) -> Migration | None:
+        """The one migration that is neither finalized nor aborted, if any."""
+        terminal = [p.value for p in TERMINAL]
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute(
+                    f"{_MIGRATION_SELECT} WHERE phase NOT IN (?, ?) ORDER BY id DESC LIMIT 1",  # noqa: S608 - constant
+                    terminal,
+                )
+                .fetchone()
+            )
+        return None if row is None else _migration(row)
+
+    def latest_migration(self) -> Migration | None:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute(f"{_MIGRATION_SELECT} ORDER BY id DESC LIMIT 1")  # noqa: S608 - constant
+                .fetchone()
+            )
+        return None if row is None else _migration(row)
+
+    def events(self, migration_id: int) -> list[Event]:
+        self.get_migration(migration_id)
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT id, migration_id, at, actor, from_phase, to_phase, canary_percent,"
+                    " reason, metrics FROM migration_events WHERE migration_id = ? ORDER BY id",
+                    [migration_id],
+                )
+                .fetchall()
+            )
+        return [
+            Event(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8])) for r in rows
+        ]
+
+    @staticmethod
+    def _insert_event(
+        db: Database,
+        migration_id: int,
+        actor: str,
+        frm: Phase | None,
+        to: Phase,
+        percent: float,
+        reason: str,
+        metrics: Mapping[str, Any],
+    ) -> None:
+        db.execute(
+            "INSERT INTO migration_events"
+            " (migration_id, at, actor, from_phase, to_phase, canary_percent, reason, metrics)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                migration_id,
+                time.time(),
+                actor,
+                None if frm is None else frm.value,
+                to.value,
+                percent,
+                reason,
+                json.dumps(dict(metrics), sort_keys=True, default=str),
+            ],
+        )
+
+    def backfill_batch(self, after_id: str | None, limit: int) -> list[Document]:
+        """Live documents in id order after ``after_id``: the backfill's resumable scan."""
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
+                    " WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
+                    ["" if after_id is None else after_id, limit],
+                )
+                .fetchall()
+            )
+        return [_document(r) for r in rows]
+
+    # -- shadow reads --------------------------------------------------------------------
+
+    def add_shadow_reads(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows of (migration_id, at, k, served_by, overlap, served_ms, shadow_ms, error)."""
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.conn.executemany(
+                "INSERT INTO shadow_reads"
+                " (migration_id, at, k, served_by, overlap, served_ms, shadow_ms, error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def shadow_reads(self, migration_id: int, limit: int = 10_000) -> list[dict[str, Any]]:
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT at, k, served_by, overlap, served_ms, shadow_ms, error"
+                    " FROM shadow_reads WHERE migration_id = ? ORDER BY id DESC LIMIT ?",
+                    [migration_id, limit],
+                )
+                .fetchall()
+            )
+        keys = ("at", "k", "served_by", "overlap", "served_ms", "shadow_ms", "error")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+class SqliteEmbeddingCache:
+    """The store's embedding cache, seen through the ``indexes.EmbeddingCache`` protocol."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get_many(self, fingerprint: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._store.cached_vectors(fingerprint, hashes)
+
+    def put_many(self, fingerprint: str, vectors: Mapping[str, np.ndarray]) -> None:
+        self._store.cache_vectors(fingerprint, vectors)
+
+
+_MIGRATION_SELECT = (
+    "SELECT id, source, target, phase, canary_percent, plan, backfill, created_at, updated_at"
+    " FROM migrations"
+)
+
+
+def _migration(row: Sequence[Any]) -> Migration:
+    return Migration(
+        id=int(row[0]),
+        source=row[1],
+        target=row[2],
+        phase=Phase(row[3]),
+        canary_percent=float(row[4]),
+        plan=Plan.from_dict(json.loads(row[5])),
+        backfill=Backfill.from_dict(json.loads(row[6])),
+        created_at=float(row[7]),
+        updated_at=float(row[8]),
+    )
+
+
+def _document(row: Sequence[Any]) -> Document:
+    return Document(
+        id=row[0], text=row[1], metadata=json.loads(row[2]), content_hash=row[3], seq=int(row[4])
+    )

@@ -1,0 +1,84 @@
+"""Input checks shared by every adapter (pure; raises InvalidInputError, changes nothing)."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from indexes.errors import InvalidInputError
+
+from .records import DocumentIn
+from .settings import Limits
+
+
+def _has_control_chars(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def check_doc_id(doc_id: object, limits: Limits) -> str:
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise InvalidInputError("document id must be a non-empty string")
+    if len(doc_id) > limits.max_id_chars:
+        raise InvalidInputError(
+            f"document id is {len(doc_id)} characters; the limit is {limits.max_id_chars}"
+        )
+    if _has_control_chars(doc_id):
+        raise InvalidInputError("document id must not contain control characters")
+    return doc_id
+
+
+def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
+    """Validate a write batch as a whole: any bad document rejects the batch."""
+    if not documents:
+        raise InvalidInputError("the batch is empty; send at least one document")
+    if len(documents) > limits.max_batch:
+        raise InvalidInputError(
+            f"the batch has {len(documents)} documents; the limit is {limits.max_batch}"
+        )
+    seen: set[str] = set()
+    for position, doc in enumerate(documents):
+        where = f"documents[{position}]"
+        try:
+            check_doc_id(doc.id, limits)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}: {exc}") from exc
+        if doc.id in seen:
+            raise InvalidInputError(f"{where}: id {doc.id!r} appears twice in the batch")
+        seen.add(doc.id)
+        if not isinstance(doc.text, str) or not doc.text.strip():
+            raise InvalidInputError(f"{where}: text must be a non-empty string")
+        if len(doc.text) > limits.max_text_chars:
+            raise InvalidInputError(
+                f"{where}: text is {len(doc.text)} characters;"
+                f" the limit is {limits.max_text_chars}"
+            )
+        check_metadata(doc.metadata, limits, where)
+
+
+def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"{where}: metadata must be a JSON object")
+    try:
+        encoded = json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{where}: metadata is not plain JSON: {exc}") from exc
+    if len(encoded.encode()) > limits.max_metadata_bytes:
+        raise InvalidInputError(
+            f"{where}: metadata is {len(encoded.encode())} bytes as JSON;"
+            f" the limit is {limits.max_metadata_bytes}"
+        )
+
+
+def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInputError("query must be a non-empty string")
+    if len(query) > limits.max_query_chars:
+        raise InvalidInputError(
+            f"query is {len(query)} characters; the limit is {limits.max_query_chars}"
+        )
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
+        raise InvalidInputError(f"k must be an integer from 1 to {limits.max_k}")
+    return query, k
+

@@ -1,0 +1,47 @@
+"""Shared fixtures: settings on a temporary home, with the fast hash embedder by default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from indexes import EmbedderSpec, IndexSpec  # noqa: E402 - after HF_HUB_OFFLINE is set
+from migrator import Settings, Switchover  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SQUAD_DIR = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/squad-v1.1-dev"))
+SAMPLE_DIR = REPO / "data" / "sample"
+
+HASH_EMBEDDER = EmbedderSpec(kind="hash", dim=64)
+OPERATOR_TOKEN = "test-operator-token"  # noqa: S105 - a fixture value, not a secret
+
+
+def hash_settings(home: Path, factory: str = "Flat", **overrides: Any) -> Settings:
+    spec = IndexSpec(name="v1", embedder=HASH_EMBEDDER, factory=factory)
+    overrides.setdefault("operator_tokens", {"tester": OPERATOR_TOKEN})
+    return Settings(home=home, default_index=spec, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return hash_settings(tmp_path / "home")
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[Switchover]:
+    svc = Switchover(settings)
+    yield svc
+    svc.close(snapshot=False)
+
+
+def squad_dir() -> Path:
+    """The shared SQuAD folder; missing it is a failure, not a skip (CI always has it)."""
+    if not (SQUAD_DIR / "corpus.jsonl").is_file():
+        pytest.fail(f"SQuAD retrieval set not found at {SQUAD_DIR} (set SWITCHOVER_SQUAD_DIR)")
+    return SQUAD_DIR
