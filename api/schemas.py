@@ -72,6 +72,7 @@ class IndexResponse(BaseModel):
     stats: dict[str, Any]
     last_snapshot_seq: int | None
     encoded_since_start: int = Field(description="Texts this index sent to its model since start-up")
+    last_error: str | None = None
 
 
 class IndexListResponse(BaseModel):
@@ -88,3 +89,42 @@ class HealthResponse(BaseModel):
     documents: int
     last_seq: int
     serving: str
+
+
+class TargetBody(_Strict):
+    name: StrictStr = Field(description="Name of the new index version, e.g. 'v2'")
+    factory: StrictStr = Field(default="Flat", description="FAISS index_factory string")
+    metric: StrictStr = Field(default="ip", description="'ip' or 'l2'")
+    embedder: dict[str, Any] | None = Field(
+        default=None, description="Embedder spec; the source's when omitted (layout-only)"
+    )
+    search_params: dict[str, Any] | None = Field(default=None, description="efSearch, nprobe")
+
+
+class MigrationBody(_Strict):
+    target: TargetBody
+    canary_steps: list[float] | None = None
+    shadow_sample: float | None = Field(default=None, ge=0, le=1)
+    backfill_batch: StrictInt | None = None
+    guardrails: dict[str, Any] | None = None
+
+
+class ActionBody(_Strict):
+    percent: float | None = Field(default=None, description="canary: the share of reads")
+    reason: StrictStr | None = Field(default=None, description="why (required for rollback)")
+
+
+class EventResponse(BaseModel):
+    id: int
+    migration_id: int
+    at: float
+    actor: str
+    from_phase: str | None
+    to_phase: str
+    canary_percent: float
+    reason: str
+    metrics: dict[str, Any]
+
+
+class EventListResponse(BaseModel):
+    events: list[EventResponse]

@@ -41,7 +41,9 @@ class EmbedderSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
-            raise InvalidInputError(f"embedder kind must be one of {list(_KINDS)}, got {self.kind!r}")
+            raise InvalidInputError(
+                f"embedder kind must be one of {list(_KINDS)}, got {self.kind!r}"
+            )
         check_str(self.model, "embedder model", allow_empty=False)
         check_bool(self.normalize, "embedder normalize")
         check_optional_int(self.truncate_dim, "embedder truncate_dim", 1)
@@ -129,5 +131,6 @@ def finish_rows(raw: np.ndarray, spec: EmbedderSpec) -> np.ndarray:
         rows = rows[:, : spec.truncate_dim]
     if spec.normalize:
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        rows = rows / np.where(norms > 0, norms, 1.0)
+        norms[norms == 0] = 1.0
+        rows = rows / norms
     return np.ascontiguousarray(rows, dtype=np.float32)

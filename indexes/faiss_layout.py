@@ -53,7 +53,9 @@ class Layout:
         if ivf is not None:
             ivf_pq = getattr(faiss.downcast_index(ivf), "pq", None)
             pq = ivf_pq if ivf_pq is not None else pq
-        train_size = POINTS_PER_CENTROID * int(ivf.nlist) if ivf is not None else DEFAULT_AUTO_TRAIN_SIZE
+        train_size = (
+            POINTS_PER_CENTROID * int(ivf.nlist) if ivf is not None else DEFAULT_AUTO_TRAIN_SIZE
+        )
         if pq is not None:  # PQ training fails outright below one point per centroid
             train_size = max(train_size, int(pq.ksub))
         return cls(_removable(idmap, ivf), hnsw, ivf, train_size)
@@ -61,7 +63,7 @@ class Layout:
     def search_parameters(self, params: SearchParams, selector: Any | None) -> Any | None:
         """A FAISS parameter object for one search, or None when defaults suffice."""
         if self.hnsw is not None:
-            out = faiss.SearchParametersHNSW()
+            out = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # absent from 1.15 stubs
             out.efSearch = params.ef_search or int(self.hnsw.hnsw.efSearch)
         elif self.ivf is not None:
             out = faiss.SearchParametersIVF()
@@ -77,7 +79,7 @@ class Layout:
 
 def _nested(index: Any) -> Iterator[Any]:
     """``index`` and the indexes it wraps (pre-transform, refine, HNSW storage)."""
-    current = faiss.downcast_index(index)
+    current: Any = faiss.downcast_index(index)
     while current is not None:
         yield current
         inner = None

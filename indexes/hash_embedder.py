@@ -55,7 +55,9 @@ class HashEmbedder:
         return self._embed(check_texts(texts), self.spec.document_prompt)
 
     def embed_queries(self, texts: Sequence[str]) -> QueryVectors:
-        return QueryVectors(self._embed(check_texts(texts), self.spec.query_prompt), self.fingerprint)
+        return QueryVectors(
+            self._embed(check_texts(texts), self.spec.query_prompt), self.fingerprint
+        )
 
     def _embed(self, texts: list[str], prompt: str) -> np.ndarray:
         raw = np.zeros((len(texts), self.spec.dim), dtype=np.float32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 import faiss
@@ -55,7 +55,7 @@ class IndexSpec:
     """Name, embedder, FAISS ``index_factory`` string (without IDMap) and metric."""
 
     name: str
-    embedder: EmbedderSpec = EmbedderSpec()
+    embedder: EmbedderSpec = field(default_factory=EmbedderSpec)
     factory: str = "Flat"
     metric: Metric = "ip"
 
@@ -65,7 +65,9 @@ class IndexSpec:
             raise InvalidInputError("index embedder must be an EmbedderSpec")
         check_str(self.factory, "index factory", allow_empty=False)
         if self.metric not in _METRICS:
-            raise InvalidInputError(f"index metric must be one of {list(_METRICS)}, got {self.metric!r}")
+            raise InvalidInputError(
+                f"index metric must be one of {list(_METRICS)}, got {self.metric!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,7 +100,8 @@ class IndexSpec:
             faiss.index_factory(dim, self.factory, faiss_metric(self.metric))
         except RuntimeError as exc:
             raise InvalidInputError(
-                f"index factory {self.factory!r} is not buildable at dim {dim}: {faiss_message(exc)}"
+                f"index factory {self.factory!r} is not buildable at dim {dim}:"
+                f" {faiss_message(exc)}"
             ) from exc
 
 

@@ -52,10 +52,9 @@ def _read_model(folder: str, label: str) -> _LoadedModel:
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
 
         model = SentenceTransformer(folder, device="cpu", local_files_only=True)
-        get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
-        native_dim = get_dim()
+        # sentence-transformers 6 renamed the method; 5.x only has the long name
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        native_dim = (get_dim or model.get_sentence_embedding_dimension)()
     except Exception as exc:  # any library failure becomes one domain error
         raise EmbedderError(f"cannot load embedder model {label!r}: {exc}") from exc
     if not isinstance(native_dim, int):
@@ -68,7 +67,9 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, spec: EmbedderSpec) -> None:
         if spec.kind != "sentence-transformers":
-            raise InvalidInputError(f"SentenceTransformerEmbedder needs kind 'sentence-transformers', got {spec.kind!r}")
+            raise InvalidInputError(
+                f"SentenceTransformerEmbedder needs kind 'sentence-transformers', got {spec.kind!r}"
+            )
         self.spec = spec
         path = resolve_model_path(spec.model)
         self._loaded = _load_model(path, spec.model)
@@ -97,7 +98,9 @@ class SentenceTransformerEmbedder:
         return self._encode(check_texts(texts), self.spec.document_prompt)
 
     def embed_queries(self, texts: Sequence[str]) -> QueryVectors:
-        return QueryVectors(self._encode(check_texts(texts), self.spec.query_prompt), self.fingerprint)
+        return QueryVectors(
+            self._encode(check_texts(texts), self.spec.query_prompt), self.fingerprint
+        )
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:

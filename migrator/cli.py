@@ -88,11 +88,20 @@ def _operator_token(token: str | None, home: Path | None) -> str | None:
     return None
 
 
-token_options = [
-    click.option("--token", default=None, help=f"Operator token (or env {TOKEN_ENV})."),
-    click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
-                 help="Read the operator token from HOME/operator-token."),
-]
+def operator_options(func: Any) -> Any:
+    """--url, --token and --home (to read HOME/operator-token) for operator commands."""
+    func = click.option(
+        "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Read the operator token from HOME/operator-token.",
+    )(func)
+    func = click.option("--token", default=None, help=f"Operator token (or env {TOKEN_ENV}).")(
+        func
+    )
+    return url_option(func)
+
+
+def operator_client(url: str, token: str | None, home: Path | None) -> Client:
+    return Client(url, token=_operator_token(token, home))
 
 
 @main.command()
@@ -171,12 +180,194 @@ def list_indexes(as_json: bool, url: str) -> None:
 
 @indexes.command("snapshot")
 @click.argument("name")
-@url_option
-@token_options[0]
-@token_options[1]
+@operator_options
 def snapshot_index(name: str, url: str, token: str | None, home: Path | None) -> None:
     """Write a snapshot of index NAME now (operator token required)."""
-    client = Client(url, token=_operator_token(token, home))
+    client = operator_client(url, token, home)
     result = client.request("POST", f"/v1/indexes/{name}/snapshot")
     for snap in result["snapshots"]:
         click.echo(f"{snap['index']}: seq {snap['applied_seq']}, {snap['count']} docs -> {snap['path']}")
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+
+@main.group()
+def migrate() -> None:
+    """Drive a migration on the running server (operator token required)."""
+
+
+def _current_id(client: Client, migration_id: int | None) -> int:
+    if migration_id is not None:
+        return migration_id
+    return int(client.request("GET", "/v1/migrations/current")["id"])
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    bf = status["backfill"]
+    click.echo(
+        f"migration {status['id']}: {status['source']} -> {status['target']}  "
+        f"phase={status['phase']}  target share={status['target_share']}%"
+    )
+    if bf.get("started_at"):
+        click.echo(
+            f"  backfill {bf['done']}/{bf['total']}"
+            f"{' finished' if bf['finished'] else ''}"
+            f"  {bf.get('docs_per_s', 0)} docs/s  eta {bf.get('eta_s')}s  encoded {bf['encoded']}"
+        )
+    live = status.get("live")
+    if live:
+        shadow = live["shadow"]
+        click.echo(
+            f"  target lag {live['target_lag_records']} records / {live['target_lag_seconds']}s;"
+            f" served {live['served']}; errors {live['errors']}"
+        )
+        click.echo(
+            f"  shadow: {shadow['completed']} done, {shadow['dropped']} dropped,"
+            f" mean overlap {shadow['mean_overlap']}"
+        )
+
+
+@migrate.command("start")
+@click.option("--target", "target_name", required=True, help="Name of the new index version.")
+@click.option("--factory", required=True, help='FAISS index_factory string, e.g. "HNSW32,Flat".')
+@click.option("--metric", type=click.Choice(["ip", "l2"]), default="ip", show_default=True)
+@click.option("--embedder", "embedder_json", default=None,
+              help="Embedder spec as JSON (default: the source's, a layout-only migration).")
+@click.option("--ef-search", type=int, default=None)
+@click.option("--nprobe", type=int, default=None)
+@click.option("--canary-steps", default=None, help="Comma-separated percents, e.g. 1,5,25,50.")
+@click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
+@operator_options
+def migrate_start(
+    target_name: str, factory: str, metric: str, embedder_json: str | None,
+    ef_search: int | None, nprobe: int | None, canary_steps: str | None,
+    shadow_sample: float | None, url: str, token: str | None, home: Path | None,
+) -> None:
+    """Create a migration to a new index version; dual-write starts now."""
+    target: dict[str, Any] = {"name": target_name, "factory": factory, "metric": metric}
+    if embedder_json:
+        try:
+            target["embedder"] = json.loads(embedder_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--embedder") from exc
+    params = {k: v for k, v in (("ef_search", ef_search), ("nprobe", nprobe)) if v is not None}
+    if params:
+        target["search_params"] = params
+    body: dict[str, Any] = {"target": target}
+    if canary_steps:
+        try:
+            body["canary_steps"] = [float(p) for p in canary_steps.split(",")]
+        except ValueError as exc:
+            raise click.BadParameter("numbers separated by commas", param_hint="--canary-steps") from exc
+    if shadow_sample is not None:
+        body["shadow_sample"] = shadow_sample
+    _print_status(operator_client(url, token, home).request("POST", "/v1/migrations", body))
+
+
+@migrate.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@operator_options
+def migrate_status(as_json: bool, url: str, token: str | None, home: Path | None) -> None:
+    """Phase, routed share, backfill progress, lag and shadow statistics."""
+    status = operator_client(url, token, home).request("GET", "/v1/migrations/current")
+    click.echo(json.dumps(status, indent=2)) if as_json else _print_status(status)
+
+
+def _action(name: str, help_text: str) -> None:
+    @migrate.command(name, help=help_text)
+    @click.option("--id", "migration_id", type=int, default=None,
+                  help="Migration id (default: the current one).")
+    @click.option("--reason", default=None, help="Why; recorded in the audit trail.")
+    @operator_options
+    def command(
+        migration_id: int | None, reason: str | None, url: str, token: str | None,
+        home: Path | None,
+    ) -> None:
+        client = operator_client(url, token, home)
+        mid = _current_id(client, migration_id)
+        body = {"reason": reason} if reason else {}
+        _print_status(client.request("POST", f"/v1/migrations/{mid}/{name}", body))
+
+
+for _name, _help in (
+    ("shadow", "Start shadow reads on the target (after the backfill)."),
+    ("cutover", "Send every read to the target; writes stay dual."),
+    ("rollback", "Move every read back to the source now (needs --reason); writes stay dual."),
+    ("resume", "Resume a rolled-back migration (back to shadow)."),
+    ("finalize", "Make the target the primary, stop dual-write, retire the source."),
+    ("abort", "Drop the target and stop dual-write."),
+):
+    _action(_name, _help)
+
+
+@migrate.command("backfill")
+@click.option("--id", "migration_id", type=int, default=None)
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Show a progress bar until the backfill finishes.")
+@operator_options
+def migrate_backfill(
+    migration_id: int | None, wait: bool, url: str, token: str | None, home: Path | None
+) -> None:
+    """Copy the documents into the target (resumable), with a progress bar."""
+    import time
+
+    from tqdm import tqdm
+
+    client = operator_client(url, token, home)
+    mid = _current_id(client, migration_id)
+    status = client.request("POST", f"/v1/migrations/{mid}/backfill", {})
+    if not wait:
+        _print_status(status)
+        return
+    with tqdm(total=max(1, status["backfill"]["total"]), unit="doc", desc="backfill",
+              file=sys.stderr) as bar:
+        while True:
+            bf = client.request("GET", "/v1/migrations/current")["backfill"]
+            bar.total = max(1, bf["total"])
+            bar.n = bf["done"]
+            bar.refresh()
+            if bf.get("error"):
+                raise click.ClickException(f"backfill failed: {bf['error']}")
+            if bf["finished"]:
+                break
+            time.sleep(0.5)
+    _print_status(client.request("GET", "/v1/migrations/current"))
+
+
+@migrate.command("canary")
+@click.option("--id", "migration_id", type=int, default=None)
+@click.option("--percent", type=float, default=None,
+              help="Share of reads for the target (default: the plan's next step).")
+@click.option("--reason", default=None)
+@operator_options
+def migrate_canary(
+    migration_id: int | None, percent: float | None, reason: str | None, url: str,
+    token: str | None, home: Path | None,
+) -> None:
+    """Route a sticky share of reads to the target."""
+    client = operator_client(url, token, home)
+    mid = _current_id(client, migration_id)
+    body: dict[str, Any] = {}
+    if percent is not None:
+        body["percent"] = percent
+    if reason:
+        body["reason"] = reason
+    _print_status(client.request("POST", f"/v1/migrations/{mid}/canary", body))
+
+
+@migrate.command("events")
+@click.option("--id", "migration_id", type=int, default=None)
+@operator_options
+def migrate_events(migration_id: int | None, url: str, token: str | None, home: Path | None) -> None:
+    """The audit trail of a migration."""
+    import datetime as dt
+
+    client = operator_client(url, token, home)
+    mid = _current_id(client, migration_id)
+    for e in client.request("GET", f"/v1/migrations/{mid}/events")["events"]:
+        at = dt.datetime.fromtimestamp(e["at"], tz=dt.UTC).strftime("%H:%M:%S")
+        click.echo(
+            f"{at}  {e['from_phase'] or '-':>11} -> {e['to_phase']:<11} {e['canary_percent']:>5}%"
+            f"  {e['actor']}: {e['reason']}"
+        )

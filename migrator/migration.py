@@ -51,7 +51,12 @@ class Plan:
 
 @dataclass(frozen=True)
 class Backfill:
-    """Backfill progress; ``cursor`` is the last document id copied (ids go in order)."""
+    """Backfill progress; ``cursor`` is the last document id copied (ids go in order).
+
+    ``as_of_seq`` is the log position when dual-write began: later writes reach the
+    target through the log, earlier ones through the backfill. ``checkpoint_at`` names
+    the target snapshot that covers ``cursor``.
+    """
 
     as_of_seq: int = 0
     total: int = 0
@@ -61,6 +66,7 @@ class Backfill:
     started_at: float | None = None
     finished_at: float | None = None
     encoded: int = 0
+    checkpoint_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,10 +1,10 @@
 """The facade every adapter (HTTP API, CLI, tests) calls.
 
-Write path: validate -> embed for the serving index (outside any lock, so requests
-encode in parallel) -> commit the log record (the acknowledgement point) -> apply
-to the serving index in sequence order -> wake the appliers of the other indexes.
-A failure after the commit never un-acknowledges the write: the index catches up
-from the log.
+Write path: validate -> embed for every index that serves reads (outside any lock, so
+requests encode in parallel) -> commit the log record (the acknowledgement point) ->
+apply to those indexes in sequence order -> wake the applier for the others. A
+failure after the commit never un-acknowledges the write: the index catches up from
+the log, and its lag shows in the status.
 """
 
 from __future__ import annotations
@@ -18,20 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from indexes import (
-    Hit,
-    IndexSpec,
-    VectorIndex,
-    load_embedder,
-    load_latest_snapshot,
-    write_snapshot,
-)
-from indexes.errors import ConflictError, NotFoundError, SnapshotError, SwitchoverError
+from indexes import Hit, IndexSpec, load_embedder
+from indexes.errors import NotFoundError, SwitchoverError
 
+from .lifecycle import MigrationLifecycle
+from .migration import Event, Migration
 from .records import Document, DocumentIn, LogRecord, WriteResult
+from .registry import IndexRegistry
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
-from .store import CatalogEntry, SqliteEmbeddingCache, Store
+from .store import Store
 from .validation import check_doc_id, check_documents, check_query
 
 log = logging.getLogger(__name__)
@@ -42,6 +38,7 @@ class SearchResult:
     hits: list[Hit]
     served_by: str
     documents: dict[str, Document] | None = None
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,127 +56,93 @@ class IndexInfo:
     stats: dict[str, Any]
     last_snapshot_seq: int | None
     encoded_since_start: int
+    last_error: str | None
 
 
 class Switchover:
-    """The service: one store, the live index versions, and their background workers."""
+    """The service: one store, the live index versions, the migration lifecycle."""
 
     def __init__(self, settings: Settings, *, progress: ProgressFn | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.db_path)
-        self.cache = SqliteEmbeddingCache(self.store)
+        self.registry = IndexRegistry(settings, self.store)
         self._write_lock = threading.Lock()
-        self._runtimes: dict[str, IndexRuntime] = {}
-        self._snapshot_seq: dict[str, int] = {}
-        self._snapshot_time: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._snapshotter: threading.Thread | None = None
         entries = self.store.list_indexes()
         if not entries:
-            entries = [self._register(settings.default_index, role="primary")]
+            spec = settings.default_index
+            embedder = load_embedder(spec.embedder)
+            spec.validate(embedder.dim)
+            entries = [self.store.add_index(spec, embedder.fingerprint, embedder.dim, "primary")]
         for entry in entries:
-            if entry.role != "retired":
-                self._runtimes[entry.name] = self._open_runtime(entry, progress)
+            if entry.role == "primary":
+                self.registry.open(entry, progress=progress)
+        self.migrations = MigrationLifecycle(self.store, self.registry, self._write_lock)
+        self.migrations.open_target()
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start_background(self) -> None:
-        """Start the periodic snapshot writer (the server calls this; tests may not)."""
-        if self._snapshotter is None:
-            self._snapshotter = threading.Thread(
-                target=self._snapshot_loop, name="switchover-snapshots", daemon=True
-            )
-            self._snapshotter.start()
+        """Start the catch-up applier and periodic snapshots (the server does; tests may not)."""
+        self.registry.start_background()
 
     def close(self, *, snapshot: bool = True) -> None:
         """Stop background work and, by default, snapshot every changed index."""
-        self._stop.set()
-        if self._snapshotter is not None:
-            self._snapshotter.join(timeout=30)
+        self.migrations.close()
+        self.registry.stop()
         if snapshot:
-            for runtime in list(self._runtimes.values()):
-                self._maybe_snapshot(runtime, force=False, min_records=1)
+            for runtime in self.registry.all():
+                self.registry.snapshot(runtime, force=False, min_records=1)
         self.store.close()
-
-    def _register(self, spec: IndexSpec, role: str) -> CatalogEntry:
-        embedder = load_embedder(spec.embedder)
-        spec.validate(embedder.dim)
-        return self.store.add_index(spec, embedder.fingerprint, embedder.dim, role)
-
-    def _open_runtime(self, entry: CatalogEntry, progress: ProgressFn | None) -> IndexRuntime:
-        """Newest valid snapshot, then replay of the log after it (no re-encoding of cached text)."""
-        embedder = load_embedder(entry.spec.embedder)
-        if embedder.fingerprint != entry.fingerprint:
-            raise ConflictError(
-                f"index {entry.name!r} was built with embedder {entry.fingerprint[:12]} but"
-                f" {entry.spec.embedder.model} now has fingerprint {embedder.fingerprint[:12]};"
-                " the model files changed. Restore them, or migrate to a new index version."
-            )
-        loaded = load_latest_snapshot(
-            self.settings.snapshot_dir(entry.name), entry.spec, entry.fingerprint
-        )
-        if loaded is None:
-            index = VectorIndex(entry.spec, entry.dim, entry.fingerprint, entry.search_params)
-            self._snapshot_seq[entry.name] = 0
-        else:
-            index, info = loaded
-            index.set_search_params(entry.search_params)
-            self._snapshot_seq[entry.name] = info.applied_seq
-        self._snapshot_time[entry.name] = time.monotonic()
-        runtime = IndexRuntime(entry, embedder, index, self.cache)
-        started = time.monotonic()
-        replayed = runtime.catch_up(self.store, progress=progress)
-        log.info(
-            "index %s ready: snapshot seq %d, replayed %d log records in %.2fs, encoded %d",
-            entry.name,
-            self._snapshot_seq[entry.name],
-            replayed,
-            time.monotonic() - started,
-            runtime.encoded_total,
-        )
-        return runtime
 
     # -- writes --------------------------------------------------------------------------
 
-    def serving(self) -> IndexRuntime:
-        for runtime in self._runtimes.values():
-            if runtime.entry.role == "primary":
-                return runtime
-        raise ConflictError("no primary index is live")
-
     def upsert(self, documents: Sequence[DocumentIn]) -> WriteResult:
         check_documents(documents, self.settings.limits)
-        serving = self.serving()
-        vectors = serving.embed_documents([d.text for d in documents])
+        texts = [d.text for d in documents]
+        sync = self.migrations.sync_runtimes()
+        vectors: dict[str, dict[str, np.ndarray] | None] = {}
+        for i, runtime in enumerate(sync):
+            try:
+                vectors[runtime.name] = runtime.embed_documents(texts)
+            except SwitchoverError as exc:
+                if i == 0:
+                    raise  # the primary cannot embed: refuse the write, nothing changed
+                runtime.last_error = str(exc)  # a target failure never fails the write
+                vectors[runtime.name] = None
         with self._write_lock:
             records = self.store.append_upserts(documents)
-            self._apply_serving(serving, records, vectors)
+            for runtime in sync:
+                self._apply(runtime, records, vectors.get(runtime.name))
+        self.registry.wake()
         return WriteResult(written=len(records), seq=records[-1].seq)
 
     def delete(self, doc_id: str) -> WriteResult:
         check_doc_id(doc_id, self.settings.limits)
-        serving = self.serving()
         with self._write_lock:
             record = self.store.append_delete(doc_id)
-            self._apply_serving(serving, [record], None)
+            for runtime in self.migrations.sync_runtimes():
+                self._apply(runtime, [record], {})
+        self.registry.wake()
         return WriteResult(written=1, seq=record.seq)
 
-    def _apply_serving(
+    def _apply(
         self,
-        serving: IndexRuntime,
+        runtime: IndexRuntime,
         records: Sequence[LogRecord],
         vectors: Mapping[str, np.ndarray] | None,
     ) -> None:
-        """Apply committed records to the serving index; on failure, catch up later."""
+        """Apply committed records to one index; on failure it catches up later."""
+        if vectors is None:
+            return  # its embedder failed for this batch: the applier retries from the log
         try:
-            if serving.index.applied_seq < records[0].seq - 1:
-                serving.catch_up(self.store)
+            if runtime.index.applied_seq < records[0].seq - 1:
+                runtime.catch_up(self.store)
             else:
-                serving.apply(records, vectors)
-            serving.last_error = None
+                runtime.apply(records, vectors)
+            runtime.last_error = None
         except SwitchoverError as exc:  # the write is committed; the index will catch up
-            serving.last_error = str(exc)
-            log.exception("serving index %s failed to apply seq %d", serving.name, records[-1].seq)
+            runtime.last_error = str(exc)
+            log.warning("index %s failed to apply seq %d: %s", runtime.name, records[-1].seq, exc)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -190,33 +153,58 @@ class Switchover:
             raise NotFoundError(f"document {doc_id!r} does not exist")
         return doc
 
-    def search(self, query: str, k: int = 10, *, include_documents: bool = False) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        include_documents: bool = False,
+        routing_key: str | None = None,
+    ) -> SearchResult:
         query, k = check_query(query, k, self.settings.limits)
-        runtime = self.serving()
-        if runtime.index.applied_seq < self.store.last_seq():
-            with self._write_lock:  # a failed apply left a gap: close it before answering
-                runtime.catch_up(self.store)
-        hits = runtime.search(query, k)
+        serve, fallback = self.migrations.route(routing_key)
+        started = time.perf_counter()
+        used_fallback = False
+        try:
+            hits = self._search_on(serve, query, k)
+        except SwitchoverError:
+            if fallback is None:
+                raise
+            self.migrations.errors[serve.name] += 1
+            log.warning("index %s failed a search; %s answers", serve.name, fallback.name,
+                        exc_info=True)
+            serve, used_fallback = fallback, True
+            hits = self._search_on(serve, query, k)
+        served_ms = (time.perf_counter() - started) * 1000
+        self.migrations.served[serve.name] += 1
+        self.migrations.maybe_shadow(query, k, serve, [h.id for h in hits], served_ms)
         docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
-        return SearchResult(hits=hits, served_by=runtime.name, documents=docs)
+        return SearchResult(hits, serve.name, docs, used_fallback)
+
+    def search_pinned(
+        self, index_name: str, query: str, k: int = 10, *, include_documents: bool = False
+    ) -> SearchResult:
+        """Search one named index version, bypassing routing (eval jobs, debugging)."""
+        query, k = check_query(query, k, self.settings.limits)
+        runtime = self.registry.get(index_name)
+        hits = self._search_on(runtime, query, k)
+        docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
+        return SearchResult(hits, runtime.name, docs)
+
+    def _search_on(self, runtime: IndexRuntime, query: str, k: int) -> list[Hit]:
+        """Search one index, first closing any gap a failed apply left (read your writes)."""
+        if runtime.index.applied_seq < self.store.last_seq():
+            runtime.catch_up(self.store)
+        return runtime.search(query, k)
 
     def runtime(self, name: str) -> IndexRuntime:
-        try:
-            return self._runtimes[name]
-        except KeyError:
-            raise NotFoundError(f"index {name!r} does not exist or is not live") from None
+        return self.registry.get(name)
 
     def indexes(self) -> list[IndexInfo]:
         infos = []
         for entry in self.store.list_indexes():
-            runtime = self._runtimes.get(entry.name)
-            if runtime is None:
-                infos.append(
-                    IndexInfo(entry.name, entry.role, entry.spec, entry.fingerprint, entry.dim,
-                              0, 0, 0, 0.0, entry.search_params.to_dict(), {}, None, 0)
-                )
-                continue
-            behind, seconds = runtime.lag(self.store)
+            runtime = self.registry.find(entry.name)
+            behind, seconds = runtime.lag(self.store) if runtime else (0, 0.0)
             infos.append(
                 IndexInfo(
                     name=entry.name,
@@ -224,14 +212,17 @@ class Switchover:
                     spec=entry.spec,
                     fingerprint=entry.fingerprint,
                     dim=entry.dim,
-                    count=len(runtime.index),
-                    applied_seq=runtime.index.applied_seq,
+                    count=len(runtime.index) if runtime else 0,
+                    applied_seq=runtime.index.applied_seq if runtime else 0,
                     lag_records=behind,
                     lag_seconds=seconds,
-                    search_params=runtime.index.search_params.to_dict(),
-                    stats=runtime.index.stats(),
-                    last_snapshot_seq=self._snapshot_seq.get(entry.name) or None,
-                    encoded_since_start=runtime.encoded_total,
+                    search_params=(
+                        runtime.index.search_params if runtime else entry.search_params
+                    ).to_dict(),
+                    stats=runtime.index.stats() if runtime else {},
+                    last_snapshot_seq=self.registry.last_snapshot_seq(entry.name),
+                    encoded_since_start=runtime.encoded_total if runtime else 0,
+                    last_error=runtime.last_error if runtime else None,
                 )
             )
         return infos
@@ -241,46 +232,36 @@ class Switchover:
             "status": "ok",
             "documents": self.store.document_count(),
             "last_seq": self.store.last_seq(),
-            "serving": self.serving().name,
+            "serving": self.registry.primary().name,
         }
 
     # -- snapshots -----------------------------------------------------------------------
 
     def snapshot(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Write a snapshot of one index (or all live ones) now."""
-        runtimes = [self.runtime(name)] if name else list(self._runtimes.values())
+        """Write a snapshot of one index (or every live one) now."""
+        runtimes = [self.registry.get(name)] if name else self.registry.all()
         written = []
         for runtime in runtimes:
-            info = self._maybe_snapshot(runtime, force=True)
+            info = self.registry.snapshot(runtime, force=True)
             if info is not None:
                 written.append(info)
         return written
 
-    def _maybe_snapshot(
-        self, runtime: IndexRuntime, *, force: bool, min_records: int | None = None
-    ) -> dict[str, Any] | None:
-        name = runtime.name
-        since = runtime.index.applied_seq - self._snapshot_seq.get(name, 0)
-        threshold = self.settings.snapshot_every_records if min_records is None else min_records
-        age = time.monotonic() - self._snapshot_time.get(name, 0.0)
-        due = since >= threshold or (since > 0 and age >= self.settings.snapshot_interval_seconds)
-        if not (force or due):
-            return None
-        try:
-            info = write_snapshot(runtime.index, self.settings.snapshot_dir(name))
-        except SnapshotError:
-            log.exception("snapshot of %s failed; the log still holds every write", name)
-            if force:
-                raise
-            return None
-        self._snapshot_seq[name] = info.applied_seq
-        self._snapshot_time[name] = time.monotonic()
-        log.info("snapshot of %s at seq %d (%d documents)", name, info.applied_seq, info.count)
-        return {"index": name, "applied_seq": info.applied_seq, "count": info.count,
-                "path": str(info.path)}
+    # -- migrations ----------------------------------------------------------------------
 
-    def _snapshot_loop(self) -> None:
-        while not self._stop.wait(1.0):
-            for runtime in list(self._runtimes.values()):
-                self._maybe_snapshot(runtime, force=False)
+    def create_migration(self, body: Mapping[str, Any], actor: str) -> dict[str, Any]:
+        return self.migrations.status(self.migrations.create(body, actor))
 
+    def migration_action(
+        self, migration_id: int, action: str, body: Mapping[str, Any], actor: str
+    ) -> dict[str, Any]:
+        return self.migrations.status(self.migrations.act(migration_id, action, body, actor))
+
+    def current_migration(self) -> dict[str, Any]:
+        m: Migration | None = self.migrations.current or self.store.latest_migration()
+        if m is None:
+            raise NotFoundError("no migration has been created")
+        return self.migrations.status(m)
+
+    def migration_events(self, migration_id: int) -> list[Event]:
+        return self.migrations.events(migration_id)

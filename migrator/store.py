@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,6 +49,9 @@ class CatalogEntry:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def with_role(self, role: Role) -> CatalogEntry:
+        return replace(self, role=role)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -181,6 +184,10 @@ class Store:
         with _storage_errors():
             row = self._reader().execute("SELECT max(seq) FROM write_log").fetchone()
         return int(row[0] or 0)
+
+    @staticmethod
+    def _last_seq(db: Database) -> int:
+        return int(db.execute("SELECT coalesce(max(seq), 0) FROM write_log").fetchone()[0])
 
     def read_log(self, after_seq: int, limit: int = 1000) -> list[LogRecord]:
         """Log records with ``seq > after_seq`` in order, at most ``limit`` of them."""
@@ -364,15 +371,14 @@ class Store:
                     target_spec.name,
                     Phase.PLANNED.value,
                     json.dumps(plan.to_dict()),
-                    json.dumps(Backfill().to_dict()),
+                    json.dumps(Backfill(as_of_seq=self._last_seq(db)).to_dict()),
                     now,
                     now,
                 ],
             )
             migration_id = int(cast(int, cursor.lastrowid))
             self._insert_event(db, migration_id, actor, None, Phase.PLANNED, 0.0, "created", metrics)
-        migration = self.get_migration(migration_id)
-        return migration
+        return self.get_migration(migration_id)
 
     def transition(
         self,
@@ -500,6 +506,20 @@ class Store:
                     "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
                     " WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
                     ["" if after_id is None else after_id, limit],
+                )
+                .fetchall()
+            )
+        return [_document(r) for r in rows]
+
+    def sample_documents(self, n: int) -> list[Document]:
+        """Up to ``n`` live documents drawn at random (to train IVF/PQ layouts)."""
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
+                    " ORDER BY random() LIMIT ?",
+                    [n],
                 )
                 .fetchall()
             )

@@ -41,7 +41,7 @@ def test_update_replaces_the_text_and_the_vector(service: Switchover) -> None:
     service.upsert([DocumentIn("bread", "glass blowing furnace shapes molten glass", {})])
     assert service.get("bread").text.startswith("glass blowing")
     assert ids(service, "molten glass furnace")[0] == "bread"
-    assert len(service.serving().index) == 4
+    assert len(service.registry.primary().index) == 4
 
 
 def test_delete_removes_from_store_and_index(service: Switchover) -> None:
@@ -76,11 +76,12 @@ def test_a_bad_batch_is_rejected_whole_and_changes_nothing(
     service: Switchover, docs: list[DocumentIn], message: str
 ) -> None:
     service.upsert(DOCS[:1])
+    batch = [DOCS[1], *docs] if docs else []  # a good document does not save a bad batch
     with pytest.raises(InvalidInputError, match=message):
-        service.upsert([DOCS[1], *docs])
+        service.upsert(batch)
     assert service.store.last_seq() == 1
     assert service.store.document_count() == 1
-    assert len(service.serving().index) == 1
+    assert len(service.registry.primary().index) == 1
 
 
 @pytest.mark.parametrize(("query", "k"), [("", 5), ("   ", 5), ("q", 0), ("q", 101), ("x" * 5000, 5)])
@@ -97,7 +98,7 @@ def test_restart_replays_the_log_without_re_encoding(settings: Settings) -> None
 
     second = Switchover(settings)
     try:
-        runtime = second.serving()
+        runtime = second.registry.primary()
         assert runtime.index.applied_seq == 5
         assert runtime.index.ids() == {"lighthouse", "bread", "bees"}
         assert runtime.encoded_total == 0, "replay must come from the embedding cache"
@@ -116,7 +117,7 @@ def test_restart_loads_the_snapshot_then_replays_only_the_tail(settings: Setting
     second = Switchover(settings)
     try:
         assert second.indexes()[0].last_snapshot_seq == 2
-        assert second.serving().index.ids() == {d.id for d in DOCS}
+        assert second.registry.primary().index.ids() == {d.id for d in DOCS}
     finally:
         second.close(snapshot=False)
 
@@ -131,7 +132,7 @@ def test_a_corrupt_snapshot_means_a_rebuild_from_the_log(settings: Settings) -> 
 
     second = Switchover(settings)
     try:
-        assert second.serving().index.ids() == {d.id for d in DOCS}
+        assert second.registry.primary().index.ids() == {d.id for d in DOCS}
         assert ids(second, "river deltas silt")[0] == "delta"
     finally:
         second.close(snapshot=False)
@@ -144,7 +145,7 @@ def test_a_missing_snapshot_folder_means_a_rebuild_from_the_log(settings: Settin
     shutil.rmtree(settings.home / "indexes")
     second = Switchover(settings)
     try:
-        assert len(second.serving().index) == 4
+        assert len(second.registry.primary().index) == 4
     finally:
         second.close(snapshot=False)
 
@@ -154,7 +155,7 @@ def test_a_failed_apply_does_not_lose_the_acknowledged_write(
 ) -> None:
     from indexes.errors import EmbedderError
 
-    runtime = service.serving()
+    runtime = service.registry.primary()
 
     def broken(*_: object, **__: object) -> None:
         raise EmbedderError("simulated failure while applying")
@@ -176,7 +177,7 @@ def test_every_layout_serves_upserts_and_deletes(tmp_path: Path, factory: str) -
         svc.upsert(DOCS)
         svc.upsert([DocumentIn("bees", "typewriter keys strike an inked ribbon", {})])
         svc.delete("delta")
-        assert svc.serving().index.ids() == {"lighthouse", "bread", "bees"}
+        assert svc.registry.primary().index.ids() == {"lighthouse", "bread", "bees"}
         assert ids(svc, "typewriter inked ribbon")[0] == "bees"
         assert "delta" not in ids(svc, "river deltas silt")
     finally:

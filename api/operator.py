@@ -1,0 +1,63 @@
+"""Operator routes: the migration lifecycle and snapshots. Every one needs a token."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+
+from .auth import Operator, operator_name
+from .deps import Service
+from .schemas import (
+    ActionBody,
+    EventListResponse,
+    EventResponse,
+    MigrationBody,
+    SnapshotResponse,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["operator"], dependencies=[Depends(operator_name)])
+
+
+@router.post("/v1/migrations", status_code=201)
+def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> dict[str, Any]:
+    """Start a migration: register the target index; dual-write begins at once."""
+    return svc.create_migration(body.model_dump(exclude_none=True), operator)
+
+
+@router.get("/v1/migrations/current")
+def current_migration(svc: Service) -> dict[str, Any]:
+    """The active migration (or the latest one): phase, share, backfill, lag, shadow stats."""
+    return svc.current_migration()
+
+
+@router.post("/v1/migrations/{migration_id}/{action}")
+def migration_action(
+    migration_id: int,
+    action: str,
+    svc: Service,
+    operator: Operator,
+    body: ActionBody | None = Body(default=None),  # noqa: B008 - FastAPI's declaration style
+) -> dict[str, Any]:
+    """backfill | shadow | canary {percent} | cutover | rollback {reason} | resume | finalize | abort."""
+    payload = body.model_dump(exclude_none=True) if body is not None else {}
+    return svc.migration_action(migration_id, action, payload, operator)
+
+
+@router.get("/v1/migrations/{migration_id}/events", response_model=EventListResponse)
+def migration_events(migration_id: int, svc: Service) -> EventListResponse:
+    """The audit trail: who moved the migration, when, from where to where, why, with what numbers."""
+    return EventListResponse(
+        events=[EventResponse(**asdict(e)) for e in svc.migration_events(migration_id)]
+    )
+
+
+@router.post("/v1/indexes/{name}/snapshot", response_model=SnapshotResponse)
+def snapshot(name: str, svc: Service, operator: Operator) -> SnapshotResponse:
+    """Write a snapshot of one index version now."""
+    log.info("operator %s requested a snapshot of %s", operator, name)
+    return SnapshotResponse(snapshots=svc.snapshot(name))

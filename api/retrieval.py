@@ -1,0 +1,117 @@
+"""Retrieval routes: documents, search, pinned search, index listing, health."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from migrator import DocumentIn, SearchResult
+
+from .deps import Service
+from .schemas import (
+    DeleteResponse,
+    DocumentResponse,
+    HealthResponse,
+    HitResponse,
+    IndexListResponse,
+    IndexResponse,
+    SearchBody,
+    SearchResponse,
+    UpsertBody,
+    WriteResponse,
+)
+
+router = APIRouter(tags=["retrieval"])
+
+RoutingKey = Annotated[
+    str | None,
+    Header(alias="X-Routing-Key", max_length=256,
+           description="Sticky routing: the same key reaches the same index during a canary"),
+]
+
+
+@router.get("/healthz", response_model=HealthResponse)
+def healthz(svc: Service) -> HealthResponse:
+    return HealthResponse(**svc.health())
+
+
+@router.put("/v1/documents", response_model=WriteResponse)
+def put_documents(body: UpsertBody, svc: Service) -> WriteResponse:
+    """Upsert a batch; acknowledged once its log records commit (one transaction)."""
+    result = svc.upsert([DocumentIn(d.id, d.text, d.metadata) for d in body.documents])
+    return WriteResponse(written=result.written, seq=result.seq)
+
+
+@router.get("/v1/documents/{doc_id:path}", response_model=DocumentResponse)
+def get_document(doc_id: str, svc: Service) -> DocumentResponse:
+    doc = svc.get(doc_id)
+    return DocumentResponse(id=doc.id, text=doc.text, metadata=doc.metadata, seq=doc.seq)
+
+
+@router.delete("/v1/documents/{doc_id:path}", response_model=DeleteResponse)
+def delete_document(doc_id: str, svc: Service) -> DeleteResponse:
+    result = svc.delete(doc_id)
+    return DeleteResponse(deleted=True, seq=result.seq)
+
+
+def _search_response(result: SearchResult, response: Response) -> SearchResponse:
+    hits = []
+    for hit in result.hits:
+        doc = result.documents.get(hit.id) if result.documents is not None else None
+        hits.append(
+            HitResponse(
+                id=hit.id,
+                score=hit.score,
+                text=doc.text if doc else None,
+                metadata=doc.metadata if doc else None,
+            )
+        )
+    response.headers["X-Served-By"] = result.served_by
+    return SearchResponse(hits=hits, served_by=result.served_by)
+
+
+@router.post("/v1/search", response_model=SearchResponse)
+def search(
+    body: SearchBody, svc: Service, response: Response, routing_key: RoutingKey = None
+) -> SearchResponse:
+    """Search the serving index; during a canary, a sticky share goes to the target."""
+    result = svc.search(
+        body.query, body.k, include_documents=body.include_documents, routing_key=routing_key
+    )
+    return _search_response(result, response)
+
+
+@router.post("/v1/indexes/{name}/search", response_model=SearchResponse)
+def search_pinned(name: str, body: SearchBody, svc: Service, response: Response) -> SearchResponse:
+    """Search one index version by name, bypassing routing (eval jobs, debugging)."""
+    result = svc.search_pinned(
+        name, body.query, body.k, include_documents=body.include_documents
+    )
+    return _search_response(result, response)
+
+
+@router.get("/v1/indexes", response_model=IndexListResponse)
+def list_indexes(svc: Service) -> IndexListResponse:
+    return IndexListResponse(
+        indexes=[
+            IndexResponse(
+                name=i.name,
+                role=i.role,
+                spec=i.spec.to_dict(),
+                fingerprint=i.fingerprint,
+                dim=i.dim,
+                count=i.count,
+                applied_seq=i.applied_seq,
+                lag_records=i.lag_records,
+                lag_seconds=i.lag_seconds,
+                search_params=i.search_params,
+                stats=i.stats,
+                last_snapshot_seq=i.last_snapshot_seq,
+                encoded_since_start=i.encoded_since_start,
+                last_error=i.last_error,
+            )
+            for i in svc.indexes()
+        ],
+        last_seq=svc.store.last_seq(),
+    )

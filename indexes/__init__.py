@@ -1,0 +1,74 @@
+"""Vector indexes for switchover: embedders, an embedding cache, specs, a FAISS wrapper, snapshots.
+
+* :func:`load_embedder` turns an :class:`EmbedderSpec` into an :class:`Embedder`
+  (a local sentence-transformers model, or the model-free :class:`HashEmbedder`),
+  whose fingerprint covers the model and tokenizer files and the vector options.
+* :func:`embed_documents_cached` encodes only text the :class:`EmbeddingCache` lacks.
+* :class:`IndexSpec` names an immutable index version; :class:`SearchParams` are its
+  runtime knobs.
+* :class:`VectorIndex` wraps FAISS with string ids, write-log sequencing, deletes on
+  every layout and concurrent searches; it refuses queries from another embedder.
+* :func:`write_snapshot` / :func:`load_latest_snapshot` persist and restore it.
+
+The package knows nothing of migrations, HTTP or SQL.
+"""
+
+from .cache import (
+    CachedEmbedding,
+    EmbeddingCache,
+    MemoryEmbeddingCache,
+    content_hash,
+    embed_documents_cached,
+)
+from .embedders import (
+    PACKAGED_MINILM,
+    Embedder,
+    EmbedderSpec,
+    HashEmbedder,
+    QueryVectors,
+    SentenceTransformerEmbedder,
+    load_embedder,
+    resolve_model_path,
+)
+from .errors import (
+    EmbedderError,
+    EmbedderMismatchError,
+    InvalidInputError,
+    SnapshotError,
+    SwitchoverError,
+)
+from .faiss_index import Hit, IndexState, VectorIndex
+from .snapshots import SnapshotInfo, list_snapshots, load_latest_snapshot, write_snapshot
+from .spec import INDEX_NAME_PATTERN, IndexSpec, Metric, SearchParams
+
+__all__ = [
+    "INDEX_NAME_PATTERN",
+    "PACKAGED_MINILM",
+    "CachedEmbedding",
+    "Embedder",
+    "EmbedderError",
+    "EmbedderMismatchError",
+    "EmbedderSpec",
+    "EmbeddingCache",
+    "HashEmbedder",
+    "Hit",
+    "IndexSpec",
+    "IndexState",
+    "InvalidInputError",
+    "MemoryEmbeddingCache",
+    "Metric",
+    "QueryVectors",
+    "SearchParams",
+    "SentenceTransformerEmbedder",
+    "SnapshotError",
+    "SnapshotInfo",
+    "SwitchoverError",
+    "VectorIndex",
+    "content_hash",
+    "embed_documents_cached",
+    "list_snapshots",
+    "load_embedder",
+    "load_latest_snapshot",
+    "resolve_model_path",
+    "write_snapshot",
+]

@@ -1,0 +1,268 @@
+"""Snapshots: self-describing folders an index can be restored from after a restart.
+
+Layout of one snapshot (inside the index's own snapshot folder)::
+
+    000000001234-20250101T120000123456Z/
+        index.faiss     faiss.serialize_index of the IndexIDMap2
+        state.json      string -> int id map, next int, tombstones, buffered ids
+        pending.npy     vectors buffered while the layout is untrained
+        manifest.json   format, spec, embedder fingerprint, dim, count, applied_seq,
+                        search params, created_at and the sha256 of every file above
+
+The folder is written under a ``.tmp-`` name, every file and the folder fsynced, then
+renamed into place, so a final name always means a complete snapshot. Loading
+checks every checksum and that spec and fingerprint match the index being opened;
+a snapshot failing any check is skipped with a warning and the next older one is
+tried. No valid snapshot is not an outage: the caller replays the whole write log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._checks import check_int
+from .durable import fsync_dir, sha256_file, write_synced
+from .errors import SnapshotError, SwitchoverError
+from .faiss_index import IndexState, VectorIndex
+from .spec import IndexSpec, SearchParams
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+INDEX_FILE = "index.faiss"
+STATE_FILE = "state.json"
+PENDING_FILE = "pending.npy"
+MANIFEST_FILE = "manifest.json"
+_DATA_FILES = (INDEX_FILE, STATE_FILE, PENDING_FILE)
+_FINAL_NAME = re.compile(r"^(\d{12})-(\d{8}T\d{12}Z)$")
+_TMP_PREFIX = ".tmp-"
+_write_lock = threading.Lock()  # one snapshot writer per process: pruning must not race
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    path: Path
+    applied_seq: int
+    count: int
+    created_at: str
+
+
+class _RejectedError(Exception):
+    """A snapshot failed a check; the message says which."""
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def write_snapshot(index: VectorIndex, directory: Path, keep: int = 2) -> SnapshotInfo:
+    """Write a snapshot of ``index`` into ``directory`` and keep the newest ``keep``.
+
+    Any filesystem failure raises :class:`SnapshotError` and leaves no folder under a
+    final name; failing to prune old snapshots afterwards only logs a warning.
+    """
+    check_int(keep, "keep", 1)
+    state = index.export_state()
+    created = datetime.now(UTC)
+    name = f"{state.applied_seq:012d}-{created:%Y%m%dT%H%M%S%fZ}"
+    final = directory / name
+    with _write_lock:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                raise SnapshotError(f"snapshot {final} already exists")
+            tmp = directory / f"{_TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            try:
+                _write_files(tmp, state, created.isoformat())
+                fsync_dir(tmp)
+                tmp.rename(final)
+                fsync_dir(directory)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        except OSError as exc:
+            raise SnapshotError(
+                f"cannot write a snapshot of index {state.spec.name!r} in {directory}: {exc}"
+            ) from exc
+        _prune(directory, keep, final)
+    return SnapshotInfo(final, state.applied_seq, len(state.id_to_int), created.isoformat())
+
+
+def _write_files(folder: Path, state: IndexState, created_at: str) -> None:
+    pending_ids = list(state.pending)
+    pending = (
+        np.stack([state.pending[i] for i in pending_ids])
+        if pending_ids
+        else np.zeros((0, state.dim), dtype=np.float32)
+    )
+    buffer = io.BytesIO()
+    np.save(buffer, pending.astype(np.float32), allow_pickle=False)
+    state_doc = {
+        "applied_seq": state.applied_seq,
+        "id_to_int": state.id_to_int,
+        "next_int": state.next_int,
+        "tombstones": state.tombstones,
+        "pending_ids": pending_ids,
+        "auto_train_size": state.auto_train_size,
+    }
+    faiss_bytes = np.ascontiguousarray(state.faiss_bytes, dtype=np.uint8)
+    files = {
+        INDEX_FILE: write_synced(folder / INDEX_FILE, faiss_bytes.data),
+        STATE_FILE: write_synced(folder / STATE_FILE, _json_bytes(state_doc)),
+        PENDING_FILE: write_synced(folder / PENDING_FILE, buffer.getvalue()),
+    }
+    manifest = {
+        "format": FORMAT,
+        "spec": state.spec.to_dict(),
+        "embedder_fingerprint": state.fingerprint,
+        "dim": state.dim,
+        "count": len(state.id_to_int),
+        "applied_seq": state.applied_seq,
+        "search_params": state.search_params.to_dict(),
+        "created_at": created_at,
+        "files": files,
+    }
+    write_synced(folder / MANIFEST_FILE, _json_bytes(manifest))
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, indent=1).encode("utf-8")
+
+
+def _prune(directory: Path, keep: int, current: Path) -> None:
+    """Drop snapshots beyond the newest ``keep`` (always keeping ``current``) and tmp leftovers."""
+    try:
+        older = [p for p in _final_folders(directory) if p != current]
+        doomed = older[keep - 1 :] + [
+            p for p in directory.iterdir() if p.name.startswith(_TMP_PREFIX)
+        ]
+        for path in doomed:
+            shutil.rmtree(path)
+    except OSError:
+        log.warning("could not prune old snapshots in %s", directory, exc_info=True)
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def _final_folders(directory: Path) -> list[Path]:
+    """Complete snapshot folders, newest (highest sequence, then latest time) first."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if _FINAL_NAME.match(p.name) and p.is_dir()]
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def list_snapshots(directory: Path) -> list[SnapshotInfo]:
+    """Snapshots with a readable manifest, newest first (contents are not verified)."""
+    out = []
+    for path in _final_folders(directory):
+        try:
+            out.append(_info(path, _read_manifest(path)))
+        except _RejectedError:
+            continue
+    return out
+
+
+def load_latest_snapshot(
+    directory: Path, spec: IndexSpec, fingerprint: str
+) -> tuple[VectorIndex, SnapshotInfo] | None:
+    """The newest snapshot that passes every check, restored; None if there is none."""
+    for path in _final_folders(directory):
+        try:
+            return _load(path, spec, fingerprint)
+        except _RejectedError as why:
+            log.warning("skipping snapshot %s: %s", path, why)
+    return None
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((path / MANIFEST_FILE).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise _RejectedError(f"unreadable manifest ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _RejectedError(f"not a format-{FORMAT} manifest")
+    return manifest
+
+
+def _info(path: Path, manifest: dict[str, Any]) -> SnapshotInfo:
+    try:
+        return SnapshotInfo(
+            path, int(manifest["applied_seq"]), int(manifest["count"]), str(manifest["created_at"])
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _RejectedError(f"malformed manifest ({exc!r})") from exc
+
+
+def _load(path: Path, spec: IndexSpec, fingerprint: str) -> tuple[VectorIndex, SnapshotInfo]:
+    manifest = _read_manifest(path)
+    info = _info(path, manifest)
+    _verify_files(path, manifest.get("files"))
+    try:
+        saved_spec = IndexSpec.from_dict(manifest["spec"])
+    except (KeyError, TypeError, SwitchoverError) as exc:
+        raise _RejectedError(f"unreadable spec ({exc})") from exc
+    if saved_spec != spec:
+        raise _RejectedError(f"spec differs (snapshot {saved_spec}, expected {spec})")
+    if manifest.get("embedder_fingerprint") != fingerprint:
+        saved = str(manifest.get("embedder_fingerprint"))[:12]
+        raise _RejectedError(f"embedder fingerprint {saved} is not {fingerprint[:12]}")
+    try:
+        index = VectorIndex.from_state(_read_state(path, manifest, spec, fingerprint))
+    except (OSError, KeyError, TypeError, ValueError, SwitchoverError) as exc:
+        raise _RejectedError(f"unusable contents ({exc})") from exc
+    if (len(index), index.applied_seq, index.dim) != (
+        info.count,
+        info.applied_seq,
+        manifest["dim"],
+    ):
+        raise _RejectedError("manifest count, applied_seq or dim disagree with the contents")
+    return index, info
+
+
+def _verify_files(path: Path, files: object) -> None:
+    if not isinstance(files, dict) or set(files) != {*_DATA_FILES}:
+        raise _RejectedError(f"manifest must list exactly {sorted(_DATA_FILES)}")
+    for name in _DATA_FILES:
+        try:
+            actual = sha256_file(path / name)
+        except OSError as exc:
+            raise _RejectedError(f"cannot read {name} ({exc})") from exc
+        if actual != files[name]:
+            raise _RejectedError(f"checksum mismatch for {name}")
+
+
+def _read_state(
+    path: Path, manifest: dict[str, Any], spec: IndexSpec, fingerprint: str
+) -> IndexState:
+    doc = json.loads((path / STATE_FILE).read_bytes())
+    pending = np.load(path / PENDING_FILE, allow_pickle=False)
+    pending_ids = [str(i) for i in doc["pending_ids"]]
+    if len(pending) != len(pending_ids):
+        raise ValueError("pending ids and vectors differ in number")
+    return IndexState(
+        spec=spec,
+        dim=int(manifest["dim"]),
+        fingerprint=fingerprint,
+        applied_seq=int(doc["applied_seq"]),
+        search_params=SearchParams.from_dict(manifest.get("search_params")),
+        faiss_bytes=np.fromfile(path / INDEX_FILE, dtype=np.uint8),
+        id_to_int={str(k): int(v) for k, v in doc["id_to_int"].items()},
+        next_int=int(doc["next_int"]),
+        tombstones=[int(i) for i in doc["tombstones"]],
+        pending=dict(zip(pending_ids, pending, strict=True)),
+        auto_train_size=doc.get("auto_train_size"),
+    )

@@ -1,0 +1,354 @@
+"""The migration lifecycle: dual-write, backfill, routing, shadow reads, rollback, finalize.
+
+Every phase change goes through ``check_move`` (one literal table) and commits together
+with its audit event, in one transaction. Reads follow ``self.current`` — a plain
+reference swapped after the commit — so a rollback flips routing at once while
+requests already in flight finish on the index they started on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from indexes import IndexSpec, SearchParams, load_embedder
+from indexes.errors import ConflictError, InvalidInputError, NotFoundError
+
+from .backfill import Backfiller
+from .migration import Backfill, Event, Migration, Plan
+from .phases import TERMINAL, Phase, check_move
+from .registry import IndexRegistry
+from .routing import routes_to_target
+from .runtime import IndexRuntime
+from .shadow import ShadowJob, ShadowReader
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("backfill", "shadow", "canary", "cutover", "rollback", "resume", "finalize", "abort")
+SHADOW_PHASES = frozenset({Phase.SHADOW, Phase.CANARY, Phase.CUTOVER, Phase.ROLLED_BACK})
+
+
+class MigrationLifecycle:
+    def __init__(self, store: Store, registry: IndexRegistry, write_lock: threading.Lock) -> None:
+        self.store = store
+        self.registry = registry
+        self.write_lock = write_lock
+        self.current: Migration | None = store.active_migration()
+        self._action_lock = threading.RLock()
+        self._backfiller: Backfiller | None = None
+        self._backfill_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._rng = random.Random()  # noqa: S311 - sampling, not security
+        self.served: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.fallbacks = 0
+        self.shadow = ShadowReader(self._shadow_search, store.add_shadow_reads)
+
+    # -- start-up and shutdown -----------------------------------------------------------
+
+    def open_target(self) -> None:
+        """At start-up: bring the active migration's target back (snapshot + log)."""
+        m = self.current
+        if m is None:
+            return
+        entry = next(e for e in self.store.list_indexes() if e.name == m.target)
+        _, info = self.registry.open(entry, start_seq=m.backfill.as_of_seq)
+        bf = m.backfill
+        covered = info is not None and (bf.checkpoint_at is None or info.created_at >= bf.checkpoint_at)
+        if bf.started_at is not None and not covered:
+            log.warning(
+                "target %s came back without the snapshot that covers its backfill cursor;"
+                " the backfill starts over (copies are idempotent)",
+                m.target,
+            )
+            reset = replace(bf, done=0, cursor=None, finished=False, finished_at=None)
+            self.store.save_backfill(m.id, reset)
+            self.current = self.store.get_migration(m.id)
+        m = self.current
+        if m is not None and m.backfill.started_at is not None and not m.backfill.finished:
+            self._start_backfill(m)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._backfill_thread is not None:
+            self._backfill_thread.join(timeout=60)
+        self.shadow.close()
+
+    # -- creation ------------------------------------------------------------------------
+
+    def create(self, body: Mapping[str, Any], actor: str) -> Migration:
+        target = body.get("target")
+        if not isinstance(target, Mapping):
+            raise InvalidInputError("'target' must be an object with name, factory, metric")
+        extra = set(body) - {"target", "canary_steps", "guardrails", "shadow_sample",
+                             "backfill_batch"}
+        if extra:
+            raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
+        plan = Plan.from_dict({k: v for k, v in body.items() if k != "target"})
+        spec_fields = {k: v for k, v in target.items() if k != "search_params"}
+        source = self.registry.primary()
+        spec_fields.setdefault("embedder", source.entry.spec.embedder.to_dict())
+        spec = IndexSpec.from_dict(spec_fields)
+        params = SearchParams.from_dict(target.get("search_params"))
+        embedder = load_embedder(spec.embedder)
+        spec.validate(embedder.dim)
+        with self._action_lock, self.write_lock:
+            m = self.store.create_migration(
+                source.name, spec, embedder.fingerprint, embedder.dim, plan, actor,
+                {"documents": self.store.document_count(), "last_seq": self.store.last_seq()},
+            )
+            if params != SearchParams():
+                self.store.set_search_params(spec.name, params)
+            entry = next(e for e in self.store.list_indexes() if e.name == spec.name)
+            self.registry.open(entry, start_seq=m.backfill.as_of_seq)
+            self.current = m
+        log.info("migration %d created: %s -> %s by %s", m.id, source.name, spec.name, actor)
+        return m
+
+    # -- operator actions ----------------------------------------------------------------
+
+    def act(self, migration_id: int, action: str, body: Mapping[str, Any], actor: str) -> Migration:
+        if action not in ACTIONS:
+            raise NotFoundError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        with self._action_lock:
+            m = self._active(migration_id)
+            handler = getattr(self, f"_do_{action}")
+            result: Migration = handler(m, body, actor)
+            return result
+
+    def _active(self, migration_id: int) -> Migration:
+        m = self.current
+        if m is None or m.id != migration_id:
+            found = self.store.get_migration(migration_id)  # NotFoundError if unknown
+            raise ConflictError(f"migration {migration_id} is {found.phase.value}; it is over")
+        return m
+
+    def _move(
+        self, m: Migration, to: Phase, actor: str, reason: str, percent: float | None = None,
+        roles: Mapping[str, str] | None = None,
+    ) -> Migration:
+        check_move(m.phase, to)
+        share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
+        updated = self.store.transition(
+            m.id, m.phase, to, share if share is not None else 0.0, actor, reason,
+            self.evidence(m), roles,
+        )
+        self.current = None if updated.phase in TERMINAL else updated
+        log.info("migration %d: %s -> %s by %s (%s)", m.id, m.phase, to, actor, reason)
+        return updated
+
+    def _do_backfill(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        if m.phase == Phase.BACKFILLING:  # idempotent: make sure it runs
+            if not m.backfill.finished:
+                self._start_backfill(m)
+            return m
+        updated = self._move(m, Phase.BACKFILLING, actor, _reason(body, "backfill started"))
+        self._start_backfill(updated)
+        return updated
+
+    def _do_shadow(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        if m.phase == Phase.BACKFILLING and not self._backfill_state(m).finished:
+            bf = self._backfill_state(m)
+            raise ConflictError(f"backfill is not finished ({bf.done}/{bf.total} documents)")
+        return self._move(m, Phase.SHADOW, actor, _reason(body, "shadow reads on"))
+
+    def _do_canary(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        percent = body.get("percent")
+        if percent is None:
+            bigger = [s for s in m.plan.canary_steps if s > m.canary_percent]
+            if not bigger:
+                raise ConflictError("no canary step left; cut over instead")
+            percent = bigger[0]
+        if isinstance(percent, bool) or not isinstance(percent, int | float):
+            raise InvalidInputError("percent must be a number")
+        if not 0 < percent < 100:
+            raise InvalidInputError("percent must be above 0 and below 100 (cut over for 100)")
+        if m.phase == Phase.CANARY and percent <= m.canary_percent:
+            raise ConflictError(
+                f"canary is at {m.canary_percent}%; the share only grows (roll back to lower it)"
+            )
+        return self._move(m, Phase.CANARY, actor, _reason(body, f"canary {percent}%"),
+                          float(percent))
+
+    def _do_cutover(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        return self._move(m, Phase.CUTOVER, actor, _reason(body, "all reads on the target"))
+
+    def _do_rollback(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        if m.phase == Phase.ROLLED_BACK:
+            return m  # idempotent: reads are already on the source
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInputError("rollback needs a 'reason'")
+        return self._move(m, Phase.ROLLED_BACK, actor, reason)
+
+    def _do_resume(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        if m.phase != Phase.ROLLED_BACK:
+            raise ConflictError(f"only a rolled-back migration resumes; this one is {m.phase.value}")
+        return self._move(m, Phase.SHADOW, actor, _reason(body, "resumed"))
+
+    def _do_finalize(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        check_move(m.phase, Phase.FINALIZED)
+        target, source = self.registry.get(m.target), self.registry.get(m.source)
+        with self.write_lock:  # no write between the role swap and the catch-up
+            target.catch_up(self.store)
+            updated = self._move(
+                m, Phase.FINALIZED, actor, _reason(body, "target is the primary"),
+                roles={m.target: "primary", m.source: "retired"},
+            )
+            self.registry.set_role(m.target, "primary")
+            self.registry.set_role(m.source, "retired")
+            self.registry.drop(m.source)
+        self.registry.snapshot(target, force=True)
+        self.registry.snapshot(source, force=True)  # the retired source's snapshot is kept
+        return updated
+
+    def _do_abort(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+        check_move(m.phase, Phase.ABORTED)
+        self._stop_backfill()
+        with self.write_lock:
+            updated = self._move(
+                m, Phase.ABORTED, actor, _reason(body, "aborted"), roles={m.target: "retired"}
+            )
+            self.registry.drop(m.target, delete_snapshots=True)
+        return updated
+
+    # -- backfill ------------------------------------------------------------------------
+
+    def _start_backfill(self, m: Migration) -> None:
+        if self._backfill_thread is not None and self._backfill_thread.is_alive():
+            return
+        target = self.registry.get(m.target)
+
+        def checkpoint() -> str | None:
+            info = self.registry.snapshot(target, force=True)
+            return None if info is None else str(info["created_at"])
+
+        self._stop = threading.Event()
+        self._backfiller = Backfiller(
+            self.store, target, m.id, m.plan.backfill_batch, checkpoint, self._stop
+        )
+        self._backfill_thread = threading.Thread(
+            target=self._run_backfill, name="switchover-backfill", daemon=True
+        )
+        self._backfill_thread.start()
+
+    def _run_backfill(self) -> None:
+        backfiller = self._backfiller
+        if backfiller is None:
+            return
+        try:
+            backfiller.run()
+        except Exception as exc:  # noqa: BLE001 - reported in the status; the operator retries
+            backfiller.error = f"{type(exc).__name__}: {exc}"
+            log.exception("backfill of migration %d failed", backfiller.migration_id)
+        m = self.current
+        if m is not None and m.id == backfiller.migration_id:
+            self.current = self.store.get_migration(m.id)
+
+    def _stop_backfill(self) -> None:
+        self._stop.set()
+        if self._backfill_thread is not None:
+            self._backfill_thread.join(timeout=60)
+
+    def wait_backfill(self, timeout: float = 600.0) -> Backfill:
+        """Block until the running backfill ends (tests, the CLI's --wait)."""
+        if self._backfill_thread is not None:
+            self._backfill_thread.join(timeout=timeout)
+        m = self.current
+        return m.backfill if m is not None else Backfill()
+
+    def _backfill_state(self, m: Migration) -> Backfill:
+        live = self._backfiller
+        if live is not None and live.migration_id == m.id:
+            return live.state
+        return m.backfill
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def route(self, routing_key: str | None) -> tuple[IndexRuntime, IndexRuntime | None]:
+        """(index to serve this read, fallback if it fails)."""
+        m = self.current
+        if m is None:
+            return self.registry.primary(), None
+        source = self.registry.get(m.source)
+        target = self.registry.find(m.target)
+        if target is not None and routes_to_target(m.target_share, routing_key, m.id, self._rng):
+            return target, source
+        return source, None
+
+    def sync_runtimes(self) -> list[IndexRuntime]:
+        """Indexes that apply a write before it is acknowledged: those serving reads."""
+        m = self.current
+        primary = self.registry.primary()
+        if m is None or m.target_share <= 0:
+            return [primary]
+        target = self.registry.find(m.target)
+        return [primary] if target is None else [primary, target]
+
+    def maybe_shadow(
+        self, query: str, k: int, served: IndexRuntime, hit_ids: list[str], served_ms: float
+    ) -> None:
+        m = self.current
+        if m is None or m.phase not in SHADOW_PHASES or m.plan.shadow_sample <= 0:
+            return
+        if self._rng.random() >= m.plan.shadow_sample:
+            return
+        other = m.target if served.name == m.source else m.source
+        self.shadow.submit(
+            ShadowJob(m.id, query, k, served.name, other, tuple(hit_ids), served_ms)
+        )
+
+    def _shadow_search(self, index_name: str, query: str, k: int) -> list[Any]:
+        return self.registry.get(index_name).search(query, k)
+
+    # -- status --------------------------------------------------------------------------
+
+    def evidence(self, m: Migration) -> dict[str, Any]:
+        """The numbers recorded with every transition."""
+        target = self.registry.find(m.target)
+        lag = target.lag(self.store) if target is not None else (0, 0.0)
+        return {
+            "documents": self.store.document_count(),
+            "last_seq": self.store.last_seq(),
+            "target_count": len(target.index) if target is not None else None,
+            "target_lag_records": lag[0],
+            "target_lag_seconds": round(lag[1], 3),
+            "served": dict(self.served),
+            "errors": dict(self.errors),
+            "shadow": self.shadow.stats(),
+        }
+
+    def status(self, m: Migration) -> dict[str, Any]:
+        live = self.current is not None and self.current.id == m.id
+        bf = self._backfill_state(m)
+        progress: dict[str, Any] = bf.to_dict()
+        if live and self._backfiller is not None and self._backfiller.migration_id == m.id:
+            progress = self._backfiller.progress()
+        return {
+            "id": m.id,
+            "phase": m.phase.value,
+            "source": m.source,
+            "target": m.target,
+            "canary_percent": m.canary_percent,
+            "target_share": m.target_share,
+            "plan": m.plan.to_dict(),
+            "backfill": progress,
+            "created_at": m.created_at,
+            "updated_at": m.updated_at,
+            **({"live": self.evidence(m)} if live else {}),
+        }
+
+    def events(self, migration_id: int) -> list[Event]:
+        return self.store.events(migration_id)
+
+
+def _reason(body: Mapping[str, Any], default: str) -> str:
+    reason = body.get("reason")
+    return reason if isinstance(reason, str) and reason.strip() else default

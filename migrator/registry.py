@@ -1,0 +1,196 @@
+"""The live index versions: opening (snapshot + replay), snapshots, background catch-up."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from typing import Any
+
+from indexes import (
+    SnapshotInfo,
+    VectorIndex,
+    load_embedder,
+    load_latest_snapshot,
+    write_snapshot,
+)
+from indexes.errors import ConflictError, NotFoundError, SnapshotError, SwitchoverError
+
+from .runtime import IndexRuntime, ProgressFn
+from .settings import Settings
+from .store import CatalogEntry, SqliteEmbeddingCache, Store
+
+log = logging.getLogger(__name__)
+
+
+class IndexRegistry:
+    """Owns every live ``IndexRuntime``; a background thread keeps lagging ones caught up."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.cache = SqliteEmbeddingCache(store)
+        self._runtimes: dict[str, IndexRuntime] = {}
+        self._snapshot_seq: dict[str, int] = {}
+        self._snapshot_time: dict[str, float] = {}
+        self._snapshot_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- runtimes ------------------------------------------------------------------------
+
+    def get(self, name: str) -> IndexRuntime:
+        try:
+            return self._runtimes[name]
+        except KeyError:
+            raise NotFoundError(f"index {name!r} does not exist or is not live") from None
+
+    def find(self, name: str) -> IndexRuntime | None:
+        return self._runtimes.get(name)
+
+    def all(self) -> list[IndexRuntime]:
+        return list(self._runtimes.values())
+
+    def primary(self) -> IndexRuntime:
+        for runtime in self._runtimes.values():
+            if runtime.entry.role == "primary":
+                return runtime
+        raise ConflictError("no primary index is live")
+
+    def register(self, entry: CatalogEntry, runtime: IndexRuntime) -> None:
+        self._runtimes[entry.name] = runtime
+
+    def set_role(self, name: str, role: str) -> None:
+        runtime = self._runtimes.get(name)
+        if runtime is not None:
+            runtime.entry = runtime.entry.with_role(role)
+
+    def drop(self, name: str, *, delete_snapshots: bool = False) -> None:
+        self._runtimes.pop(name, None)
+        if delete_snapshots:
+            shutil.rmtree(self.settings.snapshot_dir(name).parent, ignore_errors=True)
+
+    def open(
+        self, entry: CatalogEntry, *, start_seq: int = 0, progress: ProgressFn | None = None
+    ) -> tuple[IndexRuntime, SnapshotInfo | None]:
+        """Newest valid snapshot, then the log after it; returns the runtime and that snapshot.
+
+        Without a snapshot the index starts at ``start_seq`` (0 for a primary, the
+        migration's start for a target, whose older documents come from the backfill).
+        """
+        embedder = load_embedder(entry.spec.embedder)
+        if embedder.fingerprint != entry.fingerprint:
+            raise ConflictError(
+                f"index {entry.name!r} was built with embedder {entry.fingerprint[:12]} but"
+                f" {entry.spec.embedder.model} now has fingerprint {embedder.fingerprint[:12]};"
+                " the model files changed. Restore them, or migrate to a new index version."
+            )
+        loaded = load_latest_snapshot(
+            self.settings.snapshot_dir(entry.name), entry.spec, entry.fingerprint
+        )
+        info: SnapshotInfo | None = None
+        if loaded is None:
+            index = VectorIndex(entry.spec, entry.dim, entry.fingerprint, entry.search_params)
+            if start_seq:
+                index.apply(start_seq)
+            self._snapshot_seq[entry.name] = 0
+        else:
+            index, info = loaded
+            index.set_search_params(entry.search_params)
+            self._snapshot_seq[entry.name] = info.applied_seq
+        self._snapshot_time[entry.name] = time.monotonic()
+        runtime = IndexRuntime(entry, embedder, index, self.cache)
+        started = time.monotonic()
+        replayed = runtime.catch_up(self.store, progress=progress)
+        log.info(
+            "index %s ready: snapshot seq %d, replayed %d log records in %.2fs, encoded %d",
+            entry.name,
+            self._snapshot_seq[entry.name],
+            replayed,
+            time.monotonic() - started,
+            runtime.encoded_total,
+        )
+        self._runtimes[entry.name] = runtime
+        return runtime, info
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def last_snapshot_seq(self, name: str) -> int | None:
+        return self._snapshot_seq.get(name) or None
+
+    def snapshot(
+        self, runtime: IndexRuntime, *, force: bool, min_records: int | None = None
+    ) -> dict[str, Any] | None:
+        """Write a snapshot when forced or due (records since the last, or age with changes)."""
+        name = runtime.name
+        since = runtime.index.applied_seq - self._snapshot_seq.get(name, 0)
+        threshold = self.settings.snapshot_every_records if min_records is None else min_records
+        age = time.monotonic() - self._snapshot_time.get(name, 0.0)
+        due = since >= threshold or (since > 0 and age >= self.settings.snapshot_interval_seconds)
+        if not (force or due):
+            return None
+        try:
+            with self._snapshot_lock:
+                info = write_snapshot(runtime.index, self.settings.snapshot_dir(name))
+        except SnapshotError:
+            log.exception("snapshot of %s failed; the log still holds every write", name)
+            if force:
+                raise
+            return None
+        self._snapshot_seq[name] = info.applied_seq
+        self._snapshot_time[name] = time.monotonic()
+        log.info("snapshot of %s at seq %d (%d documents)", name, info.applied_seq, info.count)
+        return {
+            "index": name,
+            "applied_seq": info.applied_seq,
+            "count": info.count,
+            "path": str(info.path),
+            "created_at": info.created_at,
+        }
+
+    # -- background ----------------------------------------------------------------------
+
+    def start_background(self) -> None:
+        """Start the catch-up applier and the periodic snapshot writer."""
+        if self._threads:
+            return
+        for target, name in ((self._apply_loop, "applier"), (self._snapshot_loop, "snapshots")):
+            thread = threading.Thread(target=target, name=f"switchover-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """New log records: let the applier look at the lagging indexes now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads.clear()
+
+    def catch_up_all(self) -> None:
+        """One pass of the applier: every live index to the end of the log."""
+        for runtime in self.all():
+            try:
+                runtime.catch_up(self.store)
+                runtime.last_error = None
+            except SwitchoverError as exc:
+                if runtime.last_error != str(exc):
+                    log.warning("index %s lags: %s", runtime.name, exc)
+                runtime.last_error = str(exc)
+
+    def _apply_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.catch_up_all()
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            for runtime in self.all():
+                self.snapshot(runtime, force=False)

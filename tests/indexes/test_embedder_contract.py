@@ -1,0 +1,141 @@
+"""One contract, two embedders: the hash fake and the real MiniLM model must both pass it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from indexes import (
+    PACKAGED_MINILM,
+    Embedder,
+    EmbedderSpec,
+    HashEmbedder,
+    InvalidInputError,
+    SentenceTransformerEmbedder,
+    load_embedder,
+)
+
+Build = Callable[..., Embedder]
+
+TEXTS = [
+    "Cats sleep for most of the day.",
+    "The stock market fell sharply on Monday.",
+    "A recipe for chocolate cake with dark cocoa.",
+    "",
+]
+
+
+def _hash(**options: Any) -> Embedder:
+    return load_embedder(EmbedderSpec(kind="hash", dim=64, **options))
+
+
+def _minilm(**options: Any) -> Embedder:
+    return load_embedder(EmbedderSpec(kind="sentence-transformers", model=PACKAGED_MINILM, **options))
+
+
+@pytest.fixture(
+    params=[pytest.param(_hash, id="hash"), pytest.param(_minilm, id="minilm", marks=pytest.mark.slow)]
+)
+def build(request: pytest.FixtureRequest) -> Build:
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_documents_are_float32_c_contiguous_rows(build: Build) -> None:
+    embedder = build()
+    vectors = embedder.embed_documents(TEXTS)
+    assert vectors.shape == (len(TEXTS), embedder.dim)
+    assert vectors.dtype == np.float32
+    assert vectors.flags.c_contiguous
+
+
+def test_no_texts_gives_an_empty_matrix_of_the_right_width(build: Build) -> None:
+    embedder = build()
+    assert embedder.embed_documents([]).shape == (0, embedder.dim)
+    assert embedder.embed_queries([]).vectors.shape == (0, embedder.dim)
+
+
+def test_embedding_is_deterministic_and_independent_of_the_batch(build: Build) -> None:
+    embedder = build()
+    together = embedder.embed_documents(TEXTS)
+    np.testing.assert_array_equal(together, embedder.embed_documents(TEXTS))
+    alone = embedder.embed_documents(TEXTS[:1])
+    np.testing.assert_allclose(alone[0], together[0], atol=1e-5)
+
+
+def test_normalized_vectors_have_unit_length(build: Build) -> None:
+    vectors = build(normalize=True).embed_documents(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_truncate_dim_keeps_a_renormalized_prefix(build: Build) -> None:
+    full = build().embed_documents(TEXTS[:2])
+    short = build(truncate_dim=32)
+    vectors = short.embed_documents(TEXTS[:2])
+    assert short.dim == 32
+    assert vectors.shape == (2, 32)
+    prefix = full[:, :32] / np.linalg.norm(full[:, :32], axis=1, keepdims=True)
+    np.testing.assert_allclose(vectors, prefix, atol=1e-5)
+
+
+def test_prompts_change_their_side_only(build: Build) -> None:
+    plain = build()
+    prompted = build(query_prompt="query: ", document_prompt="passage: ")
+    assert not np.allclose(
+        plain.embed_queries(TEXTS[:2]).vectors, prompted.embed_queries(TEXTS[:2]).vectors
+    )
+    assert not np.allclose(plain.embed_documents(TEXTS[:2]), prompted.embed_documents(TEXTS[:2]))
+    query_only = build(query_prompt="query: ")
+    np.testing.assert_allclose(
+        plain.embed_documents(TEXTS[:2]), query_only.embed_documents(TEXTS[:2]), atol=1e-6
+    )
+
+
+def test_queries_carry_the_embedder_fingerprint(build: Build) -> None:
+    embedder = build()
+    result = embedder.embed_queries(["where do cats sleep"])
+    assert result.fingerprint == embedder.fingerprint
+    assert result.vectors.shape == (1, embedder.dim)
+
+
+def test_fingerprint_is_stable_and_tracks_vector_options_only(build: Build) -> None:
+    embedder = build()
+    assert len(embedder.fingerprint) == 64
+    int(embedder.fingerprint, 16)
+    rebuilt = type(embedder)(embedder.spec)  # type: ignore[call-arg]
+    assert rebuilt.fingerprint == embedder.fingerprint
+    assert build(batch_size=3).fingerprint == embedder.fingerprint
+    variants = [
+        build(normalize=False),
+        build(truncate_dim=32),
+        build(query_prompt="query: "),
+        build(document_prompt="passage: "),
+    ]
+    prints = {embedder.fingerprint, *(v.fingerprint for v in variants)}
+    assert len(prints) == 1 + len(variants)
+
+
+def test_a_related_sentence_ranks_above_an_unrelated_one(build: Build) -> None:
+    embedder = build()
+    docs = embedder.embed_documents(
+        ["Cats sleep for most of the day.", "The stock market fell sharply on Monday."]
+    )
+    query = embedder.embed_queries(["How many hours do cats sleep?"]).vectors[0]
+    related, unrelated = docs @ query
+    assert related > unrelated
+
+
+def test_a_bare_string_is_refused(build: Build) -> None:
+    with pytest.raises(InvalidInputError, match="sequence of strings"):
+        build().embed_documents("not a list")  # type: ignore[arg-type]
+
+
+def test_load_embedder_shares_one_instance_per_spec(build: Build) -> None:
+    assert build() is build()
+
+
+def test_the_real_embedder_is_the_expected_class() -> None:
+    assert isinstance(_hash(), HashEmbedder)
+    assert SentenceTransformerEmbedder.__name__ == "SentenceTransformerEmbedder"
