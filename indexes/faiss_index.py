@@ -258,6 +258,23 @@ class VectorIndex:
                 self._apply_pending(gone, new_ids, vectors)
             self._applied_seq = seq
 
+    def backfill(self, upserts: Mapping[str, np.ndarray]) -> None:
+        """Upsert documents copied from the store, outside the log's order.
+
+        ``applied_seq`` does not move: the backfill fills in what predates dual-write,
+        and the caller guarantees (by a version check under its own lock) that no
+        newer write of these documents has been applied.
+        """
+        new_ids = [check_str(i, "document id", allow_empty=False) for i in upserts]
+        vectors = [as_vector(v, self.dim, f"vector of {i!r}") for i, v in upserts.items()]
+        if not new_ids:
+            return
+        with self._lock.write():
+            if self.is_trained:
+                self._apply_trained(set(), new_ids, vectors)
+            else:
+                self._apply_pending(set(), new_ids, vectors)
+
     def _apply_trained(self, gone: set[str], new_ids: list[str], vectors: list[np.ndarray]) -> None:
         replaced = [i for i in new_ids if i in self._id_to_int and i not in gone]
         dropped = [i for i in gone if i in self._id_to_int]

@@ -17,6 +17,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from indexes.errors import InvalidInputError
+
 from .migration import Backfill
 from .runtime import IndexRuntime
 from .store import Store
@@ -24,11 +26,6 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 5.0
-
-
-def training_size(runtime: IndexRuntime) -> int:
-    """How many vectors the target's layout wants before it can be trained."""
-    return int(runtime.index.stats().get("auto_train_size", 0) or 0)
 
 
 class Backfiller:
@@ -70,10 +67,10 @@ class Backfiller:
                 self.state, total=self.store.document_count(), started_at=time.time()
             )
             self.store.save_backfill(self.migration_id, self.state)
+        encoded_before = self.target.encoded_total
         self._train_if_needed()
         started, copied_here = time.monotonic(), 0
         last_checkpoint = time.monotonic()
-        encoded_before = self.target.encoded_total
         while not self._stop.is_set():
             docs = self.store.backfill_batch(self.state.cursor, self.batch)
             if not docs:
@@ -118,12 +115,16 @@ class Backfiller:
     def _train_if_needed(self) -> None:
         if self.target.index.is_trained:
             return
-        wanted = max(training_size(self.target), 1)
-        sample = self.store.sample_documents(wanted)
+        sample = self.store.sample_documents(self.target.index.auto_train_size)
         if not sample:
             return
         vectors = self.target.embed_documents([d.text for d in sample])
         matrix = np.stack([vectors[d.content_hash] for d in sample])
         log.info("training %s on %d sampled documents", self.target.name, len(sample))
-        with self.target.apply_lock:
-            self.target.index.train(matrix)
+        try:
+            with self.target.apply_lock:
+                self.target.index.train(matrix)
+        except InvalidInputError:
+            # too few documents for this layout yet: the index buffers and searches them
+            # exactly, and trains itself once enough have arrived
+            log.warning("%s cannot train on %d documents yet", self.target.name, len(sample))
