@@ -52,12 +52,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))}
+        problems = [
+            (".".join(str(p) for p in err.get("loc", ())), str(err.get("msg", "")))
             for err in exc.errors()
         ]
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
-        message = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else first["msg"]
-        return JSONResponse(
-            error_body("invalid_input", message, details=details), status_code=422
-        )
+        where, what = problems[0] if problems else ("", "invalid request")
+        details = [{"loc": loc, "msg": msg} for loc, msg in problems]
+        message = f"{where}: {what}" if where else what
+        return JSONResponse(error_body("invalid_input", message, details=details), status_code=422)

@@ -43,14 +43,16 @@ def migration_action(
     operator: Operator,
     body: ActionBody | None = Body(default=None),  # noqa: B008 - FastAPI's declaration style
 ) -> dict[str, Any]:
-    """backfill | shadow | canary {percent} | cutover | rollback {reason} | resume | finalize | abort."""
+    """One move: backfill, shadow, canary {percent}, cutover, rollback {reason}, resume,
+    finalize or abort."""
     payload = body.model_dump(exclude_none=True) if body is not None else {}
     return svc.migration_action(migration_id, action, payload, operator)
 
 
 @router.get("/v1/migrations/{migration_id}/events", response_model=EventListResponse)
 def migration_events(migration_id: int, svc: Service) -> EventListResponse:
-    """The audit trail: who moved the migration, when, from where to where, why, with what numbers."""
+    """The audit trail: who moved the migration, when, from where to where, why, with
+    what numbers."""
     return EventListResponse(
         events=[EventResponse(**asdict(e)) for e in svc.migration_events(migration_id)]
     )

@@ -26,8 +26,11 @@ router = APIRouter(tags=["retrieval"])
 
 RoutingKey = Annotated[
     str | None,
-    Header(alias="X-Routing-Key", max_length=256,
-           description="Sticky routing: the same key reaches the same index during a canary"),
+    Header(
+        alias="X-Routing-Key",
+        max_length=256,
+        description="Sticky routing: the same key reaches the same index during a canary",
+    ),
 ]
 
 
@@ -85,9 +88,7 @@ def search(
 @router.post("/v1/indexes/{name}/search", response_model=SearchResponse)
 def search_pinned(name: str, body: SearchBody, svc: Service, response: Response) -> SearchResponse:
     """Search one index version by name, bypassing routing (eval jobs, debugging)."""
-    result = svc.search_pinned(
-        name, body.query, body.k, include_documents=body.include_documents
-    )
+    result = svc.search_pinned(name, body.query, body.k, include_documents=body.include_documents)
     return _search_response(result, response)
 
 

@@ -71,7 +71,9 @@ class IndexResponse(BaseModel):
     search_params: dict[str, Any]
     stats: dict[str, Any]
     last_snapshot_seq: int | None
-    encoded_since_start: int = Field(description="Texts this index sent to its model since start-up")
+    encoded_since_start: int = Field(
+        description="Texts this index sent to its model since start-up"
+    )
     last_error: str | None = None
 
 

@@ -59,9 +59,10 @@ def bench_ingest(texts: list[str], batch: int, work: Path) -> dict[str, Any]:
     for start in range(0, len(texts), batch):
         model.encode(texts[start : start + batch], batch_size=32, normalize_embeddings=True)
     raw_batched = len(texts) / (time.perf_counter() - t0)
-    with ServerProcess(work / "ingest-home") as server, httpx.Client(
-        base_url=server.url, timeout=600
-    ) as http:
+    with (
+        ServerProcess(work / "ingest-home") as server,
+        httpx.Client(base_url=server.url, timeout=600) as http,
+    ):
         http.put("/v1/documents", json={"documents": [{"id": "warm", "text": "warm up"}]})
         t0 = time.perf_counter()
         for start in range(0, len(texts), batch):
@@ -91,7 +92,9 @@ def bench_search(docs: list[str], queries: list[str], work: Path) -> dict[str, A
     home = work / "search-home"
     with ServerProcess(home) as server, httpx.Client(base_url=server.url, timeout=600) as http:
         for start in range(0, len(docs), 128):
-            chunk = [{"id": f"d{start + i}", "text": t} for i, t in enumerate(docs[start : start + 128])]
+            chunk = [
+                {"id": f"d{start + i}", "text": t} for i, t in enumerate(docs[start : start + 128])
+            ]
             http.put("/v1/documents", json={"documents": chunk}).raise_for_status()
         for q in queries[:20]:  # warm-up both paths
             http.post("/v1/search", json={"query": q, "k": 10})
@@ -112,8 +115,12 @@ def bench_search(docs: list[str], queries: list[str], work: Path) -> dict[str, A
         "http_p95_ms": round(percentile(http_ms, 95), 2),
         "in_process_p50_ms": round(percentile(local_ms, 50), 2),
         "in_process_p95_ms": round(percentile(local_ms, 95), 2),
-        "ratio_p50_http_vs_in_process": round(percentile(http_ms, 50) / percentile(local_ms, 50), 3),
-        "ratio_p95_http_vs_in_process": round(percentile(http_ms, 95) / percentile(local_ms, 95), 3),
+        "ratio_p50_http_vs_in_process": round(
+            percentile(http_ms, 50) / percentile(local_ms, 50), 3
+        ),
+        "ratio_p95_http_vs_in_process": round(
+            percentile(http_ms, 95) / percentile(local_ms, 95), 3
+        ),
         "in_process_mean_ms": round(statistics.fmean(local_ms), 2),
     }
 
@@ -121,11 +128,15 @@ def bench_search(docs: list[str], queries: list[str], work: Path) -> dict[str, A
 def bench_restart(records: int, work: Path) -> dict[str, Any]:
     home = work / "restart-home"
     server = ServerProcess(home).start()
-    texts = [f"restart benchmark record {i} about tides, bees and lighthouses" for i in range(records)]
+    texts = [
+        f"restart benchmark record {i} about tides, bees and lighthouses" for i in range(records)
+    ]
     with httpx.Client(base_url=server.url, timeout=600) as http:
         t0 = time.perf_counter()
         for start in range(0, records, 256):
-            docs = [{"id": f"r{start + i}", "text": t} for i, t in enumerate(texts[start : start + 256])]
+            docs = [
+                {"id": f"r{start + i}", "text": t} for i, t in enumerate(texts[start : start + 256])
+            ]
             http.put("/v1/documents", json={"documents": docs}).raise_for_status()
         write_s = time.perf_counter() - t0
     server.kill()  # no shutdown snapshot
@@ -164,7 +175,8 @@ def write_results(results: dict[str, Any]) -> None:
         "|---|---|---|---|---|",
         f"| ingest through HTTP, {ing['docs']} SQuAD passages, batches of {ing['client_batch']} "
         f"| {ing['api_ingest_docs_per_s']} docs/s | raw encode, one call: "
-        f"{ing['raw_encode_one_call_docs_per_s']} docs/s | {ing['ratio_api_vs_raw_one_call']} | >= 0.9 |",
+        f"{ing['raw_encode_one_call_docs_per_s']} docs/s | "
+        f"{ing['ratio_api_vs_raw_one_call']} | >= 0.9 |",
         f"| ingest through HTTP (same) | {ing['api_ingest_docs_per_s']} docs/s | raw encode, same "
         f"batches: {ing['raw_encode_same_batches_docs_per_s']} docs/s | "
         f"{ing['ratio_api_vs_raw_same_batches']} | >= 0.9 |",
@@ -198,7 +210,9 @@ def main() -> None:
     queries = [q.text for q in data.sample_queries(args.queries, seed=3)]
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="switchover-bench-") as tmp:
         work = Path(tmp)

@@ -48,7 +48,7 @@ class Dataset:
         judged = self.judged_queries()
         if n >= len(judged):
             return judged
-        return random.Random(seed).sample(judged, n)
+        return random.Random(seed).sample(judged, n)  # noqa: S311 - seeded sampling
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -103,7 +103,9 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
         try:
             qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
         except (IndexError, ValueError) as exc:
-            raise InvalidInputError(f"{path}:{number}: expected query-id, corpus-id, score") from exc
+            raise InvalidInputError(
+                f"{path}:{number}: expected query-id, corpus-id, score"
+            ) from exc
     return qrels
 
 

@@ -101,8 +101,11 @@ class Backfiller:
             self.state = replace(
                 self.state, finished=True, finished_at=time.time(), total=self.state.done
             )
-            log.info("backfill of migration %d finished: %d documents", self.migration_id,
-                     self.state.done)
+            log.info(
+                "backfill of migration %d finished: %d documents",
+                self.migration_id,
+                self.state.done,
+            )
         self._save()
         return self.state
 

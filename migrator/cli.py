@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import click
+import uvicorn
+from tqdm import tqdm
 
 from evals.datasets import corpus_doc, iter_jsonl
 from indexes.errors import SwitchoverError
@@ -32,7 +36,10 @@ class _CleanErrors(click.Group):
 
 
 url_option = click.option(
-    "--url", envvar="SWITCHOVER_URL", default=DEFAULT_URL, show_default=True,
+    "--url",
+    envvar="SWITCHOVER_URL",
+    default=DEFAULT_URL,
+    show_default=True,
     help="Base URL of the switchover server (env SWITCHOVER_URL).",
 )
 
@@ -44,23 +51,33 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for the database, snapshots and switchover.toml (created if missing).")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the database, snapshots and switchover.toml (created if missing).",
+)
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 def serve(home: Path, host: str | None, port: int | None, log_level: str) -> None:
     """Run the HTTP service on HOME (first start creates index v1: MiniLM, Flat, inner product)."""
-    import uvicorn
+    from api import create_app  # noqa: PLC0415 - serve is the composition root; api depends on migrator
 
-    from api import create_app
-
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     home.mkdir(parents=True, exist_ok=True)
     _ensure_operator_token(home)
     settings = load_settings(home, host=host, port=port)
-    click.echo(f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True)
+    click.echo(
+        f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
+    )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 
@@ -91,12 +108,12 @@ def _operator_token(token: str | None, home: Path | None) -> str | None:
 def operator_options(func: Any) -> Any:
     """--url, --token and --home (to read HOME/operator-token) for operator commands."""
     func = click.option(
-        "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
         help="Read the operator token from HOME/operator-token.",
     )(func)
-    func = click.option("--token", default=None, help=f"Operator token (or env {TOKEN_ENV}).")(
-        func
-    )
+    func = click.option("--token", default=None, help=f"Operator token (or env {TOKEN_ENV}).")(func)
     return url_option(func)
 
 
@@ -110,8 +127,6 @@ def operator_client(url: str, token: str | None, home: Path | None) -> Client:
 @url_option
 def ingest(file: Path, batch_size: int, url: str) -> None:
     """Upsert every document of a JSONL file ({"id", "text", "title"?, "metadata"?} per line)."""
-    from tqdm import tqdm
-
     total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
     client = Client(url)
     written, seq = 0, 0
@@ -186,7 +201,9 @@ def snapshot_index(name: str, url: str, token: str | None, home: Path | None) ->
     client = operator_client(url, token, home)
     result = client.request("POST", f"/v1/indexes/{name}/snapshot")
     for snap in result["snapshots"]:
-        click.echo(f"{snap['index']}: seq {snap['applied_seq']}, {snap['count']} docs -> {snap['path']}")
+        click.echo(
+            f"{snap['index']}: seq {snap['applied_seq']}, {snap['count']} docs -> {snap['path']}"
+        )
 
 
 # -- migrations -----------------------------------------------------------------------------
@@ -232,17 +249,29 @@ def _print_status(status: dict[str, Any]) -> None:
 @click.option("--target", "target_name", required=True, help="Name of the new index version.")
 @click.option("--factory", required=True, help='FAISS index_factory string, e.g. "HNSW32,Flat".')
 @click.option("--metric", type=click.Choice(["ip", "l2"]), default="ip", show_default=True)
-@click.option("--embedder", "embedder_json", default=None,
-              help="Embedder spec as JSON (default: the source's, a layout-only migration).")
+@click.option(
+    "--embedder",
+    "embedder_json",
+    default=None,
+    help="Embedder spec as JSON (default: the source's, a layout-only migration).",
+)
 @click.option("--ef-search", type=int, default=None)
 @click.option("--nprobe", type=int, default=None)
 @click.option("--canary-steps", default=None, help="Comma-separated percents, e.g. 1,5,25,50.")
 @click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
 @operator_options
 def migrate_start(
-    target_name: str, factory: str, metric: str, embedder_json: str | None,
-    ef_search: int | None, nprobe: int | None, canary_steps: str | None,
-    shadow_sample: float | None, url: str, token: str | None, home: Path | None,
+    target_name: str,
+    factory: str,
+    metric: str,
+    embedder_json: str | None,
+    ef_search: int | None,
+    nprobe: int | None,
+    canary_steps: str | None,
+    shadow_sample: float | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
 ) -> None:
     """Create a migration to a new index version; dual-write starts now."""
     target: dict[str, Any] = {"name": target_name, "factory": factory, "metric": metric}
@@ -259,7 +288,9 @@ def migrate_start(
         try:
             body["canary_steps"] = [float(p) for p in canary_steps.split(",")]
         except ValueError as exc:
-            raise click.BadParameter("numbers separated by commas", param_hint="--canary-steps") from exc
+            raise click.BadParameter(
+                "numbers separated by commas", param_hint="--canary-steps"
+            ) from exc
     if shadow_sample is not None:
         body["shadow_sample"] = shadow_sample
     _print_status(operator_client(url, token, home).request("POST", "/v1/migrations", body))
@@ -276,12 +307,20 @@ def migrate_status(as_json: bool, url: str, token: str | None, home: Path | None
 
 def _action(name: str, help_text: str) -> None:
     @migrate.command(name, help=help_text)
-    @click.option("--id", "migration_id", type=int, default=None,
-                  help="Migration id (default: the current one).")
+    @click.option(
+        "--id",
+        "migration_id",
+        type=int,
+        default=None,
+        help="Migration id (default: the current one).",
+    )
     @click.option("--reason", default=None, help="Why; recorded in the audit trail.")
     @operator_options
     def command(
-        migration_id: int | None, reason: str | None, url: str, token: str | None,
+        migration_id: int | None,
+        reason: str | None,
+        url: str,
+        token: str | None,
         home: Path | None,
     ) -> None:
         client = operator_client(url, token, home)
@@ -303,25 +342,26 @@ for _name, _help in (
 
 @migrate.command("backfill")
 @click.option("--id", "migration_id", type=int, default=None)
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Show a progress bar until the backfill finishes.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Show a progress bar until the backfill finishes.",
+)
 @operator_options
 def migrate_backfill(
     migration_id: int | None, wait: bool, url: str, token: str | None, home: Path | None
 ) -> None:
     """Copy the documents into the target (resumable), with a progress bar."""
-    import time
-
-    from tqdm import tqdm
-
     client = operator_client(url, token, home)
     mid = _current_id(client, migration_id)
     status = client.request("POST", f"/v1/migrations/{mid}/backfill", {})
     if not wait:
         _print_status(status)
         return
-    with tqdm(total=max(1, status["backfill"]["total"]), unit="doc", desc="backfill",
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=max(1, status["backfill"]["total"]), unit="doc", desc="backfill", file=sys.stderr
+    ) as bar:
         while True:
             bf = client.request("GET", "/v1/migrations/current")["backfill"]
             bar.total = max(1, bf["total"])
@@ -337,13 +377,21 @@ def migrate_backfill(
 
 @migrate.command("canary")
 @click.option("--id", "migration_id", type=int, default=None)
-@click.option("--percent", type=float, default=None,
-              help="Share of reads for the target (default: the plan's next step).")
+@click.option(
+    "--percent",
+    type=float,
+    default=None,
+    help="Share of reads for the target (default: the plan's next step).",
+)
 @click.option("--reason", default=None)
 @operator_options
 def migrate_canary(
-    migration_id: int | None, percent: float | None, reason: str | None, url: str,
-    token: str | None, home: Path | None,
+    migration_id: int | None,
+    percent: float | None,
+    reason: str | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
 ) -> None:
     """Route a sticky share of reads to the target."""
     client = operator_client(url, token, home)
@@ -359,10 +407,10 @@ def migrate_canary(
 @migrate.command("events")
 @click.option("--id", "migration_id", type=int, default=None)
 @operator_options
-def migrate_events(migration_id: int | None, url: str, token: str | None, home: Path | None) -> None:
+def migrate_events(
+    migration_id: int | None, url: str, token: str | None, home: Path | None
+) -> None:
     """The audit trail of a migration."""
-    import datetime as dt
-
     client = operator_client(url, token, home)
     mid = _current_id(client, migration_id)
     for e in client.request("GET", f"/v1/migrations/{mid}/events")["events"]:

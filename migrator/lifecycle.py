@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
@@ -61,7 +60,9 @@ class MigrationLifecycle:
         entry = next(e for e in self.store.list_indexes() if e.name == m.target)
         _, info = self.registry.open(entry, start_seq=m.backfill.as_of_seq)
         bf = m.backfill
-        covered = info is not None and (bf.checkpoint_at is None or info.created_at >= bf.checkpoint_at)
+        covered = info is not None and (
+            bf.checkpoint_at is None or info.created_at >= bf.checkpoint_at
+        )
         if bf.started_at is not None and not covered:
             log.warning(
                 "target %s came back without the snapshot that covers its backfill cursor;"
@@ -87,8 +88,13 @@ class MigrationLifecycle:
         target = body.get("target")
         if not isinstance(target, Mapping):
             raise InvalidInputError("'target' must be an object with name, factory, metric")
-        extra = set(body) - {"target", "canary_steps", "guardrails", "shadow_sample",
-                             "backfill_batch"}
+        extra = set(body) - {
+            "target",
+            "canary_steps",
+            "guardrails",
+            "shadow_sample",
+            "backfill_batch",
+        }
         if extra:
             raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
         plan = Plan.from_dict({k: v for k, v in body.items() if k != "target"})
@@ -101,7 +107,12 @@ class MigrationLifecycle:
         spec.validate(embedder.dim)
         with self._action_lock, self.write_lock:
             m = self.store.create_migration(
-                source.name, spec, embedder.fingerprint, embedder.dim, plan, actor,
+                source.name,
+                spec,
+                embedder.fingerprint,
+                embedder.dim,
+                plan,
+                actor,
                 {"documents": self.store.document_count(), "last_seq": self.store.last_seq()},
             )
             if params != SearchParams():
@@ -131,14 +142,25 @@ class MigrationLifecycle:
         return m
 
     def _move(
-        self, m: Migration, to: Phase, actor: str, reason: str, percent: float | None = None,
+        self,
+        m: Migration,
+        to: Phase,
+        actor: str,
+        reason: str,
+        percent: float | None = None,
         roles: Mapping[str, str] | None = None,
     ) -> Migration:
         check_move(m.phase, to)
         share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
         updated = self.store.transition(
-            m.id, m.phase, to, share if share is not None else 0.0, actor, reason,
-            self.evidence(m), roles,
+            m.id,
+            m.phase,
+            to,
+            share if share is not None else 0.0,
+            actor,
+            reason,
+            self.evidence(m),
+            roles,
         )
         self.current = None if updated.phase in TERMINAL else updated
         log.info("migration %d: %s -> %s by %s (%s)", m.id, m.phase, to, actor, reason)
@@ -174,8 +196,9 @@ class MigrationLifecycle:
             raise ConflictError(
                 f"canary is at {m.canary_percent}%; the share only grows (roll back to lower it)"
             )
-        return self._move(m, Phase.CANARY, actor, _reason(body, f"canary {percent}%"),
-                          float(percent))
+        return self._move(
+            m, Phase.CANARY, actor, _reason(body, f"canary {percent}%"), float(percent)
+        )
 
     def _do_cutover(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
         return self._move(m, Phase.CUTOVER, actor, _reason(body, "all reads on the target"))
@@ -190,7 +213,9 @@ class MigrationLifecycle:
 
     def _do_resume(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
         if m.phase != Phase.ROLLED_BACK:
-            raise ConflictError(f"only a rolled-back migration resumes; this one is {m.phase.value}")
+            raise ConflictError(
+                f"only a rolled-back migration resumes; this one is {m.phase.value}"
+            )
         return self._move(m, Phase.SHADOW, actor, _reason(body, "resumed"))
 
     def _do_finalize(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
@@ -199,7 +224,10 @@ class MigrationLifecycle:
         with self.write_lock:  # no write between the role swap and the catch-up
             target.catch_up(self.store)
             updated = self._move(
-                m, Phase.FINALIZED, actor, _reason(body, "target is the primary"),
+                m,
+                Phase.FINALIZED,
+                actor,
+                _reason(body, "target is the primary"),
                 roles={m.target: "primary", m.source: "retired"},
             )
             self.registry.set_role(m.target, "primary")
@@ -245,7 +273,7 @@ class MigrationLifecycle:
             return
         try:
             backfiller.run()
-        except Exception as exc:  # noqa: BLE001 - reported in the status; the operator retries
+        except Exception as exc:
             backfiller.error = f"{type(exc).__name__}: {exc}"
             log.exception("backfill of migration %d failed", backfiller.migration_id)
         m = self.current
@@ -301,9 +329,7 @@ class MigrationLifecycle:
         if self._rng.random() >= m.plan.shadow_sample:
             return
         other = m.target if served.name == m.source else m.source
-        self.shadow.submit(
-            ShadowJob(m.id, query, k, served.name, other, tuple(hit_ids), served_ms)
-        )
+        self.shadow.submit(ShadowJob(m.id, query, k, served.name, other, tuple(hit_ids), served_ms))
 
     def _shadow_search(self, index_name: str, query: str, k: int) -> list[Any]:
         return self.registry.get(index_name).search(query, k)

@@ -171,8 +171,9 @@ class Switchover:
             if fallback is None:
                 raise
             self.migrations.errors[serve.name] += 1
-            log.warning("index %s failed a search; %s answers", serve.name, fallback.name,
-                        exc_info=True)
+            log.warning(
+                "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
+            )
             serve, used_fallback = fallback, True
             hits = self._search_on(serve, query, k)
         served_ms = (time.perf_counter() - started) * 1000

@@ -37,8 +37,8 @@ from typing import Any
 from indexes import EmbedderSpec, IndexSpec
 from indexes.errors import InvalidInputError
 
-TOKEN_ENV = "SWITCHOVER_OPERATOR_TOKEN"
-TOKEN_FILE = "operator-token"
+TOKEN_ENV = "SWITCHOVER_OPERATOR_TOKEN"  # noqa: S105 - a variable name, not a secret
+TOKEN_FILE = "operator-token"  # noqa: S105 - a file name, not a secret
 
 
 @dataclass(frozen=True)

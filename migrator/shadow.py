@@ -106,7 +106,7 @@ class ShadowReader:
         try:
             hits = self._search(job.shadow_on, job.query, job.k)
             overlap = overlap_at_k(job.served_ids, [h.id for h in hits], job.k)
-        except Exception as exc:  # noqa: BLE001 - a shadow failure is data, never a crash
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         shadow_ms = (time.perf_counter() - started) * 1000
         row = {
@@ -121,15 +121,23 @@ class ShadowReader:
             self._recent.append(row)
             self.completed += 1
             self.errors += error is not None
-        return (job.migration_id, time.time(), job.k, job.served_by, overlap, job.served_ms,
-                shadow_ms, error)
+        return (
+            job.migration_id,
+            time.time(),
+            job.k,
+            job.served_by,
+            overlap,
+            job.served_ms,
+            shadow_ms,
+            error,
+        )
 
     def _flush(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         try:
             self._record(rows)
-        except Exception:  # noqa: BLE001 - losing shadow records must not stop shadowing
+        except Exception:
             log.exception("could not record %d shadow reads", len(rows))
 
     def stats(self) -> dict[str, Any]:
@@ -149,4 +157,3 @@ class ShadowReader:
             "served_p95_ms": float(np.percentile(served_ms, 95)) if served_ms else None,
             "shadow_p95_ms": float(np.percentile(shadow_ms, 95)) if shadow_ms else None,
         }
-

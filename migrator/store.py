@@ -164,8 +164,7 @@ class Store:
             rows = (
                 self._reader()
                 .execute(
-                    "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
-                    f" WHERE doc_id IN ({marks})",  # noqa: S608 - only '?' placeholders are interpolated
+                    _DOC_SELECT + f" WHERE doc_id IN ({marks})",
                     list(doc_ids),
                 )
                 .fetchall()
@@ -290,8 +289,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             with _storage_errors():
                 rows = self._reader().execute(
-                    "SELECT content_hash, vector FROM embedding_cache"
-                    f" WHERE fingerprint = ? AND content_hash IN ({marks})",  # noqa: S608 - only '?' placeholders
+                    _CACHE_SELECT + f" AND content_hash IN ({marks})",
                     [fingerprint, *chunk],
                 )
                 for digest, blob in rows:
@@ -316,11 +314,12 @@ class Store:
         with _storage_errors():
             row = (
                 self._reader()
-                .execute("SELECT count(*) FROM embedding_cache WHERE fingerprint = ?", [fingerprint])
+                .execute(
+                    "SELECT count(*) FROM embedding_cache WHERE fingerprint = ?", [fingerprint]
+                )
                 .fetchone()
             )
         return int(row[0])
-
 
     # -- migrations ----------------------------------------------------------------------
 
@@ -377,7 +376,9 @@ class Store:
                 ],
             )
             migration_id = int(cast(int, cursor.lastrowid))
-            self._insert_event(db, migration_id, actor, None, Phase.PLANNED, 0.0, "created", metrics)
+            self._insert_event(
+                db, migration_id, actor, None, Phase.PLANNED, 0.0, "created", metrics
+            )
         return self.get_migration(migration_id)
 
     def transition(
@@ -424,7 +425,7 @@ class Store:
         with _storage_errors():
             row = (
                 self._reader()
-                .execute(f"{_MIGRATION_SELECT} WHERE id = ?", [migration_id])  # noqa: S608 - constant
+                .execute(f"{_MIGRATION_SELECT} WHERE id = ?", [migration_id])
                 .fetchone()
             )
         if row is None:
@@ -438,7 +439,7 @@ class Store:
             row = (
                 self._reader()
                 .execute(
-                    f"{_MIGRATION_SELECT} WHERE phase NOT IN (?, ?) ORDER BY id DESC LIMIT 1",  # noqa: S608 - constant
+                    f"{_MIGRATION_SELECT} WHERE phase NOT IN (?, ?) ORDER BY id DESC LIMIT 1",
                     terminal,
                 )
                 .fetchone()
@@ -447,11 +448,7 @@ class Store:
 
     def latest_migration(self) -> Migration | None:
         with _storage_errors():
-            row = (
-                self._reader()
-                .execute(f"{_MIGRATION_SELECT} ORDER BY id DESC LIMIT 1")  # noqa: S608 - constant
-                .fetchone()
-            )
+            row = self._reader().execute(f"{_MIGRATION_SELECT} ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else _migration(row)
 
     def events(self, migration_id: int) -> list[Event]:
@@ -567,6 +564,9 @@ class SqliteEmbeddingCache:
         self._store.cache_vectors(fingerprint, vectors)
 
 
+# Constant prefixes; callers append only "?" placeholders, never values.
+_DOC_SELECT = "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
+_CACHE_SELECT = "SELECT content_hash, vector FROM embedding_cache WHERE fingerprint = ?"
 _MIGRATION_SELECT = (
     "SELECT id, source, target, phase, canary_percent, plan, backfill, created_at, updated_at"
     " FROM migrations"

@@ -51,8 +51,7 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
             raise InvalidInputError(f"{where}: text must be a non-empty string")
         if len(doc.text) > limits.max_text_chars:
             raise InvalidInputError(
-                f"{where}: text is {len(doc.text)} characters;"
-                f" the limit is {limits.max_text_chars}"
+                f"{where}: text is {len(doc.text)} characters; the limit is {limits.max_text_chars}"
             )
         check_metadata(doc.metadata, limits, where)
 
@@ -81,4 +80,3 @@ def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
         raise InvalidInputError(f"k must be an integer from 1 to {limits.max_k}")
     return query, k
-

@@ -11,8 +11,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from indexes import EmbedderSpec, IndexSpec  # noqa: E402 - after HF_HUB_OFFLINE is set
-from migrator import Settings, Switchover  # noqa: E402
+from indexes import EmbedderSpec, IndexSpec
+from migrator import Settings, Switchover
 
 REPO = Path(__file__).resolve().parent.parent
 SQUAD_DIR = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/squad-v1.1-dev"))

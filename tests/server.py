@@ -38,9 +38,22 @@ class ServerProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "migrator", "serve", "--home", str(self.home),
-             "--port", str(self.port), "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "migrator",
+                "serve",
+                "--home",
+                str(self.home),
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

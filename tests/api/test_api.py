@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -133,8 +134,6 @@ def test_bad_searches_get_422(client: TestClient, body: Any) -> None:
 
 
 def test_oversized_body_gets_413_and_changes_nothing(settings: Settings) -> None:
-    from dataclasses import replace
-
     small = replace(settings, limits=replace(settings.limits, max_body_bytes=1000))
     with TestClient(create_app(small)) as client:
         response = client.put(

@@ -18,10 +18,32 @@ from tests.server import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-WORDS = (
-    "lighthouse lamp harbour tide sourdough yeast honey hive volcano basalt chess bishop "
-    "glass furnace bicycle gear desert star delta silt typewriter ribbon postal stamp"
-).split()
+WORDS = [
+    "lighthouse",
+    "lamp",
+    "harbour",
+    "tide",
+    "sourdough",
+    "yeast",
+    "honey",
+    "hive",
+    "volcano",
+    "basalt",
+    "chess",
+    "bishop",
+    "glass",
+    "furnace",
+    "bicycle",
+    "gear",
+    "desert",
+    "star",
+    "delta",
+    "silt",
+    "typewriter",
+    "ribbon",
+    "postal",
+    "stamp",
+]
 
 
 class Writer(threading.Thread):
@@ -70,7 +92,7 @@ class Writer(threading.Thread):
 
 
 def check_invariants(url: str, acked: dict[str, str | None], maybe: dict[str, str | None]) -> int:
-    """Every acknowledged write present with its newest text (the in-flight one may or may not be)."""
+    """Every acknowledged write is present with its newest text (the in-flight one may be)."""
     with httpx.Client(base_url=url, timeout=60) as http:
         for doc_id, text in acked.items():
             allowed = {text} | ({maybe[doc_id]} if doc_id in maybe else set())
@@ -88,9 +110,9 @@ def check_invariants(url: str, acked: dict[str, str | None], maybe: dict[str, st
         rng = random.Random(0)
         present = [i for i, t in acked.items() if t is not None and i not in maybe]
         for doc_id in rng.sample(present, min(25, len(present))):
-            hits = http.post(
-                "/v1/search", json={"query": str(acked[doc_id]), "k": 10}
-            ).json()["hits"]
+            hits = http.post("/v1/search", json={"query": str(acked[doc_id]), "k": 10}).json()[
+                "hits"
+            ]
             hit_ids = [h["id"] for h in hits]
             assert len(hit_ids) == len(set(hit_ids)), "duplicate ids in one result list"
             assert doc_id in hit_ids[:3], f"{doc_id} not found by its own text"

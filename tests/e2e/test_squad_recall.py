@@ -22,9 +22,10 @@ pytestmark = pytest.mark.slow
 def test_squad_recall_at_10_through_http(tmp_path: Path) -> None:
     data = load_dataset(squad_dir())
     queries = data.sample_queries(1000, seed=7)
-    with ServerProcess(tmp_path / "home") as server, httpx.Client(
-        base_url=server.url, timeout=600
-    ) as http:
+    with (
+        ServerProcess(tmp_path / "home") as server,
+        httpx.Client(base_url=server.url, timeout=600) as http,
+    ):
         for start in range(0, len(data.corpus), 128):
             batch = [
                 {"id": d.id, "text": d.embedding_text(), "metadata": {"title": d.title}}

@@ -31,11 +31,16 @@ def _hash(**options: Any) -> Embedder:
 
 
 def _minilm(**options: Any) -> Embedder:
-    return load_embedder(EmbedderSpec(kind="sentence-transformers", model=PACKAGED_MINILM, **options))
+    return load_embedder(
+        EmbedderSpec(kind="sentence-transformers", model=PACKAGED_MINILM, **options)
+    )
 
 
 @pytest.fixture(
-    params=[pytest.param(_hash, id="hash"), pytest.param(_minilm, id="minilm", marks=pytest.mark.slow)]
+    params=[
+        pytest.param(_hash, id="hash"),
+        pytest.param(_minilm, id="minilm", marks=pytest.mark.slow),
+    ]
 )
 def build(request: pytest.FixtureRequest) -> Build:
     return request.param  # type: ignore[no-any-return]
@@ -132,4 +137,3 @@ def test_a_bare_string_is_refused(build: Build) -> None:
 
 def test_load_embedder_shares_one_instance_per_spec(build: Build) -> None:
     assert build() is build()
-

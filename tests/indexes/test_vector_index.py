@@ -195,7 +195,10 @@ def test_l2_scores_are_negated_distances_best_first() -> None:
 def _recall_at_10(index: VectorIndex, docs: dict[str, np.ndarray], params: SearchParams) -> float:
     probe = unit_vectors(50, seed=123)
     results = index.search(queries(probe), 10, params)
-    found = [len(set(hit_ids(h)) & set(brute_force(docs, q, 10))) for q, h in zip(probe, results, strict=True)]
+    found = [
+        len(set(hit_ids(h)) & set(brute_force(docs, q, 10)))
+        for q, h in zip(probe, results, strict=True)
+    ]
     return sum(found) / (10 * len(probe))
 
 
@@ -220,7 +223,7 @@ def test_ivf_nprobe_trades_recall_and_is_exact_when_probing_all_lists() -> None:
 # -- untrained layouts ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("factory", ["IVF16,Flat", "IVF16,PQ8x4"])
+@pytest.mark.parametrize("factory", ["IVF16,Flat", "IVF16,PQ8x4np"])
 def test_untrained_ivf_buffers_searches_exactly_then_trains_itself(factory: str) -> None:
     index = make_index(factory)
     assert index.auto_train_size == 39 * 16

@@ -13,7 +13,20 @@ from indexes.errors import ConflictError, EmbedderError, InvalidInputError
 from migrator import DocumentIn, Settings, Switchover
 from tests.conftest import HASH_EMBEDDER, hash_settings
 
-WORDS = "lamp tide yeast hive basalt bishop glass gear star silt ribbon stamp".split()
+WORDS = [
+    "lamp",
+    "tide",
+    "yeast",
+    "hive",
+    "basalt",
+    "bishop",
+    "glass",
+    "gear",
+    "star",
+    "silt",
+    "ribbon",
+    "stamp",
+]
 
 
 def doc(i: int, version: int = 0) -> DocumentIn:
@@ -72,8 +85,14 @@ def test_backfill_copies_every_document_and_a_layout_change_encodes_nothing(
 
 
 def test_backfill_with_a_new_embedder_encodes_and_trains_an_ivf_target(svc: Switchover) -> None:
-    body = {"target": {"name": "v2", "factory": "IVF4,Flat", "metric": "ip",
-                       "embedder": {"kind": "hash", "dim": 32}}}
+    body = {
+        "target": {
+            "name": "v2",
+            "factory": "IVF4,Flat",
+            "metric": "ip",
+            "embedder": {"kind": "hash", "dim": 32},
+        }
+    }
     mid = svc.create_migration(body, "alice")["id"]
     status = backfill(svc, mid)
     assert status["backfill"]["encoded"] == 200
@@ -155,7 +174,9 @@ def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
     assert [e.to_phase for e in events].count("rolled_back") == 1
     rollback = events[-1]
     assert (rollback.actor, rollback.from_phase, rollback.reason) == (
-        "bob", "canary", "recall dropped"
+        "bob",
+        "canary",
+        "recall dropped",
     )
     assert rollback.metrics["target_count"] == 200
 
@@ -171,8 +192,12 @@ def test_resume_after_rollback_goes_back_to_shadow(svc: Switchover) -> None:
 def test_finalize_makes_the_target_primary_and_stops_dual_write(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(), "alice")["id"]
     backfill(svc, mid)
-    for action, body in (("shadow", {}), ("canary", {"percent": 10}), ("cutover", {}),
-                         ("finalize", {})):
+    for action, body in (
+        ("shadow", {}),
+        ("canary", {"percent": 10}),
+        ("cutover", {}),
+        ("finalize", {}),
+    ):
         svc.migration_action(mid, action, body, "alice")
     assert {i.name: i.role for i in svc.indexes()} == {"v1": "retired", "v2": "primary"}
     svc.upsert([DocumentIn("later", "written after finalize")])
@@ -271,7 +296,7 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
                 svc.upsert([doc(1000 + n % 50, version=n), doc(2000 + n)])
                 if n % 5 == 0:
                     svc.delete(f"d{2000 + n - 3:04d}")
-            except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            except BaseException as exc:
                 errors.append(exc)
                 return
 
@@ -280,8 +305,13 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
     try:
         mid = svc.create_migration(hnsw_target(), "alice")["id"]
         backfill(svc, mid)
-        for action, body in (("shadow", {}), ("canary", {"percent": 5}),
-                             ("canary", {"percent": 50}), ("cutover", {}), ("finalize", {})):
+        for action, body in (
+            ("shadow", {}),
+            ("canary", {"percent": 5}),
+            ("canary", {"percent": 50}),
+            ("cutover", {}),
+            ("finalize", {}),
+        ):
             svc.migration_action(mid, action, body, "alice")
     finally:
         stop.set()

@@ -34,7 +34,14 @@ def test_rollback_is_reachable_from_every_phase_that_serves_target_reads() -> No
 
 
 def test_the_happy_path_is_a_walk_through_the_table() -> None:
-    path = [Phase.PLANNED, Phase.BACKFILLING, Phase.SHADOW, Phase.CANARY, Phase.CANARY,
-            Phase.CUTOVER, Phase.FINALIZED]
+    path = [
+        Phase.PLANNED,
+        Phase.BACKFILLING,
+        Phase.SHADOW,
+        Phase.CANARY,
+        Phase.CANARY,
+        Phase.CUTOVER,
+        Phase.FINALIZED,
+    ]
     for frm, to in itertools.pairwise(path):
         check_move(frm, to)

@@ -22,7 +22,7 @@ def test_over_100000_keys_the_share_is_within_1_5_points() -> None:
 
 def test_raising_the_percent_never_moves_a_key_back_to_the_source() -> None:
     keys = [f"k{i}" for i in range(20_000)]
-    previous = {k: False for k in keys}
+    previous = dict.fromkeys(keys, False)
     for percent in (0.5, 1, 5, 10, 25, 50, 75, 99.9, 100):
         now = {k: routes_to_target(percent, k, migration_id=11) for k in keys}
         assert all(now[k] for k in keys if previous[k])

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from indexes.errors import InvalidInputError, NotFoundError
+from indexes.errors import EmbedderError, InvalidInputError, NotFoundError
 from migrator import DocumentIn, Settings, Switchover
 from tests.conftest import hash_settings
 
 DOCS = [
-    DocumentIn("lighthouse", "the lighthouse keeper trimmed the lamp wick at dusk", {"topic": "sea"}),
+    DocumentIn(
+        "lighthouse", "the lighthouse keeper trimmed the lamp wick at dusk", {"topic": "sea"}
+    ),
     DocumentIn("bread", "sourdough bread rises slowly with a wild yeast starter", {}),
     DocumentIn("bees", "honeybee colonies swarm in spring when the hive is crowded", {}),
     DocumentIn("delta", "river deltas build land from silt carried downstream", {}),
@@ -84,7 +86,9 @@ def test_a_bad_batch_is_rejected_whole_and_changes_nothing(
     assert len(service.registry.primary().index) == 1
 
 
-@pytest.mark.parametrize(("query", "k"), [("", 5), ("   ", 5), ("q", 0), ("q", 101), ("x" * 5000, 5)])
+@pytest.mark.parametrize(
+    ("query", "k"), [("", 5), ("   ", 5), ("q", 0), ("q", 101), ("x" * 5000, 5)]
+)
 def test_bad_queries_are_refused(service: Switchover, query: str, k: int) -> None:
     with pytest.raises(InvalidInputError):
         service.search(query, k)
@@ -153,8 +157,6 @@ def test_a_missing_snapshot_folder_means_a_rebuild_from_the_log(settings: Settin
 def test_a_failed_apply_does_not_lose_the_acknowledged_write(
     service: Switchover, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from indexes.errors import EmbedderError
-
     runtime = service.registry.primary()
 
     def broken(*_: object, **__: object) -> None:
