@@ -15,6 +15,7 @@ from .schemas import (
     EventListResponse,
     EventResponse,
     MigrationBody,
+    PlanBody,
     SnapshotResponse,
 )
 
@@ -47,6 +48,14 @@ def migration_action(
     finalize or abort."""
     payload = body.model_dump(exclude_none=True) if body is not None else {}
     return svc.migration_action(migration_id, action, payload, operator)
+
+
+@router.patch("/v1/migrations/{migration_id}/plan")
+def update_plan(
+    migration_id: int, body: PlanBody, svc: Service, operator: Operator
+) -> dict[str, Any]:
+    """Change the live migration's shadow sample, canary steps or guardrails (audited)."""
+    return svc.update_migration_plan(migration_id, body.model_dump(exclude_none=True), operator)
 
 
 @router.get("/v1/migrations/{migration_id}/events", response_model=EventListResponse)

@@ -116,6 +116,12 @@ class ActionBody(_Strict):
     reason: StrictStr | None = Field(default=None, description="why (required for rollback)")
 
 
+class PlanBody(_Strict):
+    shadow_sample: float | None = Field(default=None, ge=0, le=1)
+    canary_steps: list[float] | None = None
+    guardrails: dict[str, Any] | None = None
+
+
 class EventResponse(BaseModel):
     id: int
     migration_id: int

@@ -68,8 +68,8 @@ def check_texts(texts: object) -> list[str]:
 
 
 def as_vector(value: object, dim: int, name: str) -> np.ndarray:
-    """A finite float32 vector of shape ``(dim,)``."""
-    vec = np.asarray(value, dtype=np.float32)
+    """A finite float32 vector of shape ``(dim,)``, copied so later caller edits cannot leak in."""
+    vec = np.array(value, dtype=np.float32)
     if vec.shape != (dim,):
         raise InvalidInputError(f"{name} must have shape ({dim},), got {vec.shape}")
     if not np.isfinite(vec).all():

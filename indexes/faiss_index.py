@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import faiss
@@ -31,8 +31,12 @@ from ._checks import as_matrix, as_vector, check_int, check_str
 from .embedder_spec import QueryVectors
 from .errors import EmbedderMismatchError, InvalidInputError, SnapshotError
 from .faiss_layout import Layout, TombstoneSelector, new_idmap
+from .index_state import IndexState, check_state
+from .pending import PendingBuffer
 from .rwlock import RWLock
 from .spec import IndexSpec, SearchParams, faiss_message
+
+__all__ = ["Hit", "IndexState", "VectorIndex"]  # IndexState lives in index_state
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +49,6 @@ class Hit:
 
     id: str
     score: float
-
-
-@dataclass(eq=False)
-class IndexState:
-    """Everything a snapshot needs to bring a :class:`VectorIndex` back exactly."""
-
-    spec: IndexSpec
-    dim: int
-    fingerprint: str
-    applied_seq: int
-    search_params: SearchParams
-    faiss_bytes: np.ndarray  # faiss.serialize_index of the IndexIDMap2, uint8
-    id_to_int: dict[str, int]
-    next_int: int
-    tombstones: list[int]
-    pending: dict[str, np.ndarray] = field(default_factory=dict)  # untrained buffer
-    auto_train_size: int | None = None
 
 
 class VectorIndex:
@@ -108,8 +95,7 @@ class VectorIndex:
         self._next_int = 0
         self._tombstones: set[int] = set()
         self._selector: TombstoneSelector | None = None
-        self._pending: dict[str, np.ndarray] = {}
-        self._pending_matrix: tuple[list[str], np.ndarray] | None = None
+        self._pending = PendingBuffer(dim, spec.metric)
 
     # -- reading -------------------------------------------------------------------
 
@@ -180,7 +166,8 @@ class VectorIndex:
             return []
         with self._lock.read():
             if not self.is_trained:
-                return self._search_pending(matrix, k)
+                found = self._pending.search(matrix, k)
+                return [[Hit(doc_id, score) for doc_id, score in row] for row in found]
             return self._search_faiss(matrix, k, effective)
 
     def _search_faiss(self, matrix: np.ndarray, k: int, params: SearchParams) -> list[list[Hit]]:
@@ -201,34 +188,6 @@ class VectorIndex:
                     hits.append(Hit(doc_id, sign * dist))
             out.append(hits)
         return out
-
-    def _search_pending(self, matrix: np.ndarray, k: int) -> list[list[Hit]]:
-        """Exact search over the untrained buffer (small by construction)."""
-        ids, vectors = self._pending_rows()
-        if not ids:
-            return [[] for _ in range(len(matrix))]
-        if self.spec.metric == "ip":
-            scores = matrix @ vectors.T
-        else:
-            sq = (matrix**2).sum(1)[:, None] - 2 * matrix @ vectors.T + (vectors**2).sum(1)[None]
-            scores = -sq
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return [
-            [Hit(ids[j], float(row_scores[j])) for j in row_top]
-            for row_top, row_scores in zip(top, scores, strict=True)
-        ]
-
-    def _pending_rows(self) -> tuple[list[str], np.ndarray]:
-        cached = self._pending_matrix
-        if cached is None:  # rebuilt at most once per mutation; benign if two readers race
-            ids = list(self._pending)
-            stacked = (
-                np.stack([self._pending[i] for i in ids])
-                if ids
-                else np.zeros((0, self.dim), dtype=np.float32)
-            )
-            cached = self._pending_matrix = (ids, stacked)
-        return cached
 
     # -- writing -------------------------------------------------------------------
 
@@ -294,14 +253,13 @@ class VectorIndex:
     def _apply_pending(self, gone: set[str], new_ids: list[str], vectors: list[np.ndarray]) -> None:
         for doc_id in gone & self._id_to_int.keys():
             del self._int_to_id[self._id_to_int.pop(doc_id)]
-            del self._pending[doc_id]
+            self._pending.drop(doc_id)
         for doc_id, vec in zip(new_ids, vectors, strict=True):
             self._assign_int(doc_id)
-            self._pending[doc_id] = vec
-        self._pending_matrix = None
+            self._pending.put(doc_id, vec)
         if len(self._pending) >= self.auto_train_size:
             try:
-                self._train_and_flush(self._pending_rows()[1])
+                self._train_and_flush(self._pending.rows()[1])
             except InvalidInputError:
                 self.auto_train_size *= 2  # keep the write; retry with a larger sample
                 log.warning(
@@ -341,12 +299,11 @@ class VectorIndex:
                 f"index {self.spec.name!r} could not train on {len(sample)} vectors:"
                 f" {faiss_message(exc)}"
             ) from exc
-        ids, matrix = self._pending_rows()
+        ids, matrix = self._pending.rows()
         if ids:
             ints = np.array([self._id_to_int[i] for i in ids], dtype=np.int64)
             self._index.add_with_ids(matrix, ints)
         self._pending.clear()
-        self._pending_matrix = None
 
     # -- state ---------------------------------------------------------------------
 
@@ -363,7 +320,7 @@ class VectorIndex:
                 id_to_int=dict(self._id_to_int),
                 next_int=self._next_int,
                 tombstones=sorted(self._tombstones),
-                pending={k: v.copy() for k, v in self._pending.items()},
+                pending=self._pending.copy(),
                 auto_train_size=self.auto_train_size,
             )
 
@@ -389,33 +346,12 @@ class VectorIndex:
         return index
 
     def _restore(self, state: IndexState) -> None:
-        _check_state(state, self._index)
+        check_state(state, self._index)
         self._applied_seq = state.applied_seq
         self._id_to_int = dict(state.id_to_int)
         self._int_to_id = {v: k for k, v in state.id_to_int.items()}
         self._next_int = state.next_int
         self._tombstones = set(state.tombstones)
         self._selector = TombstoneSelector.of(self._tombstones)
-        self._pending = {
-            k: as_vector(v, self.dim, f"pending vector of {k!r}") for k, v in state.pending.items()
-        }
-
-
-def _check_state(state: IndexState, idmap: Any) -> None:
-    """Refuse a state whose parts disagree (a snapshot bug or corruption)."""
-    problems = []
-    if idmap.d != state.dim:
-        problems.append(f"FAISS dim {idmap.d} != {state.dim}")
-    ints = set(state.id_to_int.values())
-    tombstones = set(state.tombstones)
-    if len(ints) != len(state.id_to_int) or ints & tombstones:
-        problems.append("int ids are not unique")
-    if any(i < 0 or i >= state.next_int for i in ints | tombstones):
-        problems.append("int ids outside [0, next_int)")
-    stored = set(faiss.vector_to_array(idmap.id_map).tolist())
-    if idmap.is_trained and (state.pending or stored != ints | tombstones):
-        problems.append("stored ids do not match the id map")
-    if not idmap.is_trained and (stored or state.pending.keys() != state.id_to_int.keys()):
-        problems.append("buffered ids do not match the id map")
-    if problems:
-        raise SnapshotError("inconsistent index state: " + "; ".join(problems))
+        for doc_id, vec in state.pending.items():
+            self._pending.put(doc_id, as_vector(vec, self.dim, f"pending vector of {doc_id!r}"))

@@ -23,7 +23,7 @@ _TOKEN = re.compile(r"\w+")
 _EMPTY_KEY = "\x00no-tokens"  # cannot collide with a \w+ token
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)  # ~4 MB of vectors at dim 64
 def _token_vector(token: str, dim: int) -> np.ndarray:
     digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
     vec = np.random.default_rng(int.from_bytes(digest, "little")).standard_normal(dim)

@@ -285,12 +285,7 @@ def migrate_start(
         target["search_params"] = params
     body: dict[str, Any] = {"target": target}
     if canary_steps:
-        try:
-            body["canary_steps"] = [float(p) for p in canary_steps.split(",")]
-        except ValueError as exc:
-            raise click.BadParameter(
-                "numbers separated by commas", param_hint="--canary-steps"
-            ) from exc
+        body["canary_steps"] = _percents(canary_steps)
     if shadow_sample is not None:
         body["shadow_sample"] = shadow_sample
     _print_status(operator_client(url, token, home).request("POST", "/v1/migrations", body))
@@ -402,6 +397,39 @@ def migrate_canary(
     if reason:
         body["reason"] = reason
     _print_status(client.request("POST", f"/v1/migrations/{mid}/canary", body))
+
+
+@migrate.command("plan")
+@click.option("--id", "migration_id", type=int, default=None)
+@click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
+@click.option("--canary-steps", default=None, help="Comma-separated percents.")
+@operator_options
+def migrate_plan(
+    migration_id: int | None,
+    shadow_sample: float | None,
+    canary_steps: str | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Change the live migration's shadow sample or canary steps (audited)."""
+    client = operator_client(url, token, home)
+    body: dict[str, Any] = {}
+    if shadow_sample is not None:
+        body["shadow_sample"] = shadow_sample
+    if canary_steps:
+        body["canary_steps"] = _percents(canary_steps)
+    mid = _current_id(client, migration_id)
+    _print_status(client.request("PATCH", f"/v1/migrations/{mid}/plan", body))
+
+
+def _percents(text: str) -> list[float]:
+    try:
+        return [float(p) for p in text.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(
+            "numbers separated by commas", param_hint="--canary-steps"
+        ) from exc
 
 
 @migrate.command("events")

@@ -247,6 +247,20 @@ class MigrationLifecycle:
             self.registry.drop(m.target, delete_snapshots=True)
         return updated
 
+    def update_plan(self, migration_id: int, changes: Mapping[str, Any], actor: str) -> Migration:
+        """Change shadow_sample, canary_steps or guardrails of the live migration (audited)."""
+        allowed = {"shadow_sample", "canary_steps", "guardrails"}
+        unknown = set(changes) - allowed
+        if unknown or not changes:
+            raise InvalidInputError(f"send one or more of {sorted(allowed)}")
+        with self._action_lock:
+            m = self._active(migration_id)
+            plan = Plan.from_dict({**m.plan.to_dict(), **changes})
+            what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+            updated = self.store.update_plan(m.id, plan, actor, f"plan: {what}", self.evidence(m))
+            self.current = updated
+            return updated
+
     # -- backfill ------------------------------------------------------------------------
 
     def _start_backfill(self, m: Migration) -> None:

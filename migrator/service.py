@@ -258,6 +258,11 @@ class Switchover:
     ) -> dict[str, Any]:
         return self.migrations.status(self.migrations.act(migration_id, action, body, actor))
 
+    def update_migration_plan(
+        self, migration_id: int, changes: Mapping[str, Any], actor: str
+    ) -> dict[str, Any]:
+        return self.migrations.status(self.migrations.update_plan(migration_id, changes, actor))
+
     def current_migration(self) -> dict[str, Any]:
         m: Migration | None = self.migrations.current or self.store.latest_migration()
         if m is None:

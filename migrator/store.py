@@ -414,6 +414,24 @@ class Store:
             self._insert_event(db, migration_id, actor, expected, to, percent, reason, metrics)
         return self.get_migration(migration_id)
 
+    def update_plan(
+        self, migration_id: int, plan: Plan, actor: str, reason: str, metrics: Mapping[str, Any]
+    ) -> Migration:
+        """Change the plan's runtime knobs; audited as an event that keeps the phase."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT phase, canary_percent FROM migrations WHERE id = ?", [migration_id]
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"migration {migration_id} does not exist")
+            db.execute(
+                "UPDATE migrations SET plan = ?, updated_at = ? WHERE id = ?",
+                [json.dumps(plan.to_dict()), time.time(), migration_id],
+            )
+            phase = Phase(row[0])
+            self._insert_event(db, migration_id, actor, phase, phase, row[1], reason, metrics)
+        return self.get_migration(migration_id)
+
     def save_backfill(self, migration_id: int, backfill: Backfill) -> None:
         with self._transaction() as db:
             db.execute(

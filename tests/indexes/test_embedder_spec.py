@@ -38,7 +38,7 @@ def test_from_dict_fills_defaults() -> None:
 
 
 def test_from_dict_names_unknown_keys() -> None:
-    with pytest.raises(InvalidInputError, match="unknown key.*'revison'"):
+    with pytest.raises(InvalidInputError, match=r"unknown key.*'revison'"):
         EmbedderSpec.from_dict({"revison": "main"})
 
 

@@ -30,7 +30,7 @@ def test_buildable_factories_validate(factory: str) -> None:
 
 
 def test_an_unparsable_factory_reports_faiss_message() -> None:
-    with pytest.raises(InvalidInputError, match="Flatt.*not buildable at dim 64: .*parse"):
+    with pytest.raises(InvalidInputError, match=r"Flatt.*not buildable at dim 64: .*parse"):
         IndexSpec(name="v1", factory="Flatt").validate(64)
 
 
@@ -62,9 +62,9 @@ def test_spec_round_trips_through_a_dict() -> None:
 def test_from_dict_needs_a_name_and_refuses_unknown_keys() -> None:
     with pytest.raises(InvalidInputError, match="name"):
         IndexSpec.from_dict({"factory": "Flat"})
-    with pytest.raises(InvalidInputError, match="unknown key.*'nlist'"):
+    with pytest.raises(InvalidInputError, match=r"unknown key.*'nlist'"):
         IndexSpec.from_dict({"name": "v1", "nlist": 4})
-    with pytest.raises(InvalidInputError, match="unknown key.*'model_name'"):
+    with pytest.raises(InvalidInputError, match=r"unknown key.*'model_name'"):
         IndexSpec.from_dict({"name": "v1", "embedder": {"model_name": "x"}})
 
 

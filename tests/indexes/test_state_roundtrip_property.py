@@ -28,7 +28,9 @@ PROBE = queries(unit_vectors(4, seed=2024))
 ops_strategy = st.lists(st.tuples(st.booleans(), st.integers(0, 11)), min_size=1, max_size=30)
 
 
-def _apply(index: VectorIndex, ops: list[tuple[bool, int]], start: int, vectors: np.ndarray) -> None:
+def _apply(
+    index: VectorIndex, ops: list[tuple[bool, int]], start: int, vectors: np.ndarray
+) -> None:
     for seq in range(start, len(ops) + 1):
         is_delete, doc = ops[seq - 1]
         if is_delete:
@@ -68,7 +70,7 @@ def _results(index: VectorIndex) -> list[list[tuple[str, float]]]:
     return [[(h.id, round(h.score, 4)) for h in hits] for hits in index.search(PROBE, 5, EXACT)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ops=ops_strategy,
     factory=st.sampled_from(["Flat", "HNSW32,Flat", "IVF4,Flat"]),

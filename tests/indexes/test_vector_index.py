@@ -77,7 +77,7 @@ def test_deleting_an_unknown_id_is_a_no_op(factory: str) -> None:
 
 
 def test_delete_then_upsert_in_one_step_keeps_the_document() -> None:
-    index, docs = ready_index("Flat")
+    index, _ = ready_index("Flat")
     new = unit_vectors(1, seed=7)[0]
     index.apply(2, {"d1": new}, deletes=["d1"])
     assert "d1" in index
@@ -304,3 +304,40 @@ def test_an_inconsistent_state_is_refused() -> None:
     garbage = IndexState(**{**vars(state), "faiss_bytes": np.zeros(16, np.uint8)})
     with pytest.raises(SnapshotError):
         VectorIndex.from_state(garbage)
+
+
+# -- backfill (documents copied from the store, outside the log's order) -------------
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW32,Flat", "IVF16,Flat"])
+def test_backfill_adds_and_replaces_without_moving_the_sequence(factory: str) -> None:
+    index = make_index(factory)
+    index.apply(4, {"live": unit_vectors(1, seed=1)[0]})
+    old = dict(zip(doc_ids(20), unit_vectors(20, seed=2), strict=True))
+    index.backfill(old)
+    newer = unit_vectors(1, seed=3)[0]
+    index.backfill({"d3": newer})
+    assert index.applied_seq == 4
+    assert index.ids() == {"live", *old}
+    assert hit_ids(index.search(queries(newer), 1, EXHAUSTIVE)[0]) == ["d3"]
+    hits = hit_ids(index.search(queries(old["d3"]), 21, EXHAUSTIVE)[0])
+    assert hits.count("d3") == 1
+
+
+def test_backfill_checks_input_before_changing_anything() -> None:
+    index = make_index()
+    with pytest.raises(InvalidInputError, match="shape"):
+        index.backfill({"a": np.ones(DIM), "b": np.ones(3)})
+    assert len(index) == 0
+
+
+def test_the_untrained_buffer_scores_l2_like_faiss_does() -> None:
+    index = make_index("IVF16,Flat", metric="l2")
+    vectors = unit_vectors(40, seed=21)
+    index.apply(1, dict(zip(doc_ids(40), vectors, strict=True)))
+    q = unit_vectors(1, seed=22)[0]
+    before = index.search(queries(q), 5)[0]
+    index.train(unit_vectors(1000, seed=23))
+    after = index.search(queries(q), 5, EXHAUSTIVE)[0]
+    assert hit_ids(before) == hit_ids(after)
+    np.testing.assert_allclose([h.score for h in before], [h.score for h in after], atol=1e-5)

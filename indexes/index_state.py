@@ -1,0 +1,54 @@
+"""The exported state of a VectorIndex, and the checks a restored state must pass.
+
+Snapshots store this state; restoring it must give back exactly the index that was
+exported, so a state whose parts disagree (ids the FAISS index does not hold, ints
+handed out twice) is refused rather than loaded into an index that answers wrongly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faiss
+import numpy as np
+
+from .errors import SnapshotError
+from .spec import IndexSpec, SearchParams
+
+
+@dataclass(eq=False)
+class IndexState:
+    """Everything a snapshot needs to bring a ``VectorIndex`` back exactly."""
+
+    spec: IndexSpec
+    dim: int
+    fingerprint: str
+    applied_seq: int
+    search_params: SearchParams
+    faiss_bytes: np.ndarray  # faiss.serialize_index of the IndexIDMap2, uint8
+    id_to_int: dict[str, int]
+    next_int: int
+    tombstones: list[int]
+    pending: dict[str, np.ndarray] = field(default_factory=dict)  # untrained buffer, in order
+    auto_train_size: int | None = None
+
+
+def check_state(state: IndexState, idmap: Any) -> None:
+    """Raise SnapshotError if ``state`` and the deserialised ``idmap`` disagree."""
+    problems = []
+    if idmap.d != state.dim:
+        problems.append(f"FAISS dim {idmap.d} != {state.dim}")
+    ints = set(state.id_to_int.values())
+    tombstones = set(state.tombstones)
+    if len(ints) != len(state.id_to_int) or ints & tombstones:
+        problems.append("int ids are not unique")
+    if any(i < 0 or i >= state.next_int for i in ints | tombstones):
+        problems.append("int ids outside [0, next_int)")
+    stored = set(faiss.vector_to_array(idmap.id_map).tolist())
+    if idmap.is_trained and (state.pending or stored != ints | tombstones):
+        problems.append("stored ids do not match the id map")
+    if not idmap.is_trained and (stored or state.pending.keys() != state.id_to_int.keys()):
+        problems.append("buffered ids do not match the id map")
+    if problems:
+        raise SnapshotError("inconsistent index state: " + "; ".join(problems))
