@@ -85,7 +85,7 @@ def write_snapshot(index: VectorIndex, directory: Path, keep: int = 2) -> Snapsh
             tmp = directory / f"{_TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
-                _write_files(tmp, state, created.isoformat())
+                _write_files(tmp, state, created.isoformat(timespec="microseconds"))
                 fsync_dir(tmp)
                 tmp.rename(final)
                 fsync_dir(directory)
@@ -97,7 +97,7 @@ def write_snapshot(index: VectorIndex, directory: Path, keep: int = 2) -> Snapsh
                 f"cannot write a snapshot of index {state.spec.name!r} in {directory}: {exc}"
             ) from exc
         _prune(directory, keep, final)
-    return SnapshotInfo(final, state.applied_seq, len(state.id_to_int), created.isoformat())
+    return SnapshotInfo(final, state.applied_seq, len(state.id_to_int), created.isoformat(timespec="microseconds"))
 
 
 def _write_files(folder: Path, state: IndexState, created_at: str) -> None:

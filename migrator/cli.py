@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import faiss
 import uvicorn
 from tqdm import tqdm
 
@@ -72,6 +73,9 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str) -> Non
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
+    # oversubscribe a small machine (IVF training went from milliseconds to seconds).
+    faiss.omp_set_num_threads(1)
     home.mkdir(parents=True, exist_ok=True)
     _ensure_operator_token(home)
     settings = load_settings(home, host=host, port=port)
