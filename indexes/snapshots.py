@@ -97,7 +97,9 @@ def write_snapshot(index: VectorIndex, directory: Path, keep: int = 2) -> Snapsh
                 f"cannot write a snapshot of index {state.spec.name!r} in {directory}: {exc}"
             ) from exc
         _prune(directory, keep, final)
-    return SnapshotInfo(final, state.applied_seq, len(state.id_to_int), created.isoformat(timespec="microseconds"))
+    return SnapshotInfo(
+        final, state.applied_seq, len(state.id_to_int), created.isoformat(timespec="microseconds")
+    )
 
 
 def _write_files(folder: Path, state: IndexState, created_at: str) -> None:

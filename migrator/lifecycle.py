@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from indexes import IndexSpec, SearchParams, load_embedder
+from indexes import Hit, IndexSpec, QueryVectors, SearchParams, load_embedder
 from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .backfill import Backfiller
@@ -335,7 +335,13 @@ class MigrationLifecycle:
         return [primary] if target is None else [primary, target]
 
     def maybe_shadow(
-        self, query: str, k: int, served: IndexRuntime, hit_ids: list[str], served_ms: float
+        self,
+        query: str,
+        k: int,
+        served: IndexRuntime,
+        hit_ids: list[str],
+        served_ms: float,
+        vectors: QueryVectors | None = None,
     ) -> None:
         m = self.current
         if m is None or m.phase not in SHADOW_PHASES or m.plan.shadow_sample <= 0:
@@ -343,10 +349,13 @@ class MigrationLifecycle:
         if self._rng.random() >= m.plan.shadow_sample:
             return
         other = m.target if served.name == m.source else m.source
-        self.shadow.submit(ShadowJob(m.id, query, k, served.name, other, tuple(hit_ids), served_ms))
+        job = ShadowJob(m.id, query, k, served.name, other, tuple(hit_ids), served_ms, vectors)
+        self.shadow.submit(job)
 
-    def _shadow_search(self, index_name: str, query: str, k: int) -> list[Any]:
-        return self.registry.get(index_name).search(query, k)
+    def _shadow_search(
+        self, index_name: str, query: str, k: int, vectors: QueryVectors | None
+    ) -> list[Hit]:
+        return self.registry.get(index_name).search(query, k, vectors=vectors)
 
     # -- status --------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from indexes import (
     Embedder,
     EmbeddingCache,
     Hit,
+    QueryVectors,
     SearchParams,
     VectorIndex,
     content_hash,
@@ -123,9 +124,21 @@ class IndexRuntime:
             if progress is not None:
                 progress(self.index.applied_seq, target)
 
-    def search(self, query: str, k: int, params: SearchParams | None = None) -> list[Hit]:
-        vectors = self.embedder.embed_queries([query])
-        return self.index.search(vectors, k, params or self.entry.search_params)[0]
+    def embed_query(self, query: str, reuse: QueryVectors | None = None) -> QueryVectors:
+        """The query's vector for this index; ``reuse`` it when the embedder is the same."""
+        if reuse is not None and reuse.fingerprint == self.embedder.fingerprint:
+            return reuse
+        return self.embedder.embed_queries([query])
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        params: SearchParams | None = None,
+        vectors: QueryVectors | None = None,
+    ) -> list[Hit]:
+        """Top ``k`` for ``query``; ``params`` override the index's own search knobs."""
+        return self.index.search(self.embed_query(query, vectors), k, params)[0]
 
     def lag(self, store: Store) -> tuple[int, float]:
         """(records behind the log, seconds since the oldest unapplied record)."""

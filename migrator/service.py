@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes import Hit, IndexSpec, load_embedder
+from indexes import Hit, IndexSpec, QueryVectors, load_embedder
 from indexes.errors import NotFoundError, SwitchoverError
 
 from .lifecycle import MigrationLifecycle
@@ -166,7 +166,8 @@ class Switchover:
         started = time.perf_counter()
         used_fallback = False
         try:
-            hits = self._search_on(serve, query, k)
+            vectors = serve.embed_query(query)
+            hits = self._search_on(serve, query, k, vectors)
         except SwitchoverError:
             if fallback is None:
                 raise
@@ -175,10 +176,11 @@ class Switchover:
                 "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
             )
             serve, used_fallback = fallback, True
-            hits = self._search_on(serve, query, k)
+            vectors = serve.embed_query(query)
+            hits = self._search_on(serve, query, k, vectors)
         served_ms = (time.perf_counter() - started) * 1000
         self.migrations.served[serve.name] += 1
-        self.migrations.maybe_shadow(query, k, serve, [h.id for h in hits], served_ms)
+        self.migrations.maybe_shadow(query, k, serve, [h.id for h in hits], served_ms, vectors)
         docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, serve.name, docs, used_fallback)
 
@@ -192,11 +194,13 @@ class Switchover:
         docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, runtime.name, docs)
 
-    def _search_on(self, runtime: IndexRuntime, query: str, k: int) -> list[Hit]:
+    def _search_on(
+        self, runtime: IndexRuntime, query: str, k: int, vectors: QueryVectors | None = None
+    ) -> list[Hit]:
         """Search one index, first closing any gap a failed apply left (read your writes)."""
         if runtime.index.applied_seq < self.store.last_seq():
             runtime.catch_up(self.store)
-        return runtime.search(query, k)
+        return runtime.search(query, k, vectors=vectors)
 
     def runtime(self, name: str) -> IndexRuntime:
         return self.registry.get(name)

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from evals.metrics import overlap_at_k
-from indexes import Hit
+from indexes import Hit, QueryVectors
 
 log = logging.getLogger(__name__)
 
-ShadowSearch = Callable[[str, str, int], list[Hit]]  # (index name, query, k) -> hits
+# (index name, query, k, the served query's vectors to reuse if the embedder matches) -> hits
+ShadowSearch = Callable[[str, str, int, QueryVectors | None], list[Hit]]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ShadowJob:
     shadow_on: str
     served_ids: tuple[str, ...]
     served_ms: float
+    vectors: QueryVectors | None = None
 
 
 class ShadowReader:
@@ -104,7 +106,7 @@ class ShadowReader:
         error: str | None = None
         overlap: float | None = None
         try:
-            hits = self._search(job.shadow_on, job.query, job.k)
+            hits = self._search(job.shadow_on, job.query, job.k, job.vectors)
             overlap = overlap_at_k(job.served_ids, [h.id for h in hits], job.k)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
