@@ -45,7 +45,7 @@ def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
         release.wait(5)
         return []
 
-    reader = ShadowReader(slow, lambda rows: None, maxsize=2)
+    reader = ShadowReader(slow, [].extend, maxsize=2)
     started = time.perf_counter()
     accepted = [reader.submit(job(i)) for i in range(50)]
     assert time.perf_counter() - started < 0.5, "submit never blocks the request"
