@@ -131,7 +131,8 @@ def operator_client(url: str, token: str | None, home: Path | None) -> Client:
 @url_option
 def ingest(file: Path, batch_size: int, url: str) -> None:
     """Upsert every document of a JSONL file ({"id", "text", "title"?, "metadata"?} per line)."""
-    total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+    with file.open(encoding="utf-8") as handle:
+        total = sum(1 for line in handle if line.strip())
     client = Client(url)
     written, seq = 0, 0
     batch: list[dict[str, Any]] = []
