@@ -111,6 +111,7 @@ def list_indexes(svc: Service) -> IndexListResponse:
                 last_snapshot_seq=i.last_snapshot_seq,
                 encoded_since_start=i.encoded_since_start,
                 last_error=i.last_error,
+                recovery=i.recovery,
             )
             for i in svc.indexes()
         ],

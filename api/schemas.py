@@ -75,6 +75,10 @@ class IndexResponse(BaseModel):
         description="Texts this index sent to its model since start-up"
     )
     last_error: str | None = None
+    recovery: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How the index came back at start-up: snapshot seq, records replayed, seconds",
+    )
 
 
 class IndexListResponse(BaseModel):

@@ -127,10 +127,15 @@ def bench_search(docs: list[str], queries: list[str], work: Path) -> dict[str, A
 
 def bench_restart(records: int, work: Path) -> dict[str, Any]:
     home = work / "restart-home"
-    server = ServerProcess(home).start()
     texts = [
         f"restart benchmark record {i} about tides, bees and lighthouses" for i in range(records)
     ]
+    model = raw_model()
+    t0 = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True)
+    encode_s = time.perf_counter() - t0  # what a replay that re-encoded would pay, at least
+    del model
+    server = ServerProcess(home).start()
     with httpx.Client(base_url=server.url, timeout=600) as http:
         t0 = time.perf_counter()
         for start in range(0, records, 256):
@@ -149,15 +154,20 @@ def bench_restart(records: int, work: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     server.start()
     snapshot_s = time.perf_counter() - t0
+    snap_info = httpx.get(f"{server.url}/v1/indexes").json()["indexes"][0]
     server.stop()
     return {
         "log_records": records,
         "first_write_s_including_encode": round(write_s, 2),
+        "raw_encode_same_texts_s": round(encode_s, 2),
         "restart_replay_all_s": round(replay_s, 2),
+        "server_replay_s": info["recovery"]["replay_seconds"],
+        "replayed_records": info["recovery"]["replayed_records"],
         "restart_from_snapshot_s": round(snapshot_s, 2),
+        "server_replay_after_snapshot_s": snap_info["recovery"]["replay_seconds"],
         "encoded_during_replay": info["encoded_since_start"],
         "index_count_after_replay": info["count"],
-        "ratio_replay_vs_first_write": round(replay_s / write_s, 3),
+        "ratio_replay_vs_raw_encode": round(info["recovery"]["replay_seconds"] / encode_s, 3),
     }
 
 
@@ -185,16 +195,20 @@ def write_results(results: dict[str, Any]) -> None:
         f"{srch['ratio_p50_http_vs_in_process']} | |",
         f"| search p95 | {srch['http_p95_ms']} ms HTTP | {srch['in_process_p95_ms']} ms in-process "
         f"| {srch['ratio_p95_http_vs_in_process']} | <= 1.25 |",
-        f"| restart, {rst['log_records']} log records replayed, no snapshot | "
-        f"{rst['restart_replay_all_s']} s | first write incl. encode: "
-        f"{rst['first_write_s_including_encode']} s | {rst['ratio_replay_vs_first_write']} | "
+        f"| replay of {rst['replayed_records']} log records at start-up, no snapshot "
+        f"(server-side) | {rst['server_replay_s']} s | raw encode of the same texts: "
+        f"{rst['raw_encode_same_texts_s']} s | {rst['ratio_replay_vs_raw_encode']} | "
         "no re-encoding |",
-        f"| restart from a snapshot | {rst['restart_from_snapshot_s']} s | | | |",
+        f"| whole restart (process start, imports, model load, replay) | "
+        f"{rst['restart_replay_all_s']} s | from a snapshot: {rst['restart_from_snapshot_s']} s "
+        f"(replay {rst['server_replay_after_snapshot_s']} s) | | |",
         "",
         f"Texts re-encoded during the replay: **{rst['encoded_during_replay']}** "
         f"(index count after replay: {rst['index_count_after_replay']}).",
         "",
-        "Restart times include process start, imports and model load (about 5 s of the total).",
+        "Whole-restart times are dominated by importing torch and sentence-transformers and"
+        " loading the model; the replay itself is the server-side figure (`GET /v1/indexes`,"
+        " field `recovery`).",
     ]
     (RESULTS / "core.md").write_text("\n".join(lines) + "\n")
 

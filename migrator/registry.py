@@ -34,6 +34,7 @@ class IndexRegistry:
         self._runtimes: dict[str, IndexRuntime] = {}
         self._snapshot_seq: dict[str, int] = {}
         self._snapshot_time: dict[str, float] = {}
+        self.recovery: dict[str, dict[str, Any]] = {}  # how each index came back at start-up
         self._snapshot_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -104,6 +105,12 @@ class IndexRegistry:
         runtime = IndexRuntime(entry, embedder, index, self.cache)
         started = time.monotonic()
         replayed = runtime.catch_up(self.store, progress=progress)
+        self.recovery[entry.name] = {
+            "snapshot_seq": self._snapshot_seq[entry.name],
+            "replayed_records": replayed,
+            "replay_seconds": round(time.monotonic() - started, 3),
+            "encoded": runtime.encoded_total,
+        }
         log.info(
             "index %s ready: snapshot seq %d, replayed %d log records in %.2fs, encoded %d",
             entry.name,

@@ -57,6 +57,7 @@ class IndexInfo:
     last_snapshot_seq: int | None
     encoded_since_start: int
     last_error: str | None
+    recovery: dict[str, Any]
 
 
 class Switchover:
@@ -228,6 +229,7 @@ class Switchover:
                     last_snapshot_seq=self.registry.last_snapshot_seq(entry.name),
                     encoded_since_start=runtime.encoded_total if runtime else 0,
                     last_error=runtime.last_error if runtime else None,
+                    recovery=self.registry.recovery.get(entry.name, {}),
                 )
             )
         return infos

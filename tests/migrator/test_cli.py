@@ -30,7 +30,7 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert len(lines) >= 3, "a summary line beyond the usage"
 
 
-def test_an_unreachable_server_is_one_clean_line(tmp_path: Path) -> None:
+def test_an_unreachable_server_is_one_clean_line() -> None:
     result = CliRunner().invoke(main, ["search", "hello", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert "cannot reach switchover at http://127.0.0.1:9" in result.output
