@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from migrator import Settings, Switchover
 
-from . import operator, retrieval
+from . import evals, operator, retrieval
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 
@@ -40,4 +40,5 @@ def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI
     install_error_handlers(app)
     app.include_router(retrieval.router)
     app.include_router(operator.router)
+    app.include_router(evals.router)
     return app

@@ -118,6 +118,9 @@ class MigrationBody(_Strict):
 class ActionBody(_Strict):
     percent: float | None = Field(default=None, description="canary: the share of reads")
     reason: StrictStr | None = Field(default=None, description="why (required for rollback)")
+    override: StrictBool | None = Field(
+        default=None, description="canary/cutover: advance without a passing judgement (audited)"
+    )
 
 
 class PlanBody(_Strict):
@@ -140,3 +143,18 @@ class EventResponse(BaseModel):
 
 class EventListResponse(BaseModel):
     events: list[EventResponse]
+
+
+class EvalSetBody(_Strict):
+    name: StrictStr = Field(description="Name of the eval set, e.g. 'squad-1k'")
+    path: StrictStr = Field(description="A BEIR-layout folder on the server")
+    sample: StrictInt = Field(default=1000, description="How many queries to draw")
+    seed: StrictInt = Field(default=0, description="Seed of the draw")
+
+
+class EvalBody(_Strict):
+    eval_set: StrictStr
+    source: StrictStr | None = Field(default=None, description="Default: the migration's source")
+    target: StrictStr | None = Field(default=None, description="Default: the migration's target")
+    limit: StrictInt | None = Field(default=None, description="At most this many queries")
+    margin: float | None = Field(default=None, description="Non-inferiority margin (0.02)")

@@ -28,10 +28,10 @@ Method: a two-sided Student-t interval on the mean paired delta, with two adjust
    document per query gives deltas in {-1, 0, +1}, nearly all 0. Fifty zeros make a t interval
    of width zero, which passes a target losing 3% of queries with probability 0.97**50 = 22% at
    the first look; over 200 simulated pools a plain t interval passed 24% of such targets,
-   and 2% even of an 8.5-point drop.
-   Following Agresti & Min (2005) for matched proportions (add 1/2 to each cell of the paired
-   2x2 table), the interval is computed as if half a pair had gained +1, half a pair had lost
-   -1 and one pair had tied, so its half-width never falls below about t / (n + 2). That cut
+   and 2% even of an 8.5-point drop. Following Agresti & Min (2005) for matched proportions
+   (add 1/2 to each cell of the paired 2x2 table), the interval is computed as if half a pair
+   had gained +1, half a pair had lost -1 and one pair had tied, so its half-width never falls
+   below about t / (n + 2). That cut
    false passes of the 3-point drop to 0.5%, inside the nominal 2.5%. It assumes metrics
    bounded in [0, 1] (recall, nDCG, MRR, overlap), so deltas outside [-1, 1] are refused.
 

@@ -264,6 +264,13 @@ def _print_status(status: dict[str, Any]) -> None:
 @click.option("--nprobe", type=int, default=None)
 @click.option("--canary-steps", default=None, help="Comma-separated percents, e.g. 1,5,25,50.")
 @click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
+@click.option("--eval-set", default=None, help="The registered eval set that judges it.")
+@click.option(
+    "--guardrails",
+    "guardrails_json",
+    default=None,
+    help='Guardrail overrides as JSON, e.g. \'{"recall": {"margin": 0.03}}\'.',
+)
 @operator_options
 def migrate_start(
     target_name: str,
@@ -274,6 +281,8 @@ def migrate_start(
     nprobe: int | None,
     canary_steps: str | None,
     shadow_sample: float | None,
+    eval_set: str | None,
+    guardrails_json: str | None,
     url: str,
     token: str | None,
     home: Path | None,
@@ -281,10 +290,7 @@ def migrate_start(
     """Create a migration to a new index version; dual-write starts now."""
     target: dict[str, Any] = {"name": target_name, "factory": factory, "metric": metric}
     if embedder_json:
-        try:
-            target["embedder"] = json.loads(embedder_json)
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--embedder") from exc
+        target["embedder"] = _json_option(embedder_json, "--embedder")
     params = {k: v for k, v in (("ef_search", ef_search), ("nprobe", nprobe)) if v is not None}
     if params:
         target["search_params"] = params
@@ -293,6 +299,10 @@ def migrate_start(
         body["canary_steps"] = _percents(canary_steps)
     if shadow_sample is not None:
         body["shadow_sample"] = shadow_sample
+    if eval_set:
+        body["eval_set"] = eval_set
+    if guardrails_json:
+        body["guardrails"] = _json_option(guardrails_json, "--guardrails")
     _print_status(operator_client(url, token, home).request("POST", "/v1/migrations", body))
 
 
@@ -305,6 +315,9 @@ def migrate_status(as_json: bool, url: str, token: str | None, home: Path | None
     click.echo(json.dumps(status, indent=2)) if as_json else _print_status(status)
 
 
+OVERRIDE_HELP = "cutover/canary: advance without a passing recall judgement (audited)."
+
+
 def _action(name: str, help_text: str) -> None:
     @migrate.command(name, help=help_text)
     @click.option(
@@ -315,17 +328,21 @@ def _action(name: str, help_text: str) -> None:
         help="Migration id (default: the current one).",
     )
     @click.option("--reason", default=None, help="Why; recorded in the audit trail.")
+    @click.option("--override", is_flag=True, help=OVERRIDE_HELP)
     @operator_options
     def command(
         migration_id: int | None,
         reason: str | None,
+        override: bool,
         url: str,
         token: str | None,
         home: Path | None,
     ) -> None:
         client = operator_client(url, token, home)
         mid = _current_id(client, migration_id)
-        body = {"reason": reason} if reason else {}
+        body: dict[str, Any] = {"reason": reason} if reason else {}
+        if override:
+            body["override"] = True
         _print_status(client.request("POST", f"/v1/migrations/{mid}/{name}", body))
 
 
@@ -384,16 +401,18 @@ def migrate_backfill(
     help="Share of reads for the target (default: the plan's next step).",
 )
 @click.option("--reason", default=None)
+@click.option("--override", is_flag=True, help=OVERRIDE_HELP)
 @operator_options
 def migrate_canary(
     migration_id: int | None,
     percent: float | None,
     reason: str | None,
+    override: bool,
     url: str,
     token: str | None,
     home: Path | None,
 ) -> None:
-    """Route a sticky share of reads to the target."""
+    """Route a sticky share of reads to the target (needs a passing judgement)."""
     client = operator_client(url, token, home)
     mid = _current_id(client, migration_id)
     body: dict[str, Any] = {}
@@ -401,6 +420,8 @@ def migrate_canary(
         body["percent"] = percent
     if reason:
         body["reason"] = reason
+    if override:
+        body["override"] = True
     _print_status(client.request("POST", f"/v1/migrations/{mid}/canary", body))
 
 
@@ -428,6 +449,13 @@ def migrate_plan(
     _print_status(client.request("PATCH", f"/v1/migrations/{mid}/plan", body))
 
 
+def _json_option(text: str, hint: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=hint) from exc
+
+
 def _percents(text: str) -> list[float]:
     try:
         return [float(p) for p in text.split(",")]
@@ -452,3 +480,140 @@ def migrate_events(
             f"{at}  {e['from_phase'] or '-':>11} -> {e['to_phase']:<11} {e['canary_percent']:>5}%"
             f"  {e['actor']}: {e['reason']}"
         )
+
+
+# -- eval sets and eval jobs ----------------------------------------------------------------
+
+
+@main.group("eval-set")
+def eval_set() -> None:
+    """Register and list eval sets (seeded samples of BEIR-layout folders)."""
+
+
+@eval_set.command("add")
+@click.argument("name")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--sample", type=click.IntRange(1, 20_000), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@operator_options
+def eval_set_add(
+    name: str,
+    folder: Path,
+    sample: int,
+    seed: int,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Register FOLDER (corpus.jsonl, queries.jsonl, qrels.tsv?) as eval set NAME."""
+    body = {"name": name, "path": str(folder.resolve()), "sample": sample, "seed": seed}
+    record = operator_client(url, token, home).request("POST", "/v1/eval-sets", body)
+    click.echo(
+        f"eval set {record['name']}: {record['sample']} queries (seed {record['seed']}),"
+        f" {'labelled' if record['labelled'] else 'exact-search truth'},"
+        f" sha256 {record['content_hash'][:16]}"
+    )
+
+
+@eval_set.command("list")
+@operator_options
+def eval_set_list(url: str, token: str | None, home: Path | None) -> None:
+    """Every registered eval set."""
+    for r in operator_client(url, token, home).request("GET", "/v1/eval-sets")["eval_sets"]:
+        click.echo(f"{r['name']:<16} {r['sample']:>6} queries  seed {r['seed']:<6} {r['path']}")
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Run eval jobs and read their reports."""
+
+
+@eval_group.command("run")
+@click.option("--eval-set", "eval_set_name", required=True)
+@click.option("--source", default=None, help="Default: the current migration's source.")
+@click.option("--target", default=None, help="Default: the current migration's target.")
+@click.option("--limit", type=int, default=None, help="At most this many queries.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write report.json, report.md and report.html here.",
+)
+@operator_options
+def eval_run(
+    eval_set_name: str,
+    source: str | None,
+    target: str | None,
+    limit: int | None,
+    out: Path | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Run an eval set on two index versions; prints the judgement, writes the reports."""
+    client = operator_client(url, token, home)
+    options = {"source": source, "target": target, "limit": limit}
+    body: dict[str, Any] = {"eval_set": eval_set_name}
+    body.update({k: v for k, v in options.items() if v is not None})
+    job = client.request("POST", "/v1/evals", body)
+    with tqdm(total=job["queries"], unit="query", desc="eval", file=sys.stderr) as bar:
+        while True:
+            record = client.request("GET", f"/v1/evals/{job['id']}")
+            report = record["report"]
+            bar.n = report.get("done", len(report.get("queries", [])))
+            bar.refresh()
+            if report.get("status") != "running":
+                break
+            time.sleep(0.5)
+    _print_eval(record)
+    if out is not None:
+        _write_reports(client, job["id"], out)
+
+
+@eval_group.command("show")
+@click.argument("run_id", type=int)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@operator_options
+def eval_show(
+    run_id: int, out: Path | None, url: str, token: str | None, home: Path | None
+) -> None:
+    """One eval run's summary and judgement (and its reports with --out)."""
+    client = operator_client(url, token, home)
+    _print_eval(client.request("GET", f"/v1/evals/{run_id}"))
+    if out is not None:
+        _write_reports(client, run_id, out)
+
+
+@eval_group.command("list")
+@operator_options
+def eval_list(url: str, token: str | None, home: Path | None) -> None:
+    """Eval runs, newest first."""
+    for r in operator_client(url, token, home).request("GET", "/v1/evals")["evals"]:
+        at = dt.datetime.fromtimestamp(r["at"], tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(
+            f"{r['id']:>4}  {at}  {r['eval_set']:<14} {r['source']} -> {r['target']:<8}"
+            f" {r['origin']:<17} {r['decision'] or '-'}"
+        )
+
+
+def _print_eval(record: dict[str, Any]) -> None:
+    report = record["report"]
+    if "summary" not in report:
+        raise click.ClickException(f"eval run {record['id']}: {report}")
+    summary, judgement = report["summary"], report.get("judgement") or {}
+    click.echo(
+        f"eval run {record['id']}: {record['source']} -> {record['target']}"
+        f" on {record['eval_set']} ({summary.get('n', '?')} queries)"
+    )
+    if judgement:
+        click.echo(f"  {judgement['decision'].upper()}: {judgement['reason']}")
+
+
+def _write_reports(client: Client, run_id: int, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    record = client.request("GET", f"/v1/evals/{run_id}")
+    (out / f"eval-{run_id}.json").write_text(json.dumps(record["report"], indent=2) + "\n")
+    for fmt, suffix in (("markdown", "md"), ("html", "html")):
+        text = client.request_text("GET", f"/v1/evals/{run_id}?format={fmt}")
+        (out / f"eval-{run_id}.{suffix}").write_text(text, encoding="utf-8")
+    click.echo(f"  reports: {out}/eval-{run_id}.{{json,md,html}}")

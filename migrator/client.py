@@ -48,6 +48,15 @@ class Client:
         cls = _ERROR_BY_STATUS.get(response.status_code, SwitchoverError)
         raise cls(f"HTTP {response.status_code}: {message}")
 
+    def request_text(self, method: str, path: str) -> str:
+        try:
+            response = self._http.request(method, path)
+        except httpx.HTTPError as exc:
+            raise SwitchoverError(f"cannot reach switchover at {self.url}: {exc}") from exc
+        if not response.is_success:
+            raise SwitchoverError(f"HTTP {response.status_code}: {response.text[:200]}")
+        return response.text
+
     def upsert(self, documents: list[dict[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = self.request("PUT", "/v1/documents", {"documents": documents})
         return result

@@ -20,7 +20,10 @@ from indexes import Hit, IndexSpec, QueryVectors, SearchParams, load_embedder
 from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .backfill import Backfiller
+from .evaljobs import RecallSession
+from .guardrails import Check, Guardrails
 from .migration import Backfill, Event, Migration, Plan
+from .observations import Observations
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
 from .routing import routes_to_target
@@ -48,7 +51,14 @@ class MigrationLifecycle:
         self.served: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.fallbacks = 0
-        self.shadow = ShadowReader(self._shadow_search, store.add_shadow_reads)
+        self.observations = Observations()
+        self.last_checks: list[Check] = []
+        self._session: RecallSession | None = None
+        self._session_key: tuple[int, int] | None = None
+        self._epoch = 0  # bumps when a judgement must start afresh (shadow entered, resume)
+        self.shadow = ShadowReader(
+            self._shadow_search, store.add_shadow_reads, observe=self.observations.shadow
+        )
 
     # -- start-up and shutdown -----------------------------------------------------------
 
@@ -94,10 +104,13 @@ class MigrationLifecycle:
             "guardrails",
             "shadow_sample",
             "backfill_batch",
+            "eval_set",
         }
         if extra:
             raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
         plan = Plan.from_dict({k: v for k, v in body.items() if k != "target"})
+        if plan.eval_set is not None:
+            self.store.get_eval_set(plan.eval_set)  # NotFoundError names it
         spec_fields = {k: v for k, v in target.items() if k != "search_params"}
         source = self.registry.primary()
         spec_fields.setdefault("embedder", source.entry.spec.embedder.to_dict())
@@ -149,19 +162,17 @@ class MigrationLifecycle:
         reason: str,
         percent: float | None = None,
         roles: Mapping[str, str] | None = None,
+        evidence: Mapping[str, Any] | None = None,
     ) -> Migration:
         check_move(m.phase, to)
         share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
+        metrics = {**self.evidence(m), **(evidence or {})}
         updated = self.store.transition(
-            m.id,
-            m.phase,
-            to,
-            share if share is not None else 0.0,
-            actor,
-            reason,
-            self.evidence(m),
-            roles,
+            m.id, m.phase, to, share or 0.0, actor, reason, metrics, roles
         )
+        if to in (Phase.SHADOW, Phase.ROLLED_BACK):
+            self._epoch += 1  # a new (or resumed) rollout is judged afresh
+            self.observations.reset()
         self.current = None if updated.phase in TERMINAL else updated
         log.info("migration %d: %s -> %s by %s (%s)", m.id, m.phase, to, actor, reason)
         return updated
@@ -196,12 +207,40 @@ class MigrationLifecycle:
             raise ConflictError(
                 f"canary is at {m.canary_percent}%; the share only grows (roll back to lower it)"
             )
+        check_move(m.phase, Phase.CANARY)
+        note = self._gate(m, body)
         return self._move(
-            m, Phase.CANARY, actor, _reason(body, f"canary {percent}%"), float(percent)
+            m,
+            Phase.CANARY,
+            actor,
+            _reason(body, f"canary {percent}%") + note,
+            float(percent),
+            evidence=self._judgement_evidence(),
         )
 
     def _do_cutover(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
-        return self._move(m, Phase.CUTOVER, actor, _reason(body, "all reads on the target"))
+        check_move(m.phase, Phase.CUTOVER)
+        note = self._gate(m, body)
+        reason = _reason(body, "all reads on the target") + note
+        return self._move(m, Phase.CUTOVER, actor, reason, evidence=self._judgement_evidence())
+
+    def _gate(self, m: Migration, body: Mapping[str, Any]) -> str:
+        """Advancing needs a passing recall judgement, or an operator's audited override."""
+        override = body.get("override", False)
+        if not isinstance(override, bool):
+            raise InvalidInputError("override must be true or false")
+        recall = [c for c in self.last_checks if c.name in ("recall", "live_recall")]
+        passing = any(c.state == "ok" for c in recall)
+        breached = any(c.state == "breach" for c in self.last_checks)
+        if passing and not breached:
+            return ""
+        if override:
+            return " (operator override of the judgement)"
+        found = "; ".join(f"{c.name}: {c.state} ({c.detail})" for c in recall) or "none yet"
+        raise ConflictError(
+            f"advancing migration {m.id} needs a passing recall judgement; current: {found}."
+            " Wait for the watchdog, or send override=true (audited)."
+        )
 
     def _do_rollback(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
         if m.phase == Phase.ROLLED_BACK:
@@ -261,6 +300,66 @@ class MigrationLifecycle:
             self.current = updated
             return updated
 
+    # -- judgement -----------------------------------------------------------------------
+
+    def recall_session(self, m: Migration) -> RecallSession | None:
+        """The eval-set judgement of this rollout (a fresh one after shadow or resume)."""
+        if m.plan.eval_set is None:
+            return None
+        key = (m.id, self._epoch)
+        if self._session_key != key:
+            rule = Guardrails.from_dict(m.plan.guardrails).recall
+            self._session = RecallSession(
+                self.store,
+                self.registry.get(m.source),
+                self.registry.get(m.target),
+                self.store.get_eval_set(m.plan.eval_set),
+                rule,
+            )
+            self._session_key = key
+        return self._session
+
+    def record_eval(self, m: Migration, session: RecallSession, origin: str) -> int:
+        judgement = session.judgement
+        return self.store.add_eval_run(
+            session.eval_set["name"],
+            m.source,
+            m.target,
+            m.id,
+            origin,
+            None if judgement is None else judgement.decision,
+            session.report(migration_id=m.id, phase=m.phase.value, origin=origin),
+        )
+
+    def _judgement_evidence(self) -> dict[str, Any]:
+        session = self._session
+        evidence: dict[str, Any] = {"guardrails": [c.to_dict() for c in self.last_checks]}
+        if session is not None:
+            evidence["recall"] = {
+                **session.progress(),
+                "eval_set_hash": session.eval_set["content_hash"],
+                "fingerprints": session.fingerprints,
+                "truth": session.truth,
+            }
+        return evidence
+
+    def auto_rollback(self, m: Migration, checks: list[Check]) -> Migration | None:
+        """Roll reads back because a guardrail breached; audited with the evidence."""
+        with self._action_lock:
+            current = self.current
+            watched = (Phase.SHADOW, Phase.CANARY, Phase.CUTOVER)
+            if current is None or current.id != m.id or current.phase not in watched:
+                return None
+            breached = [c for c in checks if c.state == "breach"]
+            reason = "guardrail breached: " + "; ".join(f"{c.name}: {c.detail}" for c in breached)
+            session = self._session
+            run_id = None
+            if session is not None and session.results:
+                run_id = self.record_eval(current, session, origin="watchdog-rollback")
+            evidence = {**self._judgement_evidence(), "eval_run": run_id}
+            log.warning("migration %d: automatic rollback: %s", m.id, reason)
+            return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
+
     # -- backfill ------------------------------------------------------------------------
 
     def _start_backfill(self, m: Migration) -> None:
@@ -287,7 +386,7 @@ class MigrationLifecycle:
             return
         try:
             backfiller.run()
-        except Exception as exc:
+        except Exception as exc:  # reported in the status; the operator retries
             backfiller.error = f"{type(exc).__name__}: {exc}"
             log.exception("backfill of migration %d failed", backfiller.migration_id)
         m = self.current
@@ -375,6 +474,7 @@ class MigrationLifecycle:
         }
 
     def status(self, m: Migration) -> dict[str, Any]:
+        session = self._session if self._fresh_session(m) else None
         live = self.current is not None and self.current.id == m.id
         bf = self._backfill_state(m)
         progress: dict[str, Any] = bf.to_dict()
@@ -392,7 +492,12 @@ class MigrationLifecycle:
             "created_at": m.created_at,
             "updated_at": m.updated_at,
             **({"live": self.evidence(m)} if live else {}),
+            **({"guardrails": [c.to_dict() for c in self.last_checks]} if live else {}),
+            **({"judgement": session.progress()} if live and session is not None else {}),
         }
+
+    def _fresh_session(self, m: Migration) -> bool:
+        return self._session is not None and self._session_key == (m.id, self._epoch)
 
     def events(self, migration_id: int) -> list[Event]:
         return self.store.events(migration_id)

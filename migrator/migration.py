@@ -8,6 +8,7 @@ from typing import Any
 
 from indexes.errors import InvalidInputError
 
+from .guardrails import Guardrails
 from .phases import TARGET_SHARE, Phase
 
 DEFAULT_CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
@@ -21,6 +22,7 @@ class Plan:
     shadow_sample: float = 0.1  # share of live searches also run on the other index
     backfill_batch: int = 128
     guardrails: dict[str, Any] = field(default_factory=dict)
+    eval_set: str | None = None  # the eval set that judges this migration
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -29,7 +31,13 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
-        unknown = set(data) - {"canary_steps", "shadow_sample", "backfill_batch", "guardrails"}
+        unknown = set(data) - {
+            "canary_steps",
+            "shadow_sample",
+            "backfill_batch",
+            "guardrails",
+            "eval_set",
+        }
         if unknown:
             raise InvalidInputError(f"unknown plan field(s): {sorted(unknown)}")
         steps = tuple(float(s) for s in data.get("canary_steps", DEFAULT_CANARY_STEPS))
@@ -46,7 +54,11 @@ class Plan:
         guardrails = data.get("guardrails") or {}
         if not isinstance(guardrails, Mapping):
             raise InvalidInputError("guardrails must be an object")
-        return cls(steps, sample, batch, dict(guardrails))
+        Guardrails.from_dict(guardrails)  # refuse unknown names and bad values now
+        eval_set = data.get("eval_set")
+        if eval_set is not None and not isinstance(eval_set, str):
+            raise InvalidInputError("eval_set must be the name of a registered eval set")
+        return cls(steps, sample, batch, dict(guardrails), eval_set)
 
 
 @dataclass(frozen=True)

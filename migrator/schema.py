@@ -112,3 +112,39 @@ def m002_migrations(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX shadow_reads_by_migration ON shadow_reads (migration_id, id)")
+
+
+@migrations()
+def m003_evals(db: Database) -> None:
+    """Eval sets (a seeded sample of a BEIR-layout folder) and eval runs with their reports."""
+    db.execute(
+        """
+        CREATE TABLE eval_sets (
+            name TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            sample INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            labelled INTEGER NOT NULL,
+            queries TEXT NOT NULL,
+            qrels TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE eval_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            eval_set TEXT NOT NULL REFERENCES eval_sets(name),
+            source TEXT NOT NULL,
+            target TEXT NOT NULL,
+            migration_id INTEGER,
+            origin TEXT NOT NULL,
+            at REAL NOT NULL,
+            decision TEXT,
+            report TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX eval_runs_by_migration ON eval_runs (migration_id, id)")

@@ -21,6 +21,8 @@ import numpy as np
 from indexes import Hit, IndexSpec, QueryVectors, load_embedder
 from indexes.errors import NotFoundError, SwitchoverError
 
+from .evaljobs import EvalJobs
+from .evalsets import describe
 from .lifecycle import MigrationLifecycle
 from .migration import Event, Migration
 from .records import Document, DocumentIn, LogRecord, WriteResult
@@ -29,6 +31,7 @@ from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
 from .store import Store
 from .validation import check_doc_id, check_documents, check_query
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +82,20 @@ class Switchover:
                 self.registry.open(entry, progress=progress)
         self.migrations = MigrationLifecycle(self.store, self.registry, self._write_lock)
         self.migrations.open_target()
+        self.watchdog = Watchdog(self.migrations)
+        self.evals = EvalJobs(self.store, self.registry, self.migrations)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start_background(self) -> None:
-        """Start the catch-up applier and periodic snapshots (the server does; tests may not)."""
+        """Start the applier, periodic snapshots and the watchdog (the server does; tests tick)."""
         self.registry.start_background()
+        self.watchdog.start()
 
     def close(self, *, snapshot: bool = True) -> None:
         """Stop background work and, by default, snapshot every changed index."""
+        self.watchdog.stop()
+        self.evals.close()
         self.migrations.close()
         self.registry.stop()
         if snapshot:
@@ -173,6 +181,7 @@ class Switchover:
             if fallback is None:
                 raise
             self.migrations.errors[serve.name] += 1
+            self.migrations.observations.failure(serve.name)
             log.warning(
                 "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
             )
@@ -181,6 +190,7 @@ class Switchover:
             hits = self._search_on(serve, query, k, vectors)
         served_ms = (time.perf_counter() - started) * 1000
         self.migrations.served[serve.name] += 1
+        self.migrations.observations.search(serve.name, served_ms)
         self.migrations.maybe_shadow(query, k, serve, [h.id for h in hits], served_ms, vectors)
         docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, serve.name, docs, used_fallback)
@@ -277,3 +287,20 @@ class Switchover:
 
     def migration_events(self, migration_id: int) -> list[Event]:
         return self.migrations.events(migration_id)
+
+    # -- eval sets and eval jobs ---------------------------------------------------------
+
+    def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
+        return self.evals.add_eval_set(name, path, sample, seed)
+
+    def eval_sets(self) -> list[dict[str, Any]]:
+        return [describe(r) for r in self.store.list_eval_sets()]
+
+    def start_eval(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.evals.start(body)
+
+    def eval_run(self, run_id: int) -> dict[str, Any]:
+        return self.evals.get(run_id)
+
+    def eval_runs(self, migration_id: int | None = None) -> list[dict[str, Any]]:
+        return self.store.list_eval_runs(migration_id)

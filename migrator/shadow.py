@@ -47,11 +47,13 @@ class ShadowReader:
         search: ShadowSearch,
         record: Callable[[Sequence[tuple[Any, ...]]], None],
         *,
+        observe: Callable[[str, float, float | None], None] | None = None,
         maxsize: int = 1000,
         window: int = 2000,
     ) -> None:
         self._search = search
         self._record = record
+        self._observe = observe
         self._queue: queue.Queue[ShadowJob | None] = queue.Queue(maxsize=maxsize)
         self._recent: deque[dict[str, Any]] = deque(maxlen=window)
         self._lock = threading.Lock()
@@ -108,7 +110,7 @@ class ShadowReader:
         try:
             hits = self._search(job.shadow_on, job.query, job.k, job.vectors)
             overlap = overlap_at_k(job.served_ids, [h.id for h in hits], job.k)
-        except Exception as exc:
+        except Exception as exc:  # a shadow failure is data, never a crash
             error = f"{type(exc).__name__}: {exc}"
         shadow_ms = (time.perf_counter() - started) * 1000
         row = {
@@ -119,6 +121,8 @@ class ShadowReader:
             "shadow_ms": shadow_ms,
             "error": error,
         }
+        if self._observe is not None:
+            self._observe(job.shadow_on, shadow_ms, overlap)
         with self._lock:
             self._recent.append(row)
             self.completed += 1
@@ -139,7 +143,7 @@ class ShadowReader:
             return
         try:
             self._record(rows)
-        except Exception:
+        except Exception:  # losing shadow records must not stop shadowing
             log.exception("could not record %d shadow reads", len(rows))
 
     def stats(self) -> dict[str, Any]:

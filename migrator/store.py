@@ -540,6 +540,96 @@ class Store:
             )
         return [_document(r) for r in rows]
 
+    # -- eval sets and runs --------------------------------------------------------------
+
+    def add_eval_set(self, record: Mapping[str, Any]) -> None:
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM eval_sets WHERE name = ?", [record["name"]]).fetchone():
+                raise ConflictError(f"eval set {record['name']!r} already exists")
+            db.execute(
+                "INSERT INTO eval_sets (name, path, sample, seed, content_hash, labelled,"
+                " queries, qrels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record["name"],
+                    record["path"],
+                    record["sample"],
+                    record["seed"],
+                    record["content_hash"],
+                    int(record["labelled"]),
+                    json.dumps(record["queries"]),
+                    json.dumps(record["qrels"]),
+                    time.time(),
+                ],
+            )
+
+    def get_eval_set(self, name: str) -> dict[str, Any]:
+        with _storage_errors():
+            row = self._reader().execute(f"{_EVAL_SET_SELECT} WHERE name = ?", [name]).fetchone()
+        if row is None:
+            raise NotFoundError(f"eval set {name!r} does not exist")
+        return _eval_set(row)
+
+    def list_eval_sets(self) -> list[dict[str, Any]]:
+        with _storage_errors():
+            rows = self._reader().execute(f"{_EVAL_SET_SELECT} ORDER BY created_at").fetchall()
+        return [_eval_set(r) for r in rows]
+
+    def add_eval_run(
+        self,
+        eval_set: str,
+        source: str,
+        target: str,
+        migration_id: int | None,
+        origin: str,
+        decision: str | None,
+        report: Mapping[str, Any],
+    ) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO eval_runs (eval_set, source, target, migration_id, origin, at,"
+                " decision, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    eval_set,
+                    source,
+                    target,
+                    migration_id,
+                    origin,
+                    time.time(),
+                    decision,
+                    json.dumps(report),
+                ],
+            )
+        return int(cast(int, cursor.lastrowid))
+
+    def finish_eval_run(self, run_id: int, decision: str | None, report: Mapping[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE eval_runs SET decision = ?, report = ? WHERE id = ?",
+                [decision, json.dumps(report), run_id],
+            )
+
+    def get_eval_run(self, run_id: int) -> dict[str, Any]:
+        with _storage_errors():
+            row = self._reader().execute(f"{_EVAL_RUN_SELECT} WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"eval run {run_id} does not exist")
+        return _eval_run(row, with_report=True)
+
+    def list_eval_runs(
+        self, migration_id: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        where, args = ("WHERE migration_id = ?", [migration_id]) if migration_id else ("", [])
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    f"{_EVAL_RUN_SELECT} {where} ORDER BY id DESC LIMIT ?",
+                    [*args, limit],
+                )
+                .fetchall()
+            )
+        return [_eval_run(r, with_report=True) for r in rows]
+
     # -- shadow reads --------------------------------------------------------------------
 
     def add_shadow_reads(self, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -589,6 +679,42 @@ _MIGRATION_SELECT = (
     "SELECT id, source, target, phase, canary_percent, plan, backfill, created_at, updated_at"
     " FROM migrations"
 )
+
+
+_EVAL_SET_SELECT = (
+    "SELECT name, path, sample, seed, content_hash, labelled, queries, qrels, created_at"
+    " FROM eval_sets"
+)
+_EVAL_RUN_SELECT = (
+    "SELECT id, eval_set, source, target, migration_id, origin, at, decision, report FROM eval_runs"
+)
+
+
+def _eval_set(row: Sequence[Any]) -> dict[str, Any]:
+    keys = (
+        "name",
+        "path",
+        "sample",
+        "seed",
+        "content_hash",
+        "labelled",
+        "queries",
+        "qrels",
+        "created_at",
+    )
+    record = dict(zip(keys, row, strict=True))
+    record["labelled"] = bool(record["labelled"])
+    record["queries"] = json.loads(record["queries"])
+    record["qrels"] = json.loads(record["qrels"])
+    return record
+
+
+def _eval_run(row: Sequence[Any], *, with_report: bool) -> dict[str, Any]:
+    keys = ("id", "eval_set", "source", "target", "migration_id", "origin", "at", "decision")
+    record = dict(zip(keys, row[:8], strict=True))
+    if with_report:
+        record["report"] = json.loads(row[8])
+    return record
 
 
 def _migration(row: Sequence[Any]) -> Migration:

@@ -58,7 +58,9 @@ def test_a_whole_migration_over_http(client: TestClient) -> None:
     assert status["backfill"]["finished"]
     assert status["backfill"]["done"] == 60
     client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
-    canary = client.post(f"/v1/migrations/{mid}/canary", json={"percent": 50}, headers=AUTH)
+    canary = client.post(
+        f"/v1/migrations/{mid}/canary", json={"percent": 50, "override": True}, headers=AUTH
+    )
     assert canary.json()["target_share"] == 50
     served = {
         client.post(
@@ -70,7 +72,7 @@ def test_a_whole_migration_over_http(client: TestClient) -> None:
     pinned = client.post("/v1/indexes/v2/search", json={"query": "gear number 7", "k": 1})
     assert pinned.json()["served_by"] == "v2"
     assert pinned.headers["x-served-by"] == "v2"
-    client.post(f"/v1/migrations/{mid}/cutover", headers=AUTH)
+    client.post(f"/v1/migrations/{mid}/cutover", json={"override": True}, headers=AUTH)
     final = client.post(f"/v1/migrations/{mid}/finalize", headers=AUTH).json()
     assert final["phase"] == "finalized"
     events = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"]

@@ -133,7 +133,7 @@ def test_canary_routes_a_sticky_share_and_names_the_serving_index(svc: Switchove
     mid = svc.create_migration(hnsw_target(shadow_sample=0.0), "alice")["id"]
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "canary", {"percent": 50}, "alice")
+    svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
     served = {svc.search("lamp tide", 3, routing_key=f"user{i}").served_by for i in range(200)}
     assert served == {"v1", "v2"}
     for key in ("u1", "u2", "u3"):
@@ -144,14 +144,14 @@ def test_canary_steps_follow_the_plan_and_never_shrink(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(canary_steps=[2, 10]), "alice")["id"]
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
-    assert svc.migration_action(mid, "canary", {}, "alice")["canary_percent"] == 2
-    assert svc.migration_action(mid, "canary", {}, "alice")["canary_percent"] == 10
+    assert svc.migration_action(mid, "canary", {"override": True}, "alice")["canary_percent"] == 2
+    assert svc.migration_action(mid, "canary", {"override": True}, "alice")["canary_percent"] == 10
     with pytest.raises(ConflictError, match="only grows"):
-        svc.migration_action(mid, "canary", {"percent": 5}, "alice")
+        svc.migration_action(mid, "canary", {"percent": 5, "override": True}, "alice")
     with pytest.raises(ConflictError, match="no canary step left"):
-        svc.migration_action(mid, "canary", {}, "alice")
+        svc.migration_action(mid, "canary", {"override": True}, "alice")
     with pytest.raises(InvalidInputError):
-        svc.migration_action(mid, "canary", {"percent": 100}, "alice")
+        svc.migration_action(mid, "canary", {"percent": 100, "override": True}, "alice")
 
 
 def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
@@ -160,7 +160,7 @@ def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
     mid = svc.create_migration(hnsw_target(), "alice")["id"]
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "canary", {"percent": 50}, "alice")
+    svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
     with pytest.raises(InvalidInputError, match="reason"):
         svc.migration_action(mid, "rollback", {}, "alice")
     status = svc.migration_action(mid, "rollback", {"reason": "recall dropped"}, "bob")
@@ -194,8 +194,8 @@ def test_finalize_makes_the_target_primary_and_stops_dual_write(svc: Switchover)
     backfill(svc, mid)
     for action, body in (
         ("shadow", {}),
-        ("canary", {"percent": 10}),
-        ("cutover", {}),
+        ("canary", {"percent": 10, "override": True}),
+        ("cutover", {"override": True}),
         ("finalize", {}),
     ):
         svc.migration_action(mid, action, body, "alice")
@@ -248,7 +248,7 @@ def test_a_failing_target_embedder_never_fails_a_write(
     mid = svc.create_migration(hnsw_target(), "alice")["id"]
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "canary", {"percent": 50}, "alice")
+    svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
     target = svc.runtime("v2")
 
     def broken(_texts: object) -> object:
@@ -296,7 +296,7 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
                 svc.upsert([doc(1000 + n % 50, version=n), doc(2000 + n)])
                 if n % 5 == 0:
                     svc.delete(f"d{2000 + n - 3:04d}")
-            except BaseException as exc:
+            except BaseException as exc:  # surfaced by the assertion below
                 errors.append(exc)
                 return
 
@@ -307,9 +307,9 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
         backfill(svc, mid)
         for action, body in (
             ("shadow", {}),
-            ("canary", {"percent": 5}),
-            ("canary", {"percent": 50}),
-            ("cutover", {}),
+            ("canary", {"percent": 5, "override": True}),
+            ("canary", {"percent": 50, "override": True}),
+            ("cutover", {"override": True}),
             ("finalize", {}),
         ):
             svc.migration_action(mid, action, body, "alice")

@@ -1,0 +1,58 @@
+"""Eval sets and eval jobs: register a sample, run it on two index versions, read reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from evals import to_html, to_markdown
+
+from .auth import operator_name
+from .deps import Service
+from .schemas import EvalBody, EvalSetBody
+
+router = APIRouter(tags=["evals"], dependencies=[Depends(operator_name)])
+
+
+@router.post("/v1/eval-sets", status_code=201)
+def add_eval_set(body: EvalSetBody, svc: Service) -> dict[str, Any]:
+    """Register a seeded sample of a BEIR-layout folder on the server (hash recorded)."""
+    return svc.add_eval_set(body.name, body.path, body.sample, body.seed)
+
+
+@router.get("/v1/eval-sets")
+def list_eval_sets(svc: Service) -> dict[str, Any]:
+    return {"eval_sets": svc.eval_sets()}
+
+
+@router.post("/v1/evals", status_code=202)
+def start_eval(body: EvalBody, svc: Service) -> dict[str, Any]:
+    """Run an eval set on two index versions (default: the migration's) in the background."""
+    return svc.start_eval(body.model_dump(exclude_none=True))
+
+
+@router.get("/v1/evals")
+def list_evals(svc: Service, migration_id: int | None = None) -> dict[str, Any]:
+    runs = svc.eval_runs(migration_id)
+    return {"evals": [{k: v for k, v in r.items() if k != "report"} for r in runs]}
+
+
+@router.get("/v1/evals/{run_id}", response_model=None)
+def get_eval(
+    run_id: int,
+    svc: Service,
+    format: str = Query(default="json", pattern="^(json|markdown|html)$"),
+) -> dict[str, Any] | HTMLResponse | PlainTextResponse:
+    """One eval run: status, summary, judgement; ``format=markdown|html`` for the report."""
+    record = svc.eval_run(run_id)
+    report = record["report"]
+    if format == "json" or "summary" not in report:
+        return record
+    if format == "markdown":
+        return PlainTextResponse(to_markdown(report), media_type="text/markdown")
+    history = [
+        r["report"] for r in svc.eval_runs(record["migration_id"]) if "summary" in r["report"]
+    ]
+    return HTMLResponse(to_html(report, history=history))

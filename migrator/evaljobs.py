@@ -1,0 +1,269 @@
+"""Eval jobs: run an eval set on two live index versions, judge, and keep the report.
+
+``RecallSession`` draws the eval set's queries in their stored (seeded) order and judges
+at each look of a doubling schedule, so the watchdog can keep drawing while undecided
+and stop as soon as the evidence decides. ``run_eval`` is the one-shot job behind
+``POST /v1/evals`` and ``switchover eval run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from evals import EvalRun, Judgement, QueryResult, evaluate, judge, look_schedule, run_to_dict
+from evals.harness import Searcher, Truth
+from indexes import IndexSpec, QueryVectors, VectorIndex
+from indexes.errors import InvalidInputError
+
+from .evalsets import build_eval_set, describe, queries_of
+from .guardrails import RecallRule
+from .runtime import IndexRuntime
+from .store import Store
+
+if TYPE_CHECKING:  # the lifecycle imports this module; only its type is needed here
+    from .lifecycle import MigrationLifecycle
+    from .registry import IndexRegistry
+
+log = logging.getLogger(__name__)
+
+
+class PairSearchers:
+    """Source and target searchers that share the query vector when the embedder matches."""
+
+    def __init__(self, source: IndexRuntime, target: IndexRuntime) -> None:
+        self.source, self.target = source, target
+        self._last: tuple[str, QueryVectors] | None = None
+
+    def _vectors(self, runtime: IndexRuntime, text: str) -> QueryVectors:
+        if self._last is not None and self._last[0] == text:
+            vectors = runtime.embed_query(text, self._last[1])
+        else:
+            vectors = runtime.embed_query(text)
+        self._last = (text, vectors)
+        return vectors
+
+    def searcher(self, runtime: IndexRuntime) -> Searcher:
+        def search(text: str, k: int) -> list[str]:
+            return [h.id for h in runtime.search(text, k, vectors=self._vectors(runtime, text))]
+
+        return search
+
+
+def exact_truth(store: Store, source: IndexRuntime) -> Searcher:
+    """Exact search (Flat) with the source's embedder over the live documents.
+
+    The source itself when it is already Flat; otherwise a Flat index built from the
+    embedding cache (nothing is re-encoded that the source already encoded).
+    """
+    if source.entry.spec.factory.replace(" ", "") == "Flat":
+        return lambda text, k: [h.id for h in source.search(text, k)]
+    spec = IndexSpec(
+        name=f"{source.name}-exact",
+        embedder=source.entry.spec.embedder,
+        factory="Flat",
+        metric=source.entry.spec.metric,
+    )
+    flat = VectorIndex(spec, source.entry.dim, source.entry.fingerprint)
+    cursor: str | None = None
+    while True:
+        docs = store.backfill_batch(cursor, 1024)
+        if not docs:
+            break
+        vectors = source.embed_documents([d.text for d in docs])
+        flat.backfill({d.id: vectors[d.content_hash] for d in docs})
+        cursor = docs[-1].id
+
+    def search(text: str, k: int) -> list[str]:
+        return [h.id for h in flat.search(source.embed_query(text), k)[0]]
+
+    return search
+
+
+class RecallSession:
+    """Incremental, sequential judgement of one migration on one eval set."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: IndexRuntime,
+        target: IndexRuntime,
+        eval_set: Mapping[str, Any],
+        rule: RecallRule,
+        *,
+        k: int = 10,
+    ) -> None:
+        self.eval_set = eval_set
+        self.rule = rule
+        self.k = k
+        self.queries = queries_of(dict(eval_set))[: rule.pool]
+        if not self.queries:
+            raise InvalidInputError(f"eval set {eval_set['name']!r} has no queries")
+        start = min(rule.min_samples, len(self.queries))
+        self.sizes = look_schedule(start, len(self.queries))
+        pair = PairSearchers(source, target)
+        self._source, self._target = pair.searcher(source), pair.searcher(target)
+        self._qrels = eval_set["qrels"] if eval_set["labelled"] else None
+        self._truth = None if self._qrels is not None else exact_truth(store, source)
+        self.source_name, self.target_name = source.name, target.name
+        self.fingerprints = {
+            source.name: source.entry.fingerprint,
+            target.name: target.entry.fingerprint,
+        }
+        self.results: list[QueryResult] = []
+        self.judgement: Judgement | None = None
+        self.done = False
+        self.started_at = time.time()
+        self._lock = threading.Lock()
+
+    @property
+    def truth(self) -> Truth:
+        return "qrels" if self._qrels is not None else "exact"
+
+    def step(self, budget: int) -> Judgement | None:
+        """Evaluate up to ``budget`` more queries; judge whenever a look size is reached."""
+        with self._lock:
+            if self.done:
+                return self.judgement
+            size = next(s for s in self.sizes if s > len(self.results))
+            batch = self.queries[len(self.results) : min(size, len(self.results) + budget)]
+            run = evaluate(
+                batch, self._source, self._target, qrels=self._qrels, truth=self._truth, k=self.k
+            )
+            self.results.extend(run.results)
+            if len(self.results) >= size:
+                self.judgement = judge(
+                    self.run().deltas("recall@10"),
+                    margin=self.rule.margin,
+                    confidence=self.rule.confidence,
+                    min_samples=min(self.rule.min_samples, len(self.queries)),
+                    max_looks=len(self.sizes),
+                )
+                exhausted = len(self.results) >= len(self.queries)
+                self.done = self.judgement.decision != "hold" or exhausted
+            return self.judgement
+
+    def is_done(self) -> bool:
+        return self.done
+
+    def run_to_end(self, progress: Callable[[int, int], None] | None = None) -> Judgement | None:
+        while not self.done:
+            self.step(50)
+            if progress is not None:
+                progress(len(self.results), len(self.queries))
+        return self.judgement
+
+    def run(self) -> EvalRun:
+        return EvalRun(k=self.k, results=list(self.results), truth=self.truth)
+
+    def report(self, **meta: Any) -> dict[str, Any]:
+        return run_to_dict(
+            self.run(),
+            judgement=self.judgement,
+            meta={
+                "at": time.time(),
+                "eval_set": self.eval_set["name"],
+                "eval_set_hash": self.eval_set["content_hash"],
+                "eval_set_sample": len(self.queries),
+                "labelled": bool(self.eval_set["labelled"]),
+                "source": self.source_name,
+                "target": self.target_name,
+                "fingerprints": self.fingerprints,
+                **meta,
+            },
+        )
+
+    def progress(self) -> dict[str, Any]:
+        judgement = self.judgement.to_dict() if self.judgement is not None else None
+        return {
+            "eval_set": self.eval_set["name"],
+            "done": len(self.results),
+            "pool": len(self.queries),
+            "finished": self.done,
+            "judgement": judgement,
+        }
+
+
+class EvalJobs:
+    """One-shot eval runs on any two live index versions, in the background, stored."""
+
+    def __init__(
+        self, store: Store, registry: IndexRegistry, lifecycle: MigrationLifecycle
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.lifecycle = lifecycle
+        self.progress: dict[int, tuple[int, int]] = {}
+        self._threads: list[threading.Thread] = []
+
+    def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
+        record = build_eval_set(name, path, sample, seed)
+        self.store.add_eval_set(record)
+        return describe(record)
+
+    def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate, record a running job, and run it in the background."""
+        name = body.get("eval_set")
+        if not isinstance(name, str):
+            raise InvalidInputError("'eval_set' names a registered eval set")
+        eval_set = self.store.get_eval_set(name)
+        m = self.lifecycle.current
+        source_name = body.get("source") or (m.source if m else None)
+        target_name = body.get("target") or (m.target if m else None)
+        if not source_name or not target_name:
+            raise InvalidInputError("name 'source' and 'target' (no migration is active)")
+        source, target = self.registry.get(source_name), self.registry.get(target_name)
+        limit = body.get("limit", len(eval_set["queries"]))
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError("limit must be a positive integer")
+        margin = body.get("margin", RecallRule().margin)
+        if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < 1:
+            raise InvalidInputError("margin must be a number from 0 to 1")
+        rule = RecallRule(margin=float(margin), pool=limit)
+        session = RecallSession(self.store, source, target, eval_set, rule)
+        migration_id = m.id if m and {m.source, m.target} == {source.name, target.name} else None
+        run_id = self.store.add_eval_run(
+            name, source.name, target.name, migration_id, "job", None, {"status": "running"}
+        )
+        thread = threading.Thread(
+            target=self._run,
+            args=(run_id, session, migration_id),
+            daemon=True,
+            name=f"switchover-eval-{run_id}",
+        )
+        self._threads.append(thread)
+        thread.start()
+        return {
+            "id": run_id,
+            "status": "running",
+            "eval_set": name,
+            "source": source.name,
+            "target": target.name,
+            "queries": len(session.queries),
+        }
+
+    def _run(self, run_id: int, session: RecallSession, migration_id: int | None) -> None:
+        try:
+            session.run_to_end(lambda done, total: self.progress.__setitem__(run_id, (done, total)))
+            judgement = session.judgement
+            report = session.report(migration_id=migration_id, origin="job", run_id=run_id)
+            self.store.finish_eval_run(
+                run_id, None if judgement is None else judgement.decision, report
+            )
+        except Exception as exc:  # a failed job is reported, never crashes the server
+            log.exception("eval run %d failed", run_id)
+            self.store.finish_eval_run(run_id, None, {"status": "failed", "error": str(exc)})
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        record = self.store.get_eval_run(run_id)
+        if record["report"].get("status") == "running":
+            done, total = self.progress.get(run_id, (0, 0))
+            record["report"] = {**record["report"], "done": done, "total": total}
+        return record
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=1)

@@ -1,0 +1,73 @@
+"""Eval sets: a seeded sample of a BEIR-layout folder's queries, fixed at registration.
+
+The sampled queries (and their judgements, when the folder has ``qrels.tsv``) are stored
+with the sha256 of the folder's files, so a judgement can always say exactly what judged
+it. Without qrels, ground truth is exact search with the source's embedder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from evals import Query, load_qrels, load_queries
+from indexes import INDEX_NAME_PATTERN
+from indexes.errors import InvalidInputError
+
+MAX_SAMPLE = 20_000
+FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
+def folder_hash(folder: Path) -> str:
+    """sha256 over the BEIR files present in ``folder`` (name and bytes)."""
+    digest = hashlib.sha256()
+    for name in FILES:
+        path = folder / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0")
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_eval_set(name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
+    """Validate and sample; the record the store keeps (nothing is written here)."""
+    if not isinstance(name, str) or not re.fullmatch(INDEX_NAME_PATTERN, name):
+        raise InvalidInputError(f"eval set name must match {INDEX_NAME_PATTERN}")
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 1 <= sample <= MAX_SAMPLE:
+        raise InvalidInputError(f"sample must be an integer from 1 to {MAX_SAMPLE}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidInputError("seed must be an integer")
+    folder = Path(path).expanduser()
+    if not folder.is_dir() or not (folder / "queries.jsonl").is_file():
+        raise InvalidInputError(f"{path}: not a folder with queries.jsonl (BEIR layout)")
+    queries = load_queries(folder / "queries.jsonl")
+    labelled = (folder / "qrels.tsv").is_file()
+    qrels = load_qrels(folder / "qrels.tsv") if labelled else {}
+    pool = [q for q in queries if q.id in qrels] if labelled else queries
+    if not pool:
+        raise InvalidInputError(f"{path}: no {'judged ' if labelled else ''}queries")
+    chosen = pool if sample >= len(pool) else random.Random(seed).sample(pool, sample)  # noqa: S311 - seeded sampling
+    return {
+        "name": name,
+        "path": str(folder.resolve()),
+        "sample": len(chosen),
+        "seed": seed,
+        "content_hash": folder_hash(folder),
+        "labelled": labelled,
+        "queries": [{"id": q.id, "text": q.text} for q in chosen],
+        "qrels": {q.id: qrels[q.id] for q in chosen} if labelled else {},
+    }
+
+
+def queries_of(record: dict[str, Any]) -> list[Query]:
+    return [Query(q["id"], q["text"]) for q in record["queries"]]
+
+
+def describe(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without its query list (for listings and responses)."""
+    return {k: v for k, v in record.items() if k not in ("queries", "qrels")}

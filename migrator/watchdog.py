@@ -1,0 +1,141 @@
+"""The watchdog: judges the live migration continuously and rolls reads back on a breach.
+
+Each tick, during shadow, canary and cutover: draw a few more eval-set queries into the
+recall session (judged at each look of its doubling schedule), gather the other
+guardrails' windows, and if any guardrail is breached, roll back at once: reads to the
+source, writes still dual, recorded as an audit event carrying its evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from evals import judge
+from indexes.errors import SwitchoverError
+
+from .evaljobs import RecallSession
+from .guardrails import (
+    Check,
+    Guardrails,
+    error_check,
+    from_judgement,
+    lag_check,
+    latency_check,
+    overlap_check,
+    verdict,
+)
+from .lifecycle import MigrationLifecycle
+from .migration import Migration
+from .phases import Phase
+
+log = logging.getLogger(__name__)
+
+WATCHED = frozenset({Phase.SHADOW, Phase.CANARY, Phase.CUTOVER})
+
+
+class Watchdog:
+    def __init__(
+        self, lifecycle: MigrationLifecycle, *, interval_s: float = 1.0, budget: int = 25
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.interval_s = interval_s
+        self.budget = budget
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tick_lock = threading.Lock()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="switchover-watchdog", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # the watchdog must outlive any one bad tick
+                log.exception("watchdog tick failed")
+
+    def tick(self) -> list[Check]:
+        """One evaluation; returns the checks (and acts on a breach)."""
+        with self._tick_lock:
+            m = self.lifecycle.current
+            if m is None or m.phase not in WATCHED:
+                return []
+            session = self.lifecycle.recall_session(m)
+            if session is not None and not session.done:
+                before = session.judgement
+                try:
+                    session.step(self.budget)
+                except SwitchoverError as exc:  # a failing index is the errors guardrail's case
+                    log.warning("judging migration %d: %s", m.id, exc)
+                    self.lifecycle.observations.failure(m.target)
+                if session.is_done() and session.judgement is not before:
+                    self.lifecycle.record_eval(m, session, origin="watchdog")
+            checks = self.checks(m, session)
+            self.lifecycle.last_checks = checks
+            if verdict(checks) == "breach":
+                self.lifecycle.auto_rollback(m, checks)
+            return checks
+
+    def checks(self, m: Migration, session: RecallSession | None) -> list[Check]:
+        rails = Guardrails.from_dict(m.plan.guardrails)
+        lc = self.lifecycle
+        obs = lc.observations
+        source = lc.registry.get(m.source)
+        target = lc.registry.get(m.target)
+        same_embedder = source.entry.fingerprint == target.entry.fingerprint
+        if session is None:
+            recall = Check(
+                "recall",
+                "hold",
+                None,
+                -rails.recall.margin,
+                0,
+                "no eval set named for this migration",
+            )
+        else:
+            recall = from_judgement("recall", session.judgement, rails.recall.margin)
+        checks = [recall, self._live_recall(m, rails, same_embedder)]
+        window = rails.latency.window_s
+        checks.append(
+            latency_check(
+                obs.latency_ms[m.source].values(window),
+                obs.latency_ms[m.target].values(window),
+                rails.latency,
+            )
+        )
+        checks.append(error_check(*obs.errors(m.target, rails.errors.window_s), rails.errors))
+        checks.append(lag_check(*target.lag(lc.store), rails.lag))
+        checks.append(
+            overlap_check(obs.overlaps.values(rails.overlap.window_s), rails.overlap, same_embedder)
+        )
+        return checks
+
+    def _live_recall(self, m: Migration, rails: Guardrails, same_embedder: bool) -> Check:
+        rule = rails.live_recall
+        source = self.lifecycle.registry.get(m.source)
+        exact = source.entry.spec.factory.replace(" ", "") == "Flat"
+        if not rule.enabled or not (exact and same_embedder):
+            why = "off" if not rule.enabled else "needs a Flat source with the target's embedder"
+            return Check("live_recall", "hold", None, -rule.margin, 0, f"not applicable: {why}")
+        # With an exact source and the same embedder, a shadow read's overlap@k IS the
+        # other side's recall@k against exact truth, so the paired delta is overlap - 1.
+        deltas = [o - 1.0 for o in self.lifecycle.observations.overlaps.values(rule.window_s)]
+        judgement = judge(
+            deltas, margin=rule.margin, confidence=rule.confidence, min_samples=rule.min_samples
+        )
+        return from_judgement("live_recall", judgement, rule.margin)
+
+
+def summary(checks: list[Check]) -> dict[str, Any]:
+    return {"verdict": verdict(checks), "checks": [c.to_dict() for c in checks]}
