@@ -1,4 +1,4 @@
-"""Judgement in the loop: the watchdog passes a good target, rolls a bad one back, gates canaries."""
+"""Judgement in the loop: pass a good target, roll a bad one back, gate the canary."""
 
 from __future__ import annotations
 
