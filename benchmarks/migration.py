@@ -49,7 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     data = load_dataset(SQUAD)
     docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus[: args.docs]]
-    queries = [q.text for q in data.sample_queries(args.blocks * args.block_size * 2, seed=9)]
+    wanted = args.blocks * args.block_size * 2 + 30
+    queries = [q.text for q in data.sample_queries(wanted, seed=9)]
     with tempfile.TemporaryDirectory(prefix="switchover-bench-") as tmp:
         server = ServerProcess(Path(tmp) / "home").start()
         auth = {"Authorization": f"Bearer {server.token}"}
@@ -87,9 +88,12 @@ def run(
 
     # 1. shadow overhead, alternating blocks
     latencies: dict[float, list[float]] = {0.0: [], 1.0: []}
-    it = iter(queries)
-    for _ in range(args.blocks):
-        for sample in (0.0, 1.0):
+    for q in queries[:30]:  # warm-up, measured by neither side
+        http.post("/v1/search", json={"query": q, "k": 10}).raise_for_status()
+    it = iter(queries[30:])
+    for block in range(args.blocks):
+        order = (0.0, 1.0) if block % 2 == 0 else (1.0, 0.0)  # ABBA: drift hits both alike
+        for sample in order:
             http.patch(
                 f"/v1/migrations/{mid}/plan", json={"shadow_sample": sample}, headers=auth
             ).raise_for_status()
@@ -104,7 +108,9 @@ def run(
     key = next(f"user{i}" for i in range(10_000) if routes_to_target(50.0, f"user{i}", mid))
     flips: list[float] = []
     for _ in range(args.cycles):
-        http.post(f"/v1/migrations/{mid}/canary", json={"percent": 50}, headers=auth)
+        http.post(
+            f"/v1/migrations/{mid}/canary", json={"percent": 50, "override": True}, headers=auth
+        ).raise_for_status()
         assert _served(http, key) == "v2"
         started = time.perf_counter()
         http.post(f"/v1/migrations/{mid}/rollback", json={"reason": "bench"}, headers=auth)

@@ -21,9 +21,11 @@ from evals.datasets import corpus_doc, iter_jsonl
 from indexes.errors import SwitchoverError
 
 from .client import Client
+from .demo import run_demo
 from .settings import TOKEN_ENV, TOKEN_FILE, load_settings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
 class _CleanErrors(click.Group):
@@ -617,3 +619,35 @@ def _write_reports(client: Client, run_id: int, out: Path) -> None:
         text = client.request_text("GET", f"/v1/evals/{run_id}?format={fmt}")
         (out / f"eval-{run_id}.{suffix}").write_text(text, encoding="utf-8")
     click.echo(f"  reports: {out}/eval-{run_id}.{{json,md,html}}")
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A BEIR-layout folder (default: the bundled data/sample).",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A new, empty home (default: a temporary folder, removed afterwards).",
+)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-report"),
+    show_default=True,
+    help="Where the reports go.",
+)
+def demo(data_dir: Path | None, home: Path | None, port: int, report_dir: Path) -> None:
+    """Ingest, migrate to a good target (passes, finalized), then a bad one (rolled back)."""
+    logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+    folder = data_dir or SAMPLE_DATA
+    if not (folder / "queries.jsonl").is_file():
+        raise click.ClickException(f"{folder}: no queries.jsonl; pass --data DIR")
+    raise SystemExit(run_demo(folder, home, port, report_dir, click.echo))

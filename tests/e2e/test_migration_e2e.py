@@ -7,6 +7,7 @@ middle of a backfill. The CLI drives the phases, as an operator would.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -32,6 +33,35 @@ def passages(n: int = SUBSET) -> list[dict[str, Any]]:
     data = load_dataset(squad_dir())
     docs = random.Random(11).sample(data.corpus, n)
     return [{"id": d.id, "text": d.embedding_text()} for d in docs]
+
+
+def eval_folder(folder: Path, docs: list[dict[str, Any]]) -> Path:
+    """A BEIR folder with the SQuAD questions whose passage is among ``docs``."""
+    data = load_dataset(squad_dir())
+    ids = {d["id"] for d in docs}
+    folder.mkdir(parents=True)
+    queries = [q for q in data.queries if set(data.qrels[q.id]) <= ids]
+    with (folder / "corpus.jsonl").open("w") as out:
+        for d in docs:
+            out.write(json.dumps({"id": d["id"], "text": d["text"]}) + "\n")
+    with (folder / "queries.jsonl").open("w") as out:
+        for q in queries:
+            out.write(json.dumps({"id": q.id, "text": q.text}) + "\n")
+    lines = ["query-id\tcorpus-id\tscore"]
+    lines += [f"{q.id}\t{doc}\t1" for q in queries for doc in data.qrels[q.id]]
+    (folder / "qrels.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def wait_for_judgement(http: httpx.Client, token: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = status(http, token)
+        recall = [c for c in current.get("guardrails", []) if c["name"] == "recall"]
+        if recall and recall[0]["state"] != "hold":
+            return recall[0]
+        time.sleep(0.5)
+    raise AssertionError("no recall judgement in time")
 
 
 def ingest(http: httpx.Client, docs: list[dict[str, Any]]) -> None:
@@ -104,6 +134,9 @@ def test_flat_to_hnsw_through_every_phase_with_live_writes(tmp_path: Path) -> No
         httpx.Client(base_url=server.url, timeout=600) as http,
     ):
         ingest(http, docs)
+        folder = eval_folder(tmp_path / "eval", docs)
+        out = cli(server, "eval-set", "add", "squad-sub", str(folder), "--sample", "400")
+        assert "labelled" in out
         writer = Writer(server.url)
         writer.start()
         try:
@@ -119,10 +152,14 @@ def test_flat_to_hnsw_through_every_phase_with_live_writes(tmp_path: Path) -> No
                 "64",
                 "--canary-steps",
                 "5,50",
+                "--eval-set",
+                "squad-sub",
             )
             cli(server, "migrate", "backfill")
             assert status(http, server.token)["backfill"]["finished"]
             cli(server, "migrate", "shadow")
+            recall = wait_for_judgement(http, server.token)
+            assert recall["state"] == "ok", recall["detail"]
             cli(server, "migrate", "canary")
             cli(server, "migrate", "canary")
             routed = {
@@ -173,7 +210,7 @@ def test_rollback_mid_canary_keeps_writes_on_both_indexes(tmp_path: Path) -> Non
         cli(server, "migrate", "start", "--target", "v2", "--factory", "HNSW32,Flat")
         cli(server, "migrate", "backfill")
         cli(server, "migrate", "shadow")
-        cli(server, "migrate", "canary", "--percent", "50")
+        cli(server, "migrate", "canary", "--percent", "50", "--override")
         out = cli(server, "migrate", "rollback", "--reason", "operator saw a recall dip")
         assert "rolled_back" in out
         served = {
