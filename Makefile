@@ -1,10 +1,10 @@
-# The README's three commands: `make setup`, `make serve`, `make test`.
+# The README's three commands: `make setup`, `make demo`, `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup serve test test-fast lint bench
+.PHONY: setup demo serve test test-fast lint bench
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(BIN)/switchover: pyproject.toml
 	touch $(BIN)/switchover
 
 setup: $(BIN)/switchover
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(BIN)/switchover demo
 
 serve: setup
 	HF_HUB_OFFLINE=1 $(BIN)/switchover serve --home $(HOME_DIR)

@@ -113,6 +113,7 @@ class MigrationBody(_Strict):
     shadow_sample: float | None = Field(default=None, ge=0, le=1)
     backfill_batch: StrictInt | None = None
     guardrails: dict[str, Any] | None = None
+    eval_set: StrictStr | None = Field(default=None, description="The eval set that judges it")
 
 
 class ActionBody(_Strict):

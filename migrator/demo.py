@@ -119,10 +119,12 @@ class Demo:
             "canary_steps": [5, 25, 50],
             "shadow_sample": 0.5,
         }
-        mid = int(self.client.request("POST", "/v1/migrations", body)["id"])
+        created = self.client.request("POST", "/v1/migrations", body)
+        mid = int(created["id"])
+        params = ", ".join(f"{k}={v}" for k, v in target.get("search_params", {}).items())
         self.log(
-            f"migration {mid}: v? -> {target['name']} ({target['factory']},"
-            f" {target.get('search_params', {})})"
+            f"migration {mid}: {created['source']} -> {target['name']}"
+            f" ({target['factory']}{', ' + params if params else ''})"
         )
         self.action(mid, "backfill")
         self.wait(mid, lambda s: bool(s["backfill"]["finished"]), "the backfill")
