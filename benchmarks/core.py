@@ -231,7 +231,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="switchover-bench-") as tmp:
         work = Path(tmp)
         print("ingest ...", flush=True)
-        results["ingest"] = bench_ingest(texts, 64, work)
+        results["ingest"] = bench_ingest(texts, 256, work)
         print(results["ingest"], flush=True)
         print("search ...", flush=True)
         results["search"] = bench_search(texts, queries, work)

@@ -129,7 +129,7 @@ def operator_client(url: str, token: str | None, home: Path | None) -> Client:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=128, show_default=True)
 @url_option
 def ingest(file: Path, batch_size: int, url: str) -> None:
     """Upsert every document of a JSONL file ({"id", "text", "title"?, "metadata"?} per line)."""
