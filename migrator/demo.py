@@ -52,7 +52,7 @@ class Writer(threading.Thread):
             n = 0
             while not self.stop.wait(0.2):
                 n += 1
-                doc_id, text = f"live-{n}", f"live note {n}: harbour pilots log the tide at dawn"
+                doc_id, text = f"live-{n}", _note(rng, n)
                 ok = http.put("/v1/documents", json={"documents": [{"id": doc_id, "text": text}]})
                 if ok.status_code != 200:
                     self.failed += 1
@@ -64,6 +64,18 @@ class Writer(threading.Thread):
                     if http.delete(f"/v1/documents/{victim}").status_code == 200:
                         self.live.pop(victim)
                         self.acked += 1
+
+
+_WORDS = (
+    "harbour pilot tide ledger copper kiln orchard glacier violin monsoon lantern quarry "
+    "falcon meadow cipher bakery comet canyon ferry saddle marble harvest beacon tundra "
+    "pottery lagoon turbine atlas cedar mosaic prairie reef spindle chapel compass dune"
+).split()
+
+
+def _note(rng: random.Random, n: int) -> str:
+    """A short, distinct note (near-duplicate floods are a different test)."""
+    return f"note {n}: " + " ".join(rng.choice(_WORDS) for _ in range(12))
 
 
 def bad_nlist(documents: int) -> int:

@@ -27,6 +27,12 @@ from tests.server import ServerProcess
 pytestmark = pytest.mark.slow
 
 SUBSET = 240
+# Distinct texts: a flood of near-duplicates degrades an HNSW graph (measurably: the
+# judgement fails such a target), which is not what this test is about.
+WORDS = (
+    "harbour pilot tide ledger copper kiln orchard glacier violin monsoon lantern quarry "
+    "falcon meadow cipher bakery comet canyon ferry saddle marble harvest beacon tundra"
+).split()
 
 
 def passages(n: int = SUBSET) -> list[dict[str, Any]]:
@@ -111,7 +117,7 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 n += 1
                 doc_id = f"live-{n}"
-                text = f"live document {n} about harbour pilots and tide tables, take {n}"
+                text = f"live {n}: " + " ".join(rng.choice(WORDS) for _ in range(12))
                 response = http.put(
                     "/v1/documents", json={"documents": [{"id": doc_id, "text": text}]}
                 )
