@@ -66,7 +66,44 @@ class Writer(threading.Thread):
                         self.acked += 1
 
 
-_WORDS = ["harbour", "pilot", "tide", "ledger", "copper", "kiln", "orchard", "glacier", "violin", "monsoon", "lantern", "quarry", "falcon", "meadow", "cipher", "bakery", "comet", "canyon", "ferry", "saddle", "marble", "harvest", "beacon", "tundra", "pottery", "lagoon", "turbine", "atlas", "cedar", "mosaic", "prairie", "reef", "spindle", "chapel", "compass", "dune"]
+_WORDS = [
+    "harbour",
+    "pilot",
+    "tide",
+    "ledger",
+    "copper",
+    "kiln",
+    "orchard",
+    "glacier",
+    "violin",
+    "monsoon",
+    "lantern",
+    "quarry",
+    "falcon",
+    "meadow",
+    "cipher",
+    "bakery",
+    "comet",
+    "canyon",
+    "ferry",
+    "saddle",
+    "marble",
+    "harvest",
+    "beacon",
+    "tundra",
+    "pottery",
+    "lagoon",
+    "turbine",
+    "atlas",
+    "cedar",
+    "mosaic",
+    "prairie",
+    "reef",
+    "spindle",
+    "chapel",
+    "compass",
+    "dune",
+]
 
 
 def _note(rng: random.Random, n: int) -> str:

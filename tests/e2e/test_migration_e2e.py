@@ -29,7 +29,32 @@ pytestmark = pytest.mark.slow
 SUBSET = 240
 # Distinct texts: a flood of near-duplicates degrades an HNSW graph (measurably: the
 # judgement fails such a target), which is not what this test is about.
-WORDS = ["harbour", "pilot", "tide", "ledger", "copper", "kiln", "orchard", "glacier", "violin", "monsoon", "lantern", "quarry", "falcon", "meadow", "cipher", "bakery", "comet", "canyon", "ferry", "saddle", "marble", "harvest", "beacon", "tundra"]
+WORDS = [
+    "harbour",
+    "pilot",
+    "tide",
+    "ledger",
+    "copper",
+    "kiln",
+    "orchard",
+    "glacier",
+    "violin",
+    "monsoon",
+    "lantern",
+    "quarry",
+    "falcon",
+    "meadow",
+    "cipher",
+    "bakery",
+    "comet",
+    "canyon",
+    "ferry",
+    "saddle",
+    "marble",
+    "harvest",
+    "beacon",
+    "tundra",
+]
 
 
 def passages(n: int = SUBSET) -> list[dict[str, Any]]:
