@@ -93,9 +93,12 @@ class Guardrails:
             for key, value in overrides.items():
                 if key not in known:
                     raise InvalidInputError(f"guardrail {name!r} has no setting {key!r}")
-                if value is not None and (isinstance(value, bool) != (key == "enabled")):
-                    raise InvalidInputError(f"{name}.{key} has the wrong type")
-                if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                if key == "enabled":
+                    if value is not None and not isinstance(value, bool):
+                        raise InvalidInputError(f"{name}.enabled must be true, false or null")
+                elif isinstance(value, bool) or not isinstance(value, int | float):
+                    raise InvalidInputError(f"{name}.{key} must be a number")
+                elif value < 0:
                     raise InvalidInputError(f"{name}.{key} must not be negative")
             result = replace(result, **{name: replace(rule, **dict(overrides))})
         _validate(result)
