@@ -12,10 +12,12 @@ from .auth import Operator, operator_name
 from .deps import Service
 from .schemas import (
     ActionBody,
+    ConfigBody,
     EventListResponse,
     EventResponse,
     MigrationBody,
     PlanBody,
+    RevertBody,
     SnapshotResponse,
 )
 
@@ -72,3 +74,29 @@ def snapshot(name: str, svc: Service, operator: Operator) -> SnapshotResponse:
     """Write a snapshot of one index version now."""
     log.info("operator %s requested a snapshot of %s", operator, name)
     return SnapshotResponse(snapshots=svc.snapshot(name))
+
+
+@router.get("/v1/config")
+def get_config(svc: Service) -> dict[str, Any]:
+    """The runtime knobs in effect (search parameters, migration plan) and their version."""
+    return svc.config.current()
+
+
+@router.put("/v1/config")
+def put_config(body: ConfigBody, svc: Service, operator: Operator) -> dict[str, Any]:
+    """Change knobs at once, without a rebuild; recorded as a new version."""
+    changes = body.model_dump(exclude_none=True, exclude={"reason"})
+    return svc.config.set(changes, operator, body.reason or "set")
+
+
+@router.get("/v1/config/history")
+def config_history(svc: Service) -> dict[str, Any]:
+    return {"versions": svc.config.history()}
+
+
+@router.post("/v1/config/revert")
+def revert_config(
+    svc: Service, operator: Operator, body: RevertBody | None = None
+) -> dict[str, Any]:
+    """Re-apply an earlier version (default: the previous one) in one step."""
+    return svc.config.revert(body.version if body else None, operator)

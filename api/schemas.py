@@ -159,3 +159,17 @@ class EvalBody(_Strict):
     target: StrictStr | None = Field(default=None, description="Default: the migration's target")
     limit: StrictInt | None = Field(default=None, description="At most this many queries")
     margin: float | None = Field(default=None, description="Non-inferiority margin (0.02)")
+
+
+class ConfigBody(_Strict):
+    indexes: dict[str, dict[str, Any]] | None = Field(
+        default=None, description='Search parameters by index, e.g. {"v2": {"ef_search": 128}}'
+    )
+    migration: dict[str, Any] | None = Field(
+        default=None, description="shadow_sample, canary_steps, guardrails of the live migration"
+    )
+    reason: StrictStr | None = None
+
+
+class RevertBody(_Strict):
+    version: StrictInt | None = Field(default=None, description="Default: the previous version")

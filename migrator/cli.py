@@ -651,3 +651,69 @@ def demo(data_dir: Path | None, home: Path | None, port: int, report_dir: Path) 
     if not (folder / "queries.jsonl").is_file():
         raise click.ClickException(f"{folder}: no queries.jsonl; pass --data DIR")
     raise SystemExit(run_demo(folder, home, port, report_dir, click.echo))
+
+
+# -- runtime configuration --------------------------------------------------------------------
+
+
+@main.group("config")
+def config_group() -> None:
+    """Runtime knobs (search parameters, migration plan) with history and one-step revert."""
+
+
+@config_group.command("show")
+@operator_options
+def config_show(url: str, token: str | None, home: Path | None) -> None:
+    """The knobs in effect now and their version."""
+    click.echo(json.dumps(operator_client(url, token, home).request("GET", "/v1/config"), indent=2))
+
+
+@config_group.command("set")
+@click.argument("assignments", nargs=-1, required=True)
+@click.option("--reason", default=None, help="Why; kept in the history.")
+@operator_options
+def config_set(
+    assignments: tuple[str, ...],
+    reason: str | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Set knobs: INDEX.ef_search=128, INDEX.nprobe=8, migration.shadow_sample=0.5, ..."""
+    body: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        scope, dot, knob = key.partition(".")
+        if not sep or not dot or not knob:
+            raise click.BadParameter(f"{item!r}: expected SCOPE.KNOB=VALUE", param_hint="SET")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if scope == "migration":
+            body.setdefault("migration", {})[knob] = value
+        else:
+            body.setdefault("indexes", {}).setdefault(scope, {})[knob] = value
+    if reason:
+        body["reason"] = reason
+    result = operator_client(url, token, home).request("PUT", "/v1/config", body)
+    click.echo(f"config version {result['version']} in effect")
+
+
+@config_group.command("history")
+@operator_options
+def config_history(url: str, token: str | None, home: Path | None) -> None:
+    """Every version: when, who, why."""
+    for v in operator_client(url, token, home).request("GET", "/v1/config/history")["versions"]:
+        at = dt.datetime.fromtimestamp(v["at"], tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{v['version']:>4}  {at}  {v['actor']:<12} {v['reason']}")
+
+
+@config_group.command("revert")
+@click.option("--to", "version", type=int, default=None, help="Default: the previous version.")
+@operator_options
+def config_revert(version: int | None, url: str, token: str | None, home: Path | None) -> None:
+    """Re-apply an earlier version at once (a new version records the revert)."""
+    body = {"version": version} if version is not None else {}
+    result = operator_client(url, token, home).request("POST", "/v1/config/revert", body)
+    click.echo(f"config version {result['version']} in effect")

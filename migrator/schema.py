@@ -148,3 +148,19 @@ def m003_evals(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX eval_runs_by_migration ON eval_runs (migration_id, id)")
+
+
+@migrations()
+def m004_config_versions(db: Database) -> None:
+    """Versioned runtime configuration: every change and every revert is a new version."""
+    db.execute(
+        """
+        CREATE TABLE config_versions (
+            version INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            config TEXT NOT NULL
+        )
+        """
+    )

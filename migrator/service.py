@@ -21,6 +21,7 @@ import numpy as np
 from indexes import Hit, IndexSpec, QueryVectors, load_embedder
 from indexes.errors import NotFoundError, SwitchoverError
 
+from .config import RuntimeConfig
 from .evaljobs import EvalJobs
 from .evalsets import describe
 from .lifecycle import MigrationLifecycle
@@ -84,6 +85,7 @@ class Switchover:
         self.migrations.open_target()
         self.watchdog = Watchdog(self.migrations)
         self.evals = EvalJobs(self.store, self.registry, self.migrations)
+        self.config = RuntimeConfig(self.store, self.registry, self.migrations)
 
     # -- lifecycle -----------------------------------------------------------------------
 

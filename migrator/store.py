@@ -630,6 +630,53 @@ class Store:
             )
         return [_eval_run(r, with_report=True) for r in rows]
 
+    # -- runtime configuration versions ---------------------------------------------------
+
+    def add_config_version(self, config: Mapping[str, Any], actor: str, reason: str) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO config_versions (at, actor, reason, config) VALUES (?, ?, ?, ?)",
+                [time.time(), actor, reason, json.dumps(config, sort_keys=True)],
+            )
+        return int(cast(int, cursor.lastrowid))
+
+    def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT version, at, actor, reason, config FROM config_versions"
+                    " ORDER BY version DESC LIMIT ?",
+                    [limit],
+                )
+                .fetchall()
+            )
+        return [
+            {"version": r[0], "at": r[1], "actor": r[2], "reason": r[3], "config": json.loads(r[4])}
+            for r in rows
+        ]
+
+    def config_version(self, version: int) -> dict[str, Any]:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute(
+                    "SELECT version, at, actor, reason, config FROM config_versions"
+                    " WHERE version = ?",
+                    [version],
+                )
+                .fetchone()
+            )
+        if row is None:
+            raise NotFoundError(f"config version {version} does not exist")
+        return {
+            "version": row[0],
+            "at": row[1],
+            "actor": row[2],
+            "reason": row[3],
+            "config": json.loads(row[4]),
+        }
+
     # -- shadow reads --------------------------------------------------------------------
 
     def add_shadow_reads(self, rows: Sequence[tuple[Any, ...]]) -> None:

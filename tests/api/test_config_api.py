@@ -1,0 +1,89 @@
+"""Runtime config with history: set, see it take effect at once, revert in one step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from migrator import Settings
+from tests.conftest import OPERATOR_TOKEN
+
+AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
+        c.put("/v1/documents", json={"documents": docs})
+        body = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
+        mid = c.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
+        c.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
+        c.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
+        yield c
+
+
+def ef_search(client: TestClient) -> int | None:
+    index = next(i for i in client.get("/v1/indexes").json()["indexes"] if i["name"] == "v2")
+    value: int | None = index["search_params"]["ef_search"]
+    return value
+
+
+def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> None:
+    assert client.get("/v1/config", headers=AUTH).json()["version"] == 0
+    first = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 128}},
+                                           "reason": "more recall"}, headers=AUTH)
+    assert first.status_code == 200
+    assert ef_search(client) == 128
+    second = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 16}}}, headers=AUTH)
+    assert ef_search(client) == 16
+    reverted = client.post("/v1/config/revert", headers=AUTH)
+    assert reverted.status_code == 200
+    assert ef_search(client) == 128, "the previous search parameters, at once"
+    history = client.get("/v1/config/history", headers=AUTH).json()["versions"]
+    assert [v["reason"] for v in history] == [
+        f"revert to version {first.json()['version']}", "set", "more recall", "initial",
+    ]
+    assert all(v["actor"] in ("tester", "switchover") for v in history)
+    assert second.json()["version"] == history[1]["version"]
+
+
+def test_migration_knobs_are_versioned_and_audited_on_the_timeline(client: TestClient) -> None:
+    client.put("/v1/config", json={"migration": {"shadow_sample": 0.9}}, headers=AUTH)
+    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    assert status["plan"]["shadow_sample"] == 0.9
+    events = client.get(f"/v1/migrations/{status['id']}/events", headers=AUTH).json()["events"]
+    assert events[-1]["reason"] == "plan: shadow_sample=0.9"
+    client.post("/v1/config/revert", headers=AUTH)
+    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    assert status["plan"]["shadow_sample"] == 0.1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"indexes": {"nope": {"ef_search": 10}}},
+        {"indexes": {"v2": {"ef_search": 0}}},
+        {"indexes": {"v2": {"warp": 9}}},
+        {"migration": {"shadow_sample": 7}},
+        {"migration": {"phase": "cutover"}},
+        {"surprise": 1},
+    ],
+)
+def test_bad_config_changes_are_4xx_and_change_nothing(client: TestClient, body: object) -> None:
+    before = client.get("/v1/config", headers=AUTH).json()
+    response = client.put("/v1/config", json=body, headers=AUTH)
+    assert 400 <= response.status_code < 500
+    after = client.get("/v1/config", headers=AUTH).json()
+    assert after == before
+    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+
+
+def test_config_needs_the_operator_token(client: TestClient) -> None:
+    assert client.get("/v1/config").status_code == 401
+    assert client.put("/v1/config", json={"indexes": {}}).status_code == 401
+    assert client.post("/v1/config/revert").status_code == 401
