@@ -22,6 +22,8 @@ from indexes.errors import SwitchoverError
 
 from .client import Client
 from .demo import run_demo
+from .drill import run_drill
+from .runbook import render_runbook
 from .settings import TOKEN_ENV, TOKEN_FILE, load_settings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -717,3 +719,50 @@ def config_revert(version: int | None, url: str, token: str | None, home: Path |
     body = {"version": version} if version is not None else {}
     result = operator_client(url, token, home).request("POST", "/v1/config/revert", body)
     click.echo(f"config version {result['version']} in effect")
+
+
+# -- runbook and drill --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the runbook here (default: print it).",
+)
+@operator_options
+def runbook(out: Path | None, url: str, token: str | None, home: Path | None) -> None:
+    """Write a markdown runbook for the current migration, from its own plan."""
+    client = operator_client(url, token, home)
+    status = client.request("GET", "/v1/migrations/current")
+    text = render_runbook(status, client.request("GET", "/v1/indexes")["indexes"], url)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"runbook for migration {status['id']} written to {out}")
+
+
+@main.command()
+@click.option("--reads", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@operator_options
+def drill(reads: int, as_json: bool, url: str, token: str | None, home: Path | None) -> None:
+    """Rehearse a rollback on the live migration (shadow or canary) and time each step."""
+    report = run_drill(operator_client(url, token, home), reads=reads)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(
+            f"drill on migration {report['migration']} (was {report['prior']['phase']},"
+            f" {report['prior']['canary_percent']:g}%)"
+        )
+        for step in report["steps"]:
+            mark = "ok  " if step["ok"] else "FAIL"
+            click.echo(
+                f"  {mark} {step['seconds'] * 1000:9.1f} ms  {step['name']}: {step['detail']}"
+            )
+        click.echo(f"time to safety (rollback): {report['time_to_safety_s'] * 1000:.1f} ms")
+    if not report["ok"]:
+        raise SystemExit(1)

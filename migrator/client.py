@@ -26,17 +26,32 @@ _ERROR_BY_STATUS: dict[int, type[SwitchoverError]] = {
 
 
 class Client:
-    def __init__(self, url: str, token: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout: float = 120.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        """``http`` injects a client (tests pass FastAPI's TestClient, an httpx.Client)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        if http is None:
+            http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        http.headers.update(headers)
+        self._http = http
         self.url = url
 
     def close(self) -> None:
         self._http.close()
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        return self.request_with_headers(method, path, body, None)
+
+    def request_with_headers(
+        self, method: str, path: str, body: Any, headers: dict[str, str] | None
+    ) -> Any:
         try:
-            response = self._http.request(method, path, json=body)
+            response = self._http.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise SwitchoverError(f"cannot reach switchover at {self.url}: {exc}") from exc
         if response.is_success:

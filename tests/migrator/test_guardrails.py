@@ -52,8 +52,10 @@ def test_bad_guardrail_settings_are_refused(data: dict[str, Any]) -> None:
 def test_recall_follows_the_judgement_and_holds_without_one() -> None:
     assert from_judgement("recall", None, 0.02).state == "hold"
     assert from_judgement("recall", judge([0.0] * 500, margin=0.02), 0.02).state == "ok"
-    assert from_judgement("recall", judge([-1.0] * 100 + [0.0] * 100, margin=0.02),
-                          0.02).state == "breach"
+    assert (
+        from_judgement("recall", judge([-1.0] * 100 + [0.0] * 100, margin=0.02), 0.02).state
+        == "breach"
+    )
     assert from_judgement("recall", judge([0.0] * 5, margin=0.02), 0.02).state == "hold"
 
 

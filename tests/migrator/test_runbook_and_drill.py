@@ -1,0 +1,77 @@
+"""The runbook names the plan's real thresholds and commands; the drill times the way back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from indexes.errors import ConflictError
+from migrator import Settings
+from migrator.client import Client
+from migrator.drill import run_drill
+from migrator.runbook import render_runbook
+from tests.conftest import OPERATOR_TOKEN
+
+AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[Client]:
+    with TestClient(create_app(settings)) as http:
+        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
+        http.put("/v1/documents", json={"documents": docs})
+        body = {
+            "target": {"name": "v2", "factory": "HNSW32,Flat"},
+            "canary_steps": [2, 20],
+            "guardrails": {"recall": {"margin": 0.03}, "latency": {"max_p95_ratio": 1.5}},
+        }
+        mid = http.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
+        http.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
+        http.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
+        http.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
+        yield Client("http://testserver", token=OPERATOR_TOKEN, http=http)
+
+
+def test_the_runbook_names_real_thresholds_and_commands(client: Client) -> None:
+    status = client.request("GET", "/v1/migrations/current")
+    text = render_runbook(
+        status, client.request("GET", "/v1/indexes")["indexes"], "http://127.0.0.1:8000"
+    )
+    assert "# Runbook: migration 1, v1 -> v2" in text
+    assert "larger than 0.030" in text, "the plan's own recall margin"
+    assert "above 1.5x the source's" in text
+    assert "above 0.20%" in text, "a default the plan did not override"
+    assert "2%, 20%" in text
+    assert 'switchover migrate rollback --id 1 --reason "<what you saw>"' in text
+    assert "curl -sS -X POST http://127.0.0.1:8000/v1/migrations/1/rollback" in text
+    assert "`HNSW32,Flat`" in text
+    assert "## Communication template" in text
+
+
+def test_a_drill_during_canary_rolls_back_verifies_and_restores(client: Client) -> None:
+    client.request("POST", "/v1/migrations/1/canary", {"percent": 20, "override": True})
+    report = run_drill(client, reads=30)
+    assert report["ok"], report
+    names = [s["name"] for s in report["steps"]]
+    assert names == [
+        "rollback",
+        "reads on the source",
+        "a write reaches both indexes",
+        "restore the prior state",
+    ]
+    assert report["time_to_safety_s"] < 1.0, "the rollback step stays under one second"
+    status = client.request("GET", "/v1/migrations/current")
+    assert (status["phase"], status["canary_percent"]) == ("canary", 20)
+    reasons = [e["reason"] for e in client.request("GET", "/v1/migrations/1/events")["events"]]
+    assert "drill: rehearsed rollback" in reasons
+    assert any(r.startswith("drill: restore the share it had") for r in reasons)
+    assert client.request("GET", "/healthz")["documents"] == 40, "the drill write is gone"
+
+
+def test_a_drill_needs_a_live_shadow_or_canary(client: Client) -> None:
+    client.request("POST", "/v1/migrations/1/abort", {"reason": "done"})
+    with pytest.raises(ConflictError, match="shadow or canary"):
+        run_drill(client)
