@@ -8,8 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from evals import load_dataset
 from migrator import Settings
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR
 
 AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
@@ -34,8 +35,11 @@ def ef_search(client: TestClient) -> int | None:
 
 def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> None:
     assert client.get("/v1/config", headers=AUTH).json()["version"] == 0
-    first = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 128}},
-                                           "reason": "more recall"}, headers=AUTH)
+    first = client.put(
+        "/v1/config",
+        json={"indexes": {"v2": {"ef_search": 128}}, "reason": "more recall"},
+        headers=AUTH,
+    )
     assert first.status_code == 200
     assert ef_search(client) == 128
     second = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 16}}}, headers=AUTH)
@@ -45,7 +49,10 @@ def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> 
     assert ef_search(client) == 128, "the previous search parameters, at once"
     history = client.get("/v1/config/history", headers=AUTH).json()["versions"]
     assert [v["reason"] for v in history] == [
-        f"revert to version {first.json()['version']}", "set", "more recall", "initial",
+        f"revert to version {first.json()['version']}",
+        "set",
+        "more recall",
+        "initial",
     ]
     assert all(v["actor"] in ("tester", "switchover") for v in history)
     assert second.json()["version"] == history[1]["version"]
@@ -87,3 +94,42 @@ def test_config_needs_the_operator_token(client: TestClient) -> None:
     assert client.get("/v1/config").status_code == 401
     assert client.put("/v1/config", json={"indexes": {}}).status_code == 401
     assert client.post("/v1/config/revert").status_code == 401
+
+
+def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> None:
+    data = load_dataset(SAMPLE_DIR)
+    with TestClient(create_app(settings)) as c:
+        docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
+        c.put("/v1/documents", json={"documents": docs})
+        body = {"target": {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 1}}}
+        mid = c.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
+        c.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
+        c.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
+
+        def agreement() -> int:
+            same = 0
+            for q in data.queries[:40]:
+                a, b = (
+                    [
+                        h["id"]
+                        for h in c.post(
+                            f"/v1/indexes/{name}/search", json={"query": q.text, "k": 5}
+                        ).json()["hits"]
+                    ]
+                    for name in ("v1", "v2")
+                )
+                same += a == b
+            return same
+
+        narrow = agreement()
+        c.put(
+            "/v1/config",
+            json={"indexes": {"v2": {"nprobe": 8}}, "reason": "probe all"},
+            headers=AUTH,
+        )
+        assert agreement() == 40, "probing every list is exact search"
+        c.post("/v1/config/revert", headers=AUTH)
+        assert agreement() == narrow < 40, "the revert brings nprobe 1 back at once"
+        history = c.get("/v1/config/history", headers=AUTH).json()["versions"]
+        assert history[0]["reason"].startswith("revert to version")
+        assert history[0]["config"]["indexes"]["v2"]["nprobe"] == 1
