@@ -37,3 +37,4 @@ test-fast: setup
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/core.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/migration.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/decision_quality.py
