@@ -52,7 +52,7 @@ class Writer(threading.Thread):
             n = 0
             while not self.stop.wait(0.2):
                 n += 1
-                doc_id, text = f"live-{n}", _note(rng, n)
+                doc_id, text = f"live-{n}", distinct_note(rng, n)
                 ok = http.put("/v1/documents", json={"documents": [{"id": doc_id, "text": text}]})
                 if ok.status_code != 200:
                     self.failed += 1
@@ -106,7 +106,7 @@ _WORDS = [
 ]
 
 
-def _note(rng: random.Random, n: int) -> str:
+def distinct_note(rng: random.Random, n: int) -> str:
     """A short, distinct note (near-duplicate floods are a different test)."""
     return f"note {n}: " + " ".join(rng.choice(_WORDS) for _ in range(12))
 

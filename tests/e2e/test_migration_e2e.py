@@ -21,40 +21,13 @@ import httpx
 import pytest
 
 from evals import load_dataset
+from migrator.demo import distinct_note
 from tests.conftest import REPO, squad_dir
 from tests.server import ServerProcess
 
 pytestmark = pytest.mark.slow
 
 SUBSET = 240
-# Distinct texts: a flood of near-duplicates degrades an HNSW graph (measurably: the
-# judgement fails such a target), which is not what this test is about.
-WORDS = [
-    "harbour",
-    "pilot",
-    "tide",
-    "ledger",
-    "copper",
-    "kiln",
-    "orchard",
-    "glacier",
-    "violin",
-    "monsoon",
-    "lantern",
-    "quarry",
-    "falcon",
-    "meadow",
-    "cipher",
-    "bakery",
-    "comet",
-    "canyon",
-    "ferry",
-    "saddle",
-    "marble",
-    "harvest",
-    "beacon",
-    "tundra",
-]
 
 
 def passages(n: int = SUBSET) -> list[dict[str, Any]]:
@@ -139,7 +112,9 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 n += 1
                 doc_id = f"live-{n}"
-                text = f"live {n}: " + " ".join(rng.choice(WORDS) for _ in range(12))
+                # distinct texts: a flood of near-duplicates degrades an HNSW graph
+                # (measurably: the judgement fails such a target), not this test's subject
+                text = distinct_note(rng, n)
                 response = http.put(
                     "/v1/documents", json={"documents": [{"id": doc_id, "text": text}]}
                 )
