@@ -32,23 +32,31 @@ log = logging.getLogger(__name__)
 
 
 class PairSearchers:
-    """Source and target searchers that share the query vector when the embedder matches."""
+    """Source and target searchers, timed on equal terms.
+
+    With one embedder on both sides, ``prime`` embeds a batch of queries once, untimed,
+    and both sides time only their index search. With two embedders, each side embeds
+    its own query inside its timed call: the new model's cost is part of what is judged.
+    """
 
     def __init__(self, source: IndexRuntime, target: IndexRuntime) -> None:
         self.source, self.target = source, target
-        self._last: tuple[str, QueryVectors] | None = None
+        self.shared = source.entry.fingerprint == target.entry.fingerprint
+        self._primed: dict[str, QueryVectors] = {}
 
-    def _vectors(self, runtime: IndexRuntime, text: str) -> QueryVectors:
-        if self._last is not None and self._last[0] == text:
-            vectors = runtime.embed_query(text, self._last[1])
-        else:
-            vectors = runtime.embed_query(text)
-        self._last = (text, vectors)
-        return vectors
+    def prime(self, texts: list[str]) -> None:
+        """Embed a batch up front (one model call) when both sides share the embedder."""
+        self._primed = {}
+        if not self.shared or not texts:
+            return
+        batch = self.source.embedder.embed_queries(texts)
+        for i, text in enumerate(texts):
+            self._primed[text] = QueryVectors(batch.vectors[i : i + 1], batch.fingerprint)
 
     def searcher(self, runtime: IndexRuntime) -> Searcher:
         def search(text: str, k: int) -> list[str]:
-            return [h.id for h in runtime.search(text, k, vectors=self._vectors(runtime, text))]
+            vectors = self._primed.get(text)
+            return [h.id for h in runtime.search(text, k, vectors=vectors)]
 
         return search
 
@@ -104,8 +112,9 @@ class RecallSession:
             raise InvalidInputError(f"eval set {eval_set['name']!r} has no queries")
         start = min(rule.min_samples, len(self.queries))
         self.sizes = look_schedule(start, len(self.queries))
-        pair = PairSearchers(source, target)
-        self._source, self._target = pair.searcher(source), pair.searcher(target)
+        self._pair = PairSearchers(source, target)
+        self._source = self._pair.searcher(source)
+        self._target = self._pair.searcher(target)
         self._qrels = eval_set["qrels"] if eval_set["labelled"] else None
         self._truth = None if self._qrels is not None else exact_truth(store, source)
         self.source_name, self.target_name = source.name, target.name
@@ -130,6 +139,7 @@ class RecallSession:
                 return self.judgement
             size = next(s for s in self.sizes if s > len(self.results))
             batch = self.queries[len(self.results) : min(size, len(self.results) + budget)]
+            self._pair.prime([q.text for q in batch])
             run = evaluate(
                 batch, self._source, self._target, qrels=self._qrels, truth=self._truth, k=self.k
             )

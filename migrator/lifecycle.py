@@ -441,6 +441,7 @@ class MigrationLifecycle:
         hit_ids: list[str],
         served_ms: float,
         vectors: QueryVectors | None = None,
+        embed_ms: float = 0.0,
     ) -> None:
         m = self.current
         if m is None or m.phase not in SHADOW_PHASES or m.plan.shadow_sample <= 0:
@@ -448,13 +449,18 @@ class MigrationLifecycle:
         if self._rng.random() >= m.plan.shadow_sample:
             return
         other = m.target if served.name == m.source else m.source
-        job = ShadowJob(m.id, query, k, served.name, other, tuple(hit_ids), served_ms, vectors)
+        job = ShadowJob(
+            m.id, query, k, served.name, other, tuple(hit_ids), served_ms, vectors, embed_ms
+        )
         self.shadow.submit(job)
 
     def _shadow_search(
         self, index_name: str, query: str, k: int, vectors: QueryVectors | None
-    ) -> list[Hit]:
-        return self.registry.get(index_name).search(query, k, vectors=vectors)
+    ) -> tuple[list[Hit], bool]:
+        """The shadow side's hits, and whether it reused the served query's vector."""
+        runtime = self.registry.get(index_name)
+        reused = vectors is not None and vectors.fingerprint == runtime.embedder.fingerprint
+        return runtime.search(query, k, vectors=vectors), reused
 
     # -- status --------------------------------------------------------------------------
 

@@ -178,6 +178,7 @@ class Switchover:
         used_fallback = False
         try:
             vectors = serve.embed_query(query)
+            embed_ms = (time.perf_counter() - started) * 1000
             hits = self._search_on(serve, query, k, vectors)
         except SwitchoverError:
             if fallback is None:
@@ -188,12 +189,16 @@ class Switchover:
                 "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
             )
             serve, used_fallback = fallback, True
+            embed_started = time.perf_counter()
             vectors = serve.embed_query(query)
+            embed_ms = (time.perf_counter() - embed_started) * 1000
             hits = self._search_on(serve, query, k, vectors)
         served_ms = (time.perf_counter() - started) * 1000
         self.migrations.served[serve.name] += 1
         self.migrations.observations.search(serve.name, served_ms)
-        self.migrations.maybe_shadow(query, k, serve, [h.id for h in hits], served_ms, vectors)
+        self.migrations.maybe_shadow(
+            query, k, serve, [h.id for h in hits], served_ms, vectors, embed_ms
+        )
         docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, serve.name, docs, used_fallback)
 

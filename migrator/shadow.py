@@ -23,8 +23,9 @@ from indexes import Hit, QueryVectors
 
 log = logging.getLogger(__name__)
 
-# (index name, query, k, the served query's vectors to reuse if the embedder matches) -> hits
-ShadowSearch = Callable[[str, str, int, QueryVectors | None], list[Hit]]
+# (index name, query, k, the served query's vectors to reuse if the embedder matches)
+#   -> (hits, whether the vectors were reused)
+ShadowSearch = Callable[[str, str, int, QueryVectors | None], tuple[list[Hit], bool]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ShadowJob:
     served_ids: tuple[str, ...]
     served_ms: float
     vectors: QueryVectors | None = None
+    embed_ms: float = 0.0  # what embedding the query cost the served side
 
 
 class ShadowReader:
@@ -108,11 +110,13 @@ class ShadowReader:
         error: str | None = None
         overlap: float | None = None
         try:
-            hits = self._search(job.shadow_on, job.query, job.k, job.vectors)
+            hits, reused = self._search(job.shadow_on, job.query, job.k, job.vectors)
             overlap = overlap_at_k(job.served_ids, [h.id for h in hits], job.k)
         except Exception as exc:  # a shadow failure is data, never a crash
-            error = f"{type(exc).__name__}: {exc}"
+            error, reused = f"{type(exc).__name__}: {exc}", False
         shadow_ms = (time.perf_counter() - started) * 1000
+        if reused:  # same model: the shadow side would have paid the same embedding
+            shadow_ms += job.embed_ms
         row = {
             "served_by": job.served_by,
             "shadow_on": job.shadow_on,

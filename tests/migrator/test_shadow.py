@@ -20,8 +20,8 @@ def job(i: int, served: tuple[str, ...] = ("a", "b")) -> ShadowJob:
 def test_overlap_and_latency_are_recorded_in_batches() -> None:
     recorded: list[tuple[Any, ...]] = []
 
-    def search(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> list[Hit]:
-        return [Hit("a", 1.0), Hit("c", 0.5)]
+    def search(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
+        return [Hit("a", 1.0), Hit("c", 0.5)], False
 
     def record(rows: Sequence[tuple[Any, ...]]) -> None:
         recorded.extend(rows)
@@ -41,9 +41,9 @@ def test_overlap_and_latency_are_recorded_in_batches() -> None:
 def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
     release = threading.Event()
 
-    def slow(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> list[Hit]:
+    def slow(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
         release.wait(5)
-        return []
+        return [], False
 
     reader = ShadowReader(slow, [].extend, maxsize=2)
     started = time.perf_counter()
@@ -57,7 +57,7 @@ def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
 
 
 def test_a_failing_shadow_search_is_recorded_as_an_error_not_raised() -> None:
-    def broken(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> list[Hit]:
+    def broken(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
         raise RuntimeError("target exploded")
 
     rows: list[tuple[Any, ...]] = []
@@ -84,3 +84,16 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
     live = service.current_migration()["live"]["shadow"]
     assert live["completed"] == 20
     assert live["mean_overlap"] >= 0.8
+
+
+def test_a_shadow_side_that_reused_the_query_vector_is_charged_the_embedding() -> None:
+    rows: list[tuple[Any, ...]] = []
+
+    def reusing(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
+        return [Hit("a", 1.0)], True
+
+    reader = ShadowReader(reusing, rows.extend)
+    reader.submit(ShadowJob(1, "q", 1, "v1", "v2", ("a",), 30.0, None, 25.0))
+    reader.drain()
+    reader.close()
+    assert rows[0][6] >= 25.0, "shadow latency includes the embedding it did not redo"
