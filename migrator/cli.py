@@ -70,13 +70,24 @@ def main() -> None:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(home: Path, host: str | None, port: int | None, log_level: str) -> None:
+@click.option(
+    "--log-format",
+    default="json",
+    show_default=True,
+    type=click.Choice(["json", "text"]),
+    help="json: one object per line with request id, serving index and migration id.",
+)
+def serve(home: Path, host: str | None, port: int | None, log_level: str, log_format: str) -> None:
     """Run the HTTP service on HOME (first start creates index v1: MiniLM, Flat, inner product)."""
     from api import create_app  # noqa: PLC0415 - serve is the composition root; api depends on migrator
+    from api.logs import configure_json_logging  # noqa: PLC0415 - same
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if log_format == "json":
+        configure_json_logging(log_level)
+    else:
+        logging.basicConfig(
+            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
     faiss.omp_set_num_threads(1)
@@ -86,7 +97,15 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str) -> Non
     click.echo(
         f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        # JSON: our access line (with request id) replaces uvicorn's, and uvicorn's own
+        # loggers propagate to the JSON handler instead of installing theirs.
+        **({"log_config": None, "access_log": False} if log_format == "json" else {}),
+    )
 
 
 def _ensure_operator_token(home: Path) -> None:
