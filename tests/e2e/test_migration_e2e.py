@@ -54,15 +54,18 @@ def eval_folder(folder: Path, docs: list[dict[str, Any]]) -> Path:
     return folder
 
 
-def wait_for_judgement(http: httpx.Client, token: str, timeout: float = 300) -> dict[str, Any]:
+def wait_for_judgement(http: httpx.Client, token: str, timeout: float = 900) -> dict[str, Any]:
+    """The recall check once it decides (or once the eval set is exhausted undecided)."""
     deadline = time.monotonic() + timeout
+    current: dict[str, Any] = {}
     while time.monotonic() < deadline:
         current = status(http, token)
         recall = [c for c in current.get("guardrails", []) if c["name"] == "recall"]
-        if recall and recall[0]["state"] != "hold":
-            return recall[0]
+        finished = (current.get("judgement") or {}).get("finished", False)
+        if recall and (recall[0]["state"] != "hold" or finished):
+            return dict(recall[0])
         time.sleep(0.5)
-    raise AssertionError("no recall judgement in time")
+    raise AssertionError(f"no recall judgement in time: {current.get('judgement')}")
 
 
 def ingest(http: httpx.Client, docs: list[dict[str, Any]]) -> None:
@@ -138,7 +141,7 @@ def test_flat_to_hnsw_through_every_phase_with_live_writes(tmp_path: Path) -> No
     ):
         ingest(http, docs)
         folder = eval_folder(tmp_path / "eval", docs)
-        out = cli(server, "eval-set", "add", "squad-sub", str(folder), "--sample", "400")
+        out = cli(server, "eval-set", "add", "squad-sub", str(folder), "--sample", "1000")
         assert "labelled" in out
         writer = Writer(server.url)
         writer.start()
