@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench
+.PHONY: setup demo serve test test-fast lint bench chromium
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The status page's browser test drives Debian's headless chromium: install it when missing.
+chromium:
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+
 # Everything CI runs: lint, types, the fast suite and the slow real-model / real-server tests.
-test: lint
+test: lint chromium
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q
 
 test-fast: setup

@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from migrator import Settings, Switchover
 
-from . import evals, operator, retrieval
+from . import evals, operator, retrieval, ui
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
+from .logs import RequestContextMiddleware
+from .metrics import install_metrics
 
 
 def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI:
@@ -37,8 +39,11 @@ def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI
     )
     app.state.settings = settings
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    install_metrics(app)  # GET /metrics and request timings, outside the body limit
+    app.add_middleware(RequestContextMiddleware)  # outermost: request id for every log line
     install_error_handlers(app)
     app.include_router(retrieval.router)
     app.include_router(operator.router)
     app.include_router(evals.router)
+    app.include_router(ui.router)  # GET /ui, the status page, and /ui/status.json
     return app

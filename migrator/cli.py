@@ -97,14 +97,13 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     click.echo(
         f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
     )
+    # JSON: our access line (with request id) replaces uvicorn's, and uvicorn's own loggers
+    # propagate to the JSON handler instead of installing theirs.
+    extra: dict[str, Any] = (
+        {"log_config": None, "access_log": False} if log_format == "json" else {}
+    )
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        # JSON: our access line (with request id) replaces uvicorn's, and uvicorn's own
-        # loggers propagate to the JSON handler instead of installing theirs.
-        **({"log_config": None, "access_log": False} if log_format == "json" else {}),
+        create_app(settings), host=settings.host, port=settings.port, log_level=log_level, **extra
     )
 
 
