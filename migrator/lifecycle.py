@@ -50,7 +50,6 @@ class MigrationLifecycle:
         self._rng = random.Random()  # noqa: S311 - sampling, not security
         self.served: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
-        self.fallbacks = 0
         self.observations = Observations()
         self.last_checks: list[Check] = []
         self._session: RecallSession | None = None

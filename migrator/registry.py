@@ -104,7 +104,7 @@ class IndexRegistry:
         self._snapshot_time[entry.name] = time.monotonic()
         runtime = IndexRuntime(entry, embedder, index, self.cache)
         started = time.monotonic()
-        replayed = runtime.catch_up(self.store, progress=progress)
+        replayed = runtime.catch_up(self.store, progress=progress or _replay_logger(entry.name))
         self.recovery[entry.name] = {
             "snapshot_seq": self._snapshot_seq[entry.name],
             "replayed_records": replayed,
@@ -201,3 +201,15 @@ class IndexRegistry:
         while not self._stop.wait(1.0):
             for runtime in self.all():
                 self.snapshot(runtime, force=False)
+
+
+def _replay_logger(name: str, every_s: float = 5.0) -> ProgressFn:
+    """Log replay progress at most every few seconds (long logs take a while)."""
+    last = [time.monotonic()]
+
+    def report(applied_seq: int, target_seq: int) -> None:
+        if time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            log.info("index %s replaying the log: seq %d of %d", name, applied_seq, target_seq)
+
+    return report
