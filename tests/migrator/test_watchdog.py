@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +186,18 @@ def test_a_slow_target_breaches_the_latency_guardrail(svc: Switchover) -> None:
     assert latency.state == "breach"
     assert latency.observed == pytest.approx(1.8)
     assert svc.migration_events(mid)[-1].actor == "watchdog"
+
+
+def test_without_qrels_exact_search_is_the_truth(svc: Switchover, tmp_path: Path) -> None:
+    folder = tmp_path / "unlabelled"
+    folder.mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl"):  # no qrels.tsv
+        shutil.copy(SAMPLE_DIR / name, folder / name)
+    record = svc.add_eval_set("unlabelled", str(folder), sample=150, seed=2)
+    assert record["labelled"] is False
+    mid = start(svc, "IVF8,Flat", eval_set="unlabelled", search_params={"nprobe": 1})
+    tick_until_decided(svc)
+    assert svc.current_migration()["phase"] == "rolled_back"
+    evidence = svc.migration_events(mid)[-1].metrics["recall"]
+    assert evidence["truth"] == "exact"
+    assert evidence["judgement"]["decision"] == "fail"
