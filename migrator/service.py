@@ -177,9 +177,7 @@ class Switchover:
         started = time.perf_counter()
         used_fallback = False
         try:
-            vectors = serve.embed_query(query)
-            embed_ms = (time.perf_counter() - started) * 1000
-            hits = self._search_on(serve, query, k, vectors)
+            hits, vectors, embed_ms = self._embed_and_search(serve, query, k)
         except SwitchoverError:
             if fallback is None:
                 raise
@@ -189,10 +187,7 @@ class Switchover:
                 "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
             )
             serve, used_fallback = fallback, True
-            embed_started = time.perf_counter()
-            vectors = serve.embed_query(query)
-            embed_ms = (time.perf_counter() - embed_started) * 1000
-            hits = self._search_on(serve, query, k, vectors)
+            hits, vectors, embed_ms = self._embed_and_search(serve, query, k)
         served_ms = (time.perf_counter() - started) * 1000
         self.migrations.served[serve.name] += 1
         self.migrations.observations.search(serve.name, served_ms)
@@ -211,6 +206,15 @@ class Switchover:
         hits = self._search_on(runtime, query, k)
         docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, runtime.name, docs)
+
+    def _embed_and_search(
+        self, runtime: IndexRuntime, query: str, k: int
+    ) -> tuple[list[Hit], QueryVectors, float]:
+        """Hits, the query's vectors (for the shadow side) and the embedding time in ms."""
+        started = time.perf_counter()
+        vectors = runtime.embed_query(query)
+        embed_ms = (time.perf_counter() - started) * 1000
+        return self._search_on(runtime, query, k, vectors), vectors, embed_ms
 
     def _search_on(
         self, runtime: IndexRuntime, query: str, k: int, vectors: QueryVectors | None = None
