@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench chromium
+.PHONY: setup demo serve test test-fast lint bench chromium crashloop
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/core.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/migration.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/decision_quality.py
+
+# The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
+crashloop: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7

@@ -1,0 +1,894 @@
+"""Crash loop: SIGKILL the real server at random moments, through whole migrations.
+
+Modelled on Qdrant's crasher and SQLite's crash tests. A real ``switchover serve``
+process runs while two client threads drive it:
+
+* a **writer** streams batches of upserts (new documents, updates, resurrections)
+  and deletes over a bounded id space, remembering what was acknowledged;
+* an **operator** walks migrations through every phase, one acknowledged move at a
+  time: create -> backfill -> shadow -> canary (growing percent) -> rollback ->
+  resume -> canary -> cutover -> finalize, then the next migration (layouts
+  alternate ``Flat`` <-> ``HNSW32,Flat``, the embedder stays, so nothing is
+  re-encoded); some migrations are aborted instead.
+
+A seeded killer SIGKILLs the server at a random moment (a timer, or just after the
+operator or the writer sent a request), the server restarts on the same home, and
+every invariant is checked before the walk continues from the acknowledged state.
+A write or an operator move in flight at the kill is "maybe": either outcome is
+allowed (a write batch all or nothing), and the harness adopts what the server says.
+
+Invariants after every restart:
+
+* ``no_reencode``: recovery and replay encoded nothing (``encoded_since_start`` 0);
+* ``migration_state``: phase, id and target share are the last acknowledged ones
+  (or the in-flight move's outcome; a watchdog rollback only with its audit event),
+  and the audit trail's last event names the current phase;
+* ``batch_atomic``: an in-flight batch landed entirely or not at all;
+* ``lag_zero``: every live index catches up with the log (lag 0, applied = last seq);
+* ``documents``: every acknowledged document reads back with its newest text and
+  every deleted one is 404; the document count equals the model's;
+* ``index_counts``: each live index holds exactly as many vectors as live documents;
+* ``index_members``: each live document is found in each live index by its own newest
+  text (score ~1, so the index holds the newest vector), no result list repeats an
+  id, and no deleted document is found in any index;
+* ``routing``: sticky routing keys land where the acknowledged share says.
+
+Run: ``python stress/crashloop.py --kills 50 --seed 7 --out stress/results/crashloop.json``
+(``--embedder minilm`` for the real model; the markdown summary goes next to the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from migrator.demo import distinct_note  # noqa: E402
+from migrator.routing import routes_to_target  # noqa: E402
+from tests.server import ServerProcess  # noqa: E402
+
+RESULTS = REPO / "stress" / "results"
+TOKEN = "crashloop-token"  # noqa: S105 - a throwaway token for a throwaway server
+ACTIVE = {"planned", "backfilling", "shadow", "canary", "cutover", "rolled_back"}
+CANARY_PERCENTS = (1, 5, 10, 25, 50, 75, 90)
+ROUTING_KEYS = 24
+MATCH_SCORE = 0.999  # a document's own newest text finds it at (cosine) score 1
+
+TOML = {
+    "hash": """[default_index]
+name = "v1"
+factory = "Flat"
+metric = "ip"
+[default_index.embedder]
+kind = "hash"
+dim = 64
+""",
+    "minilm": """[default_index]
+name = "v1"
+factory = "Flat"
+metric = "ip"
+""",
+}
+SNAPSHOTS = """[snapshots]
+every_records = 150
+interval_seconds = 4
+"""
+
+
+# -- the client's model of what was acknowledged ------------------------------------------
+
+
+@dataclass
+class MigrationState:
+    """The migration as last acknowledged to the operator."""
+
+    id: int | None = None  # the latest migration (None: none created yet)
+    phase: str | None = None
+    share: float = 0.0
+    source: str = "v1"
+    target: str | None = None
+    backfill_finished: bool = False
+
+    def key(self) -> tuple[int | None, str | None, float]:
+        return (self.id, self.phase, self.share)
+
+
+@dataclass
+class Move:
+    action: str  # create, or one of the lifecycle actions
+    body: dict[str, Any]
+    after: MigrationState
+
+
+@dataclass
+class Model:
+    docs: dict[str, str | None] = field(default_factory=dict)  # None: deleted
+    mig: MigrationState = field(default_factory=MigrationState)
+    plan: list[Move] = field(default_factory=list)
+    migrations: int = 0  # created so far (acknowledged)
+
+    def live(self) -> dict[str, str]:
+        return {i: t for i, t in self.docs.items() if t is not None}
+
+
+def _status(http: httpx.Client) -> dict[str, Any] | None:
+    response = http.get("/v1/migrations/current", headers=_auth())
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _observed(status: dict[str, Any] | None) -> tuple[int | None, str | None, float]:
+    if status is None:
+        return (None, None, 0.0)
+    return (int(status["id"]), str(status["phase"]), float(status["target_share"]))
+
+
+# -- the migration walk ---------------------------------------------------------------------
+
+
+def plan_migration(rng: random.Random, number: int, source: str, source_flat: bool) -> list[Move]:
+    """One migration's moves; the expected state after each is known in advance."""
+    target = f"v{number + 1}"
+    factory = "HNSW32,Flat" if source_flat else "Flat"
+    body: dict[str, Any] = {"target": {"name": target, "factory": factory}, "backfill_batch": 16}
+    if factory.startswith("HNSW"):
+        body["target"]["search_params"] = {"ef_search": 64}
+    state = MigrationState(number, "planned", 0.0, source, target)
+    moves = [Move("create", body, state)]
+
+    def add(
+        action: str, phase: str, share: float = 0.0, extra: dict[str, Any] | None = None
+    ) -> None:
+        after = MigrationState(number, phase, share, source, target, backfill_finished=True)
+        moves.append(Move(action, extra or {}, after))
+
+    add("backfill", "backfilling")
+    moves[-1].after.backfill_finished = False
+    add("shadow", "shadow")
+    if rng.random() < 0.2:  # now and then an operator gives up instead
+        add("abort", "aborted", extra={"reason": "crash loop: abort path"})
+        return moves
+    first, second = sorted(rng.sample(CANARY_PERCENTS, 2))
+    third, fourth = sorted(rng.sample(CANARY_PERCENTS, 2))
+    override = {"override": True, "reason": "crash loop (audited override)"}
+    rollback_at = rng.choice(["shadow", "canary", "canary2", "cutover"])
+    for step, percent in (("canary", first), ("canary2", second)):
+        if rollback_at == "shadow" and step == "canary":
+            add("rollback", "rolled_back", extra={"reason": "crash loop: rollback drill"})
+            add("resume", "shadow")
+            rollback_at = "done"
+        add("canary", "canary", float(percent), {"percent": percent, **override})
+        if rollback_at == step:
+            add("rollback", "rolled_back", extra={"reason": "crash loop: rollback drill"})
+            add("resume", "shadow")
+            add("canary", "canary", float(third), {"percent": third, **override})
+            add("canary", "canary", float(fourth), {"percent": fourth, **override})
+            rollback_at = "done"
+            break
+    add("cutover", "cutover", 100.0, override)
+    if rollback_at == "cutover":
+        add("rollback", "rolled_back", extra={"reason": "crash loop: rollback after cutover"})
+        add("resume", "shadow")
+        add("canary", "canary", float(third), {"percent": third, **override})
+        add("cutover", "cutover", 100.0, override)
+    add("finalize", "finalized", 100.0)
+    return moves
+
+
+class Operator(threading.Thread):
+    """Sends the planned moves one at a time; a move whose answer never came is 'maybe'."""
+
+    def __init__(self, url: str, model: Model, rng: random.Random, next_plan: Callable[[], None]):
+        super().__init__(daemon=True, name="crashloop-operator")
+        self.url = url
+        self.model = model
+        self.rng = rng
+        self.next_plan = next_plan
+        self.stop = threading.Event()
+        self.sending = threading.Event()  # set while a move is on the wire
+        self.in_flight: Move | None = None
+        self.waiting_backfill = False
+        self.acked: list[str] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            while not self.stop.wait(self.rng.uniform(0.1, 0.8)):
+                try:
+                    if not self.step(http):
+                        return
+                except httpx.HTTPError:
+                    return  # the server died under us
+
+    def step(self, http: httpx.Client) -> bool:
+        mig = self.model.mig
+        if mig.phase == "backfilling" and not mig.backfill_finished:
+            self.waiting_backfill = True
+            status = _status(http)
+            if status is not None and status["backfill"].get("finished"):
+                mig.backfill_finished = True
+                self.waiting_backfill = False
+            return True
+        if not self.model.plan:
+            self.next_plan()
+        move = self.model.plan[0]
+        self.in_flight = move
+        self.sending.set()
+        if move.action == "create":
+            response = http.post("/v1/migrations", json=move.body, headers=_auth())
+        else:
+            path = f"/v1/migrations/{mig.id}/{move.action}"
+            response = http.post(path, json=move.body or None, headers=_auth())
+        self.sending.clear()
+        if response.status_code not in (200, 201):
+            self.in_flight = None
+            if response.status_code == 409 and self.watchdog_rolled_back(http):
+                return True  # the watchdog got there first: audited, the plan adapts
+            self.errors.append(f"{move.action}: {response.status_code} {response.text[:300]}")
+            return False
+        self.acknowledge(move)
+        return True
+
+    def watchdog_rolled_back(self, http: httpx.Client) -> bool:
+        mig = self.model.mig
+        status = _status(http)
+        if status is None or status["id"] != mig.id or status["phase"] != "rolled_back":
+            return False
+        events = http.get(f"/v1/migrations/{mig.id}/events", headers=_auth()).json()["events"]
+        if events[-1]["actor"] != "watchdog":
+            return False
+        adopt_watchdog_rollback(self.model)
+        self.acked.append("watchdog-rollback")
+        return True
+
+    def acknowledge(self, move: Move) -> None:
+        self.model.plan.pop(0)
+        self.model.mig = MigrationState(**vars(move.after))
+        if move.action == "create":
+            self.model.migrations += 1
+        self.acked.append(move.action)
+        self.in_flight = None
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+class Writer(threading.Thread):
+    """Streams upsert batches and deletes over a bounded id space; records acks and in-flight."""
+
+    def __init__(
+        self, url: str, docs: dict[str, str | None], rng: random.Random, ids: list[str], texts: Any
+    ) -> None:
+        super().__init__(daemon=True, name="crashloop-writer")
+        self.url = url
+        self.docs = docs  # updated in place on every acknowledgement
+        self.rng = rng
+        self.ids = ids
+        self.texts = texts  # a shared counter: every text ever written is distinct
+        self.stop = threading.Event()
+        self.sending = threading.Event()
+        self.in_flight: dict[str, str | None] = {}
+        self.acked_ops = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            while not self.stop.wait(self.rng.uniform(0.0, 0.04)):
+                live = [i for i, t in self.docs.items() if t is not None]
+                try:
+                    if live and self.rng.random() < 0.25:
+                        victim = self.rng.choice(live)
+                        self.in_flight = {victim: None}
+                        self.sending.set()
+                        response = http.delete(f"/v1/documents/{victim}")
+                    else:
+                        chosen = self.rng.sample(self.ids, self.rng.randint(1, 6))
+                        self.in_flight = {
+                            i: distinct_note(self.rng, next(self.texts)) for i in chosen
+                        }
+                        body = {
+                            "documents": [{"id": i, "text": t} for i, t in self.in_flight.items()]
+                        }
+                        self.sending.set()
+                        response = http.put("/v1/documents", json=body)
+                except httpx.HTTPError:
+                    return  # killed: in_flight stays "maybe"
+                if response.status_code != 200:
+                    self.errors.append(
+                        f"write refused: {response.status_code} {response.text[:300]}"
+                    )
+                    return
+                self.docs.update(self.in_flight)
+                self.in_flight = {}
+                self.acked_ops += 1
+
+
+# -- invariants -----------------------------------------------------------------------------
+
+
+class Checks:
+    """Named invariants of one restart: each records ok/failed and a detail."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def record(self, name: str, ok: bool, detail: str = "", **numbers: Any) -> None:
+        self.results[name] = {"ok": bool(ok), "detail": detail, **numbers}
+
+    @property
+    def ok(self) -> bool:
+        return all(r["ok"] for r in self.results.values())
+
+    def failed(self) -> list[str]:
+        return [f"{n}: {r['detail']}" for n, r in self.results.items() if not r["ok"]]
+
+
+def live_indexes(indexes: list[dict[str, Any]], mig: MigrationState) -> tuple[list[str], list[str]]:
+    """(complete live indexes, partial ones): a target is complete once backfilled."""
+    complete = [i["name"] for i in indexes if i["role"] == "primary"]
+    partial: list[str] = []
+    if mig.phase in ACTIVE and mig.target is not None:
+        if mig.phase == "planned" or (mig.phase == "backfilling" and not mig.backfill_finished):
+            partial.append(mig.target)
+        else:
+            complete.append(mig.target)
+    return complete, partial
+
+
+class Harness:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        seed: int,
+        embedder: str = "hash",
+        id_space: int = 200,
+        initial: int = 120,
+        migrate: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.seed = seed
+        self.embedder = embedder
+        self.master = random.Random(seed)
+        self.plan_rng = random.Random(seed * 7919 + 1)
+        self.ids = [f"doc-{i:04d}" for i in range(id_space)]
+        self.initial = initial
+        self.migrate = migrate  # False: writes only, no operator (the plain crash test)
+        self.texts = itertools.count()
+        self.model = Model()
+        self.log = log or (lambda line: print(line, flush=True))
+        home = workdir / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "switchover.toml").write_text(TOML[embedder] + SNAPSHOTS)
+        self.server = ServerProcess(home, token=TOKEN)
+        self.source_flat = True
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        self.server.start()
+        rng = random.Random(self.seed)
+        docs = {i: distinct_note(rng, next(self.texts)) for i in self.ids[: self.initial]}
+        with httpx.Client(base_url=self.server.url, timeout=120) as http:
+            items = list(docs.items())
+            for start in range(0, len(items), 50):
+                batch = [{"id": i, "text": t} for i, t in items[start : start + 50]]
+                http.put("/v1/documents", json={"documents": batch}).raise_for_status()
+        self.model.docs.update(docs)
+
+    def next_plan(self) -> None:
+        mig = self.model.mig
+        if mig.phase == "finalized" and mig.target is not None:
+            self.source_flat = not self.source_flat
+            source = mig.target
+        else:
+            source = mig.source
+        number = self.model.migrations + 1
+        self.model.plan = plan_migration(self.plan_rng, number, source, self.source_flat)
+
+    # -- one round: run, kill, restart, check ---------------------------------------------
+
+    def round(self, number: int) -> dict[str, Any]:
+        kill_seed = self.master.randrange(2**31)
+        krng = random.Random(kill_seed)
+        modes = ["timer", "timer", "operator", "write"] if self.migrate else ["timer", "write"]
+        mode = krng.choice(modes)
+        writer = Writer(
+            self.server.url, self.model.docs, random.Random(kill_seed + 1), self.ids, self.texts
+        )
+        operator = Operator(
+            self.server.url, self.model, random.Random(kill_seed + 2), self.next_plan
+        )
+        started = time.monotonic()
+        writer.start()
+        if self.migrate:
+            operator.start()
+        if mode == "timer":
+            time.sleep(krng.uniform(0.2, 4.0))
+        else:
+            event = operator.sending if mode == "operator" else writer.sending
+            time.sleep(krng.uniform(0.1, 0.5))
+            event.clear()
+            if not event.wait(timeout=15):
+                mode += " (timed out: timer)"
+            time.sleep(krng.uniform(0.0, 0.015))
+        offset = time.monotonic() - started
+        at_kill = MigrationState(**vars(self.model.mig))
+        self.server.kill()
+        writer.stop.set()
+        operator.stop.set()
+        writer.join(timeout=60)
+        if self.migrate:
+            operator.join(timeout=60)
+        # the threads are gone: whatever they still hold in flight is "maybe"
+        move = operator.in_flight
+        writes = dict(writer.in_flight)
+        record: dict[str, Any] = {
+            "kill": number,
+            "kill_seed": kill_seed,
+            "mode": mode,
+            "offset_s": round(offset, 3),
+            "migration": at_kill.id,
+            "phase": at_kill.phase or "none",
+            "share": at_kill.share,
+            "operator_in_flight": move.action if move is not None else None,
+            "waiting_backfill": operator.waiting_backfill and move is None,
+            "write_in_flight": _describe_write(writes),
+            "acked_writes": writer.acked_ops,
+            "acked_moves": operator.acked,
+            "client_errors": writer.errors + operator.errors,
+        }
+        record.update(restart_s=None, phase_after="?", aborted=False)
+        checks = Checks()
+        try:
+            restart = time.monotonic()
+            self.server.start()
+            record["restart_s"] = round(time.monotonic() - restart, 2)
+            self.check(checks, record, move, writes)
+        except Exception as exc:  # a server that will not come back, or a check that cannot run
+            checks.record("harness", False, f"{type(exc).__name__}: {exc}"[:2000])
+            record["aborted"] = True  # the model may be out of step: stop the loop here
+        record["checks"] = checks.results
+        record["ok"] = checks.ok and not record["client_errors"]
+        record["duration_s"] = round(time.monotonic() - started, 2)
+        return record
+
+    def check(
+        self,
+        checks: Checks,
+        record: dict[str, Any],
+        move: Move | None,
+        writes: dict[str, str | None],
+    ) -> None:
+        url = self.server.url
+        with httpx.Client(base_url=url, timeout=120) as http:
+            indexes = http.get("/v1/indexes").json()["indexes"]
+            encoded = {
+                i["name"]: (i["encoded_since_start"], i["recovery"].get("encoded", 0))
+                for i in indexes
+                if i["role"] != "retired"
+            }
+            checks.record(
+                "no_reencode",
+                all(a == 0 and b == 0 for a, b in encoded.values()),
+                json.dumps(encoded),
+            )
+            self.settle_migration(http, checks, record, move)
+            self.settle_writes(http, checks, writes)
+            self.wait_backfill(http, record)
+            self.wait_lag(http, checks, record)
+            self.check_documents(http, checks)
+            self.check_indexes(http, checks)
+            self.check_routing(http, checks)
+
+    def settle_migration(
+        self, http: httpx.Client, checks: Checks, record: dict[str, Any], move: Move | None
+    ) -> None:
+        observed = _observed(_status(http))
+        expected = self.model.mig.key()
+        allowed = {expected}
+        if move is not None:
+            allowed.add(move.after.key())
+        outcome = "acknowledged state"
+        ok = observed in allowed
+        if move is not None and observed == move.after.key():
+            outcome = f"in-flight {move.action} landed"
+            # adopt the move as if acknowledged
+            self.model.plan.pop(0)
+            self.model.mig = MigrationState(**vars(move.after))
+            if move.action == "create":
+                self.model.migrations += 1
+        elif move is not None and observed == expected:
+            outcome = f"in-flight {move.action} did not land"
+        detail = f"observed {observed}, allowed {sorted(allowed, key=str)}"
+        events: list[dict[str, Any]] = []
+        if observed[0] is not None:
+            events = http.get(f"/v1/migrations/{observed[0]}/events", headers=_auth()).json()[
+                "events"
+            ]
+        if not ok and observed[0] == expected[0] and observed[1] == "rolled_back" and events:
+            last = events[-1]
+            if last["actor"] == "watchdog" and last["to_phase"] == "rolled_back":
+                ok, outcome = True, f"watchdog rollback ({last['reason'][:120]})"
+                adopt_watchdog_rollback(self.model)
+        trail_ok = not events or events[-1]["to_phase"] == observed[1]
+        checks.record(
+            "migration_state",
+            ok and trail_ok,
+            detail + ("" if trail_ok else f"; last audit event {events[-1]}"),
+            outcome=outcome,
+        )
+        record["operator_outcome"] = outcome if move is not None else None
+        record["phase_after"] = observed[1] or "none"
+
+    def settle_writes(
+        self, http: httpx.Client, checks: Checks, writes: dict[str, str | None]
+    ) -> None:
+        landed: list[bool] = []
+        bad: list[str] = []
+        for doc_id, text in writes.items():
+            response = http.get(f"/v1/documents/{doc_id}")
+            got = response.json()["text"] if response.status_code == 200 else None
+            old = self.model.docs.get(doc_id)
+            if got == text:
+                landed.append(True)
+            elif got == old:
+                landed.append(False)
+            else:
+                bad.append(f"{doc_id}: got {got!r}, acked {old!r}, in flight {text!r}")
+        atomic = not bad and len(set(landed)) <= 1
+        checks.record(
+            "batch_atomic",
+            atomic,
+            "; ".join(bad) or (f"landed={landed[0]}" if landed else "nothing in flight"),
+        )
+        if landed and landed[0] and atomic:
+            self.model.docs.update(writes)
+
+    def wait_backfill(self, http: httpx.Client, record: dict[str, Any]) -> None:
+        """A backfill the kill interrupted resumes by itself. If the kill came between the
+        move and the backfill's first saved state, the operator asks again (idempotent)."""
+        mig = self.model.mig
+        if mig.phase != "backfilling":
+            return
+        started = time.monotonic()
+        while time.monotonic() - started < 180:
+            backfill = (_status(http) or {}).get("backfill", {})
+            if backfill.get("finished"):
+                mig.backfill_finished = True
+                return
+            never_began = backfill.get("started_at") is None
+            if (
+                never_began
+                and not record.get("backfill_rerequested")
+                and time.monotonic() - started > 5
+            ):
+                http.post(f"/v1/migrations/{mig.id}/backfill", headers=_auth()).raise_for_status()
+                record["backfill_rerequested"] = True
+            time.sleep(0.2)
+        raise RuntimeError("backfill did not finish within 180 s of the restart")
+
+    def wait_lag(self, http: httpx.Client, checks: Checks, record: dict[str, Any]) -> None:
+        complete, partial = live_indexes(http.get("/v1/indexes").json()["indexes"], self.model.mig)
+        started = time.monotonic()
+        behind: dict[str, Any] = {}
+        while time.monotonic() - started < 60:
+            listing = http.get("/v1/indexes").json()
+            last = listing["last_seq"]
+            by_name = {i["name"]: i for i in listing["indexes"]}
+            behind = {
+                n: (by_name[n]["lag_records"], by_name[n]["applied_seq"], last)
+                for n in complete + partial
+                if n in by_name and (by_name[n]["lag_records"] or by_name[n]["applied_seq"] != last)
+            }
+            if not behind:
+                break
+            time.sleep(0.1)
+        record["catch_up_s"] = round(time.monotonic() - started, 2)
+        checks.record("lag_zero", not behind, json.dumps(behind) if behind else "all caught up")
+
+    def check_documents(self, http: httpx.Client, checks: Checks) -> None:
+        wrong = []
+        for doc_id, text in self.model.docs.items():
+            response = http.get(f"/v1/documents/{doc_id}")
+            got = response.json()["text"] if response.status_code == 200 else None
+            if response.status_code not in (200, 404) or got != text:
+                wrong.append(f"{doc_id}: {response.status_code} {got!r} != {text!r}")
+        live = len(self.model.live())
+        documents = int(http.get("/healthz").json()["documents"])
+        if documents != live:
+            wrong.append(f"healthz documents {documents} != {live} live in the model")
+        checks.record(
+            "documents", not wrong, "; ".join(wrong[:5]), checked=len(self.model.docs), live=live
+        )
+
+    def check_indexes(self, http: httpx.Client, checks: Checks) -> None:
+        listing = http.get("/v1/indexes").json()["indexes"]
+        by_name = {i["name"]: i for i in listing}
+        complete, partial = live_indexes(listing, self.model.mig)
+        live = self.model.live()
+        dead = {i: t for i, t in self.last_texts.items() if self.model.docs.get(i) is None}
+        counts = {n: by_name[n]["count"] for n in complete if n in by_name}
+        missing_index = [n for n in complete + partial if n not in by_name]
+        checks.record(
+            "index_counts",
+            not missing_index and all(c == len(live) for c in counts.values()),
+            f"counts {counts}, live {len(live)}"
+            + (f", missing {missing_index}" if missing_index else ""),
+        )
+        problems: list[str] = []
+        searches = 0
+
+        def probe(index: str, doc_id: str, text: str, present: bool) -> str | None:
+            response = http.post(f"/v1/indexes/{index}/search", json={"query": text, "k": 5})
+            if response.status_code != 200:
+                return f"{index}: search {response.status_code}"
+            hits = response.json()["hits"]
+            ids = [h["id"] for h in hits]
+            if len(ids) != len(set(ids)):
+                return f"{index}: duplicate ids {ids}"
+            score = next((h["score"] for h in hits if h["id"] == doc_id), None)
+            if present and (score is None or score < MATCH_SCORE):
+                return f"{index}: {doc_id} not found by its newest text (score {score})"
+            if not present and doc_id in ids:
+                return f"{index}: deleted {doc_id} came back (score {score})"
+            return None
+
+        jobs = [(n, i, t, True) for n in complete for i, t in live.items()]
+        jobs += [(n, i, t, False) for n in complete + partial for i, t in dead.items()]
+        with ThreadPoolExecutor(3) as pool:
+            for problem in pool.map(lambda job: probe(*job), jobs):
+                searches += 1
+                if problem:
+                    problems.append(problem)
+        checks.record(
+            "index_members",
+            not problems,
+            "; ".join(problems[:5]),
+            searches=searches,
+            indexes=complete + partial,
+        )
+
+    def check_routing(self, http: httpx.Client, checks: Checks) -> None:
+        mig = self.model.mig
+        wrong = []
+        for n in range(ROUTING_KEYS):
+            key = f"user-{n}"
+            response = http.post(
+                "/v1/search",
+                json={"query": "crash loop routing", "k": 3},
+                headers={"X-Routing-Key": key},
+            )
+            served = response.json()["served_by"]
+            if mig.phase in ACTIVE and mig.id is not None and mig.target is not None:
+                to_target = routes_to_target(mig.share, key, mig.id)
+                want = mig.target if to_target else mig.source
+            elif mig.phase == "finalized" and mig.target is not None:
+                want = mig.target
+            else:
+                want = mig.source
+            if served != want:
+                wrong.append(f"{key}: served by {served}, want {want}")
+        checks.record("routing", not wrong, "; ".join(wrong[:5]), keys=ROUTING_KEYS)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    last_texts: dict[str, str]  # the last text of every id ever written (deleted ones too)
+
+    def run(self, kills: int) -> dict[str, Any]:
+        started = time.monotonic()
+        self.last_texts = {}
+        self.setup()
+        rounds = []
+        try:
+            for number in range(1, kills + 1):
+                self.remember_texts()
+                record = self.round(number)
+                self.remember_texts()
+                rounds.append(record)
+                state = (
+                    "ok"
+                    if record["ok"]
+                    else "FAILED "
+                    + "; ".join(
+                        f"{n}: {r['detail']}" for n, r in record["checks"].items() if not r["ok"]
+                    )
+                    + "; ".join(record["client_errors"])
+                )
+                self.log(
+                    f"kill {number}/{kills} seed={record['kill_seed']} mode={record['mode']}"
+                    f" phase={record['phase']} op={record['operator_in_flight']}"
+                    f" -> {record['phase_after']} restart={record['restart_s']}s {state}"
+                )
+                if record["aborted"]:
+                    break
+        finally:
+            self.server.kill()
+        return self.summary(rounds, time.monotonic() - started)
+
+    def remember_texts(self) -> None:
+        for doc_id, text in self.model.docs.items():
+            if text is not None:
+                self.last_texts[doc_id] = text
+
+    def summary(self, rounds: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+        checked = sum(len(r["checks"]) for r in rounds)
+        failed = [r["kill"] for r in rounds if not r["ok"]]
+        return {
+            "harness": "stress/crashloop.py",
+            "code": code_version(),
+            "seed": self.seed,
+            "migrate": self.migrate,
+            "embedder": self.embedder,
+            "kills": len(rounds),
+            "restarts": len(rounds),
+            "restarts_all_invariants_held": len(rounds) - len(failed),
+            "invariants_checked": checked,
+            "failed_kills": failed,
+            "migrations_created": self.model.migrations,
+            "duration_s": round(seconds, 1),
+            "phases_at_kill": dict(Counter(r["phase"] for r in rounds)),
+            "operator_in_flight_at_kill": dict(
+                Counter(r["operator_in_flight"] or "none" for r in rounds)
+            ),
+            "in_flight_moves_landed": sum(
+                1 for r in rounds if (r.get("operator_outcome") or "").endswith("landed")
+            ),
+            "searches": sum(
+                r["checks"].get("index_members", {}).get("searches", 0) for r in rounds
+            ),
+            "documents_at_end": len(self.model.live()),
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            "rounds": rounds,
+        }
+
+
+def code_version() -> str:
+    """The commit the server ran (``SWITCHOVER_COMMIT`` when run from an exported tree)."""
+    if os.environ.get("SWITCHOVER_COMMIT"):
+        return os.environ["SWITCHOVER_COMMIT"]
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    ).stdout.strip()
+    return done.stdout.strip() + (" (working tree with uncommitted changes)" if dirty else "")
+
+
+def _describe_write(writes: dict[str, str | None]) -> str | None:
+    if not writes:
+        return None
+    if list(writes.values()) == [None]:
+        return f"delete {next(iter(writes))}"
+    return f"upsert batch of {len(writes)}"
+
+
+def adopt_watchdog_rollback(model: Model) -> None:
+    """The watchdog rolled reads back (audited): resume, then canary, cut over, finalize."""
+    mig = model.mig
+    mig.phase, mig.share = "rolled_back", 0.0
+
+    def state(phase: str, share: float) -> MigrationState:
+        return MigrationState(mig.id, phase, share, mig.source, mig.target, backfill_finished=True)
+
+    override = {"override": True, "reason": "crash loop (audited override)"}
+    model.plan = [
+        Move("resume", {}, state("shadow", 0.0)),
+        Move("canary", {"percent": 50, **override}, state("canary", 50.0)),
+        Move("cutover", override, state("cutover", 100.0)),
+        Move("finalize", {}, state("finalized", 100.0)),
+    ]
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "# Crash loop",
+        "",
+        f"`python stress/crashloop.py --kills {result['kills']} --seed {result['seed']}"
+        f" --embedder {result['embedder']}`: {result['restarts_all_invariants_held']} of"
+        f" {result['restarts']} restarts with every invariant holding"
+        f" ({result['invariants_checked']} invariant checks, {result['searches']} per-index"
+        f" searches), {result['migrations_created']} migrations, {result['duration_s']} s.",
+        "",
+        f"Embedder: `{result['embedder']}`; server code: `{result['code']}`;"
+        f" {result['machine']['cpus']} CPUs, shared with other work.",
+        "",
+        f"Phases at the kill: {result['phases_at_kill']}.",
+        f"Operator move in flight at the kill: {result['operator_in_flight_at_kill']}"
+        f" ({result['in_flight_moves_landed']} of them landed).",
+        "",
+        "| kill | seed | mode | at (s) | phase | move in flight | write in flight | after"
+        " | restart (s) | catch-up (s) | invariants |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rounds"]:
+        held = sum(c["ok"] for c in r["checks"].values())
+        verdict = f"{held}/{len(r['checks'])}" + ("" if r["ok"] else " **FAILED**")
+        move = r["operator_in_flight"] or ("(backfill wait)" if r["waiting_backfill"] else "-")
+        if r.get("operator_outcome"):
+            move += " → " + ("landed" if r["operator_outcome"].endswith("landed") else "not")
+        phase = r["phase"] + (f" {r['share']:g}%" if r["phase"] == "canary" else "")
+        lines.append(
+            f"| {r['kill']} | {r['kill_seed']} | {r['mode']} | {r['offset_s']} | m{r['migration']}"
+            f" {phase} | {move} | {r['write_in_flight'] or '-'} | {r['phase_after']}"
+            f" | {r['restart_s']} | {r.get('catch_up_s', '-')} | {verdict} |"
+        )
+    lines += ["", "Invariants: " + ", ".join(result["rounds"][0]["checks"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--embedder", choices=sorted(TOML), default="hash")
+    parser.add_argument("--out", type=Path, default=RESULTS / "crashloop.json")
+    parser.add_argument("--keep", action="store_true", help="keep the server's home folder")
+    parser.add_argument(
+        "--no-migrate", action="store_true", help="writes only: no operator, no migration"
+    )
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="crashloop-"))
+    try:
+        harness = Harness(
+            workdir, seed=args.seed, embedder=args.embedder, migrate=not args.no_migrate
+        )
+        result = harness.run(args.kills)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(
+        f"{result['restarts_all_invariants_held']} of {result['restarts']} restarts held every"
+        f" invariant; wrote {args.out}"
+    )
+    return 0 if not result["failed_kills"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
