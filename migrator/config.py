@@ -63,9 +63,16 @@ class RuntimeConfig:
             migration_changes = self._check_migration(changes.get("migration") or {})
             if not self.store.config_versions(limit=1):  # what was in effect before the first set
                 self.store.add_config_version(self._snapshot(), "switchover", "initial")
+            changed = {
+                name: params
+                for name, params in index_changes.items()
+                if params != self.registry.get(name).index.search_params
+            }
             for name, params in index_changes.items():
                 self.store.set_search_params(name, params)
                 self.registry.get(name).index.set_search_params(params)
+            if changed:  # a judgement of the old parameters no longer holds
+                self.lifecycle.rejudge(changed, actor, reason)
             m = self.lifecycle.current
             if migration_changes and m is not None:
                 self.lifecycle.update_plan(m.id, migration_changes, actor)

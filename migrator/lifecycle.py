@@ -301,6 +301,37 @@ class MigrationLifecycle:
 
     # -- judgement -----------------------------------------------------------------------
 
+    @property
+    def judgement_epoch(self) -> int:
+        """Bumps whenever the evidence gathered so far stops describing the rollout."""
+        return self._epoch
+
+    def rejudge(self, changed: Mapping[str, SearchParams], actor: str, why: str) -> None:
+        """Search parameters of the live migration's source or target changed: judge afresh.
+
+        The recall judgement, the latency and error windows and the shadow overlaps were
+        gathered on the old parameters. Kept, a stale pass would go on gating the canary
+        and the old samples would dilute what the new parameters do; so they are dropped,
+        the watchdog starts a fresh recall session, and the change is audited on the
+        migration's timeline.
+        """
+        with self._action_lock:
+            m = self.current
+            if m is None or not set(changed) & {m.source, m.target}:
+                return
+            self._epoch += 1
+            self.observations.reset()
+            self.last_checks = []
+            what = ", ".join(
+                f"{name} {k}={v}"
+                for name, p in sorted(changed.items())
+                for k, v in p.to_dict().items()
+                if v is not None
+            )
+            reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
+            self.current = self.store.update_plan(m.id, m.plan, actor, reason, self.evidence(m))
+            log.info("migration %d: %s", m.id, reason)
+
     def recall_session(self, m: Migration) -> RecallSession | None:
         """The eval-set judgement of this rollout (a fresh one after shadow or resume)."""
         if m.plan.eval_set is None:

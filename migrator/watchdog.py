@@ -71,6 +71,7 @@ class Watchdog:
             m = self.lifecycle.current
             if m is None or m.phase not in WATCHED:
                 return []
+            epoch = self.lifecycle.judgement_epoch
             session = self.lifecycle.recall_session(m)
             if session is not None and not session.done:
                 before = session.judgement
@@ -82,6 +83,8 @@ class Watchdog:
                 if session.is_done() and session.judgement is not before:
                     self.lifecycle.record_eval(m, session, origin="watchdog")
             checks = self.checks(m, session)
+            if self.lifecycle.judgement_epoch != epoch:
+                return checks  # search parameters changed mid-tick: this evidence is stale
             self.lifecycle.last_checks = checks
             if verdict(checks) == "breach":
                 self.lifecycle.auto_rollback(m, checks)
