@@ -14,6 +14,7 @@ from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .logs import RequestContextMiddleware
 from .metrics import install_metrics
+from .openapi import install_openapi_limits
 
 
 def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI:
@@ -46,4 +47,5 @@ def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI
     app.include_router(operator.router)
     app.include_router(evals.router)
     app.include_router(ui.router)  # GET /ui, the status page, and /ui/status.json
+    install_openapi_limits(app, settings.limits)  # /openapi.json states the configured bounds
     return app

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from indexes.errors import (
     AuthError,
@@ -18,6 +21,10 @@ from indexes.errors import (
     SwitchoverError,
 )
 
+from .schemas import ErrorResponse
+
+RETRY_AFTER_S = 1  # what a 503 tells the client to wait before retrying
+
 # Most specific first: the first matching class decides.
 STATUS_BY_ERROR: tuple[tuple[type[SwitchoverError], int, str], ...] = (
     (InvalidInputError, 422, "invalid_input"),
@@ -30,6 +37,30 @@ STATUS_BY_ERROR: tuple[tuple[type[SwitchoverError], int, str], ...] = (
     (StorageError, 503, "storage_unavailable"),
     (SwitchoverError, 500, "internal"),
 )
+
+
+# What each documented error status means, for the OpenAPI schema (``responses=``).
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Request body that cannot be decoded (invalid_input)",
+    401: "Operator route without a valid 'Authorization: Bearer <token>' (unauthorized)",
+    404: "No such document, index, migration, eval set or eval run (not_found)",
+    409: "Not allowed in the current state, or it already exists (conflict)",
+    413: "Request body over the byte limit (payload_too_large)",
+    422: "Invalid input: malformed JSON, wrong types, out-of-range values (invalid_input)",
+    503: "Embedder, snapshot or storage unavailable",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entries of a route: each status with the error body schema."""
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
+# Errors raised by the framework itself (routing, body decoding): same body, their own status.
+KIND_BY_HTTP_STATUS = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}
 
 
 def status_for(exc: SwitchoverError) -> tuple[int, str]:
@@ -48,7 +79,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: SwitchoverError) -> JSONResponse:
         status, kind = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 503:  # transient (a busy database, a model down): nothing changed, retry
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
         return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        kind = KIND_BY_HTTP_STATUS.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(kind, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,46 +2,87 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from evals import to_html, to_markdown
 
-from .auth import operator_name
+from .auth import OperatorRoute, operator_name
 from .deps import Service
-from .schemas import EvalBody, EvalSetBody
+from .errors import error_responses
+from .schemas import (
+    INT64_MAX,
+    EvalBody,
+    EvalListResponse,
+    EvalRunResponse,
+    EvalSetBody,
+    EvalSetListResponse,
+    EvalSetResponse,
+    EvalStartResponse,
+    RecordId,
+)
 
-router = APIRouter(tags=["evals"], dependencies=[Depends(operator_name)])
+router = APIRouter(
+    tags=["evals"],
+    dependencies=[Depends(operator_name)],
+    route_class=OperatorRoute,
+    responses=error_responses(401, 503),
+)
+_REPORTS = {
+    "content": {
+        "text/markdown": {"schema": {"type": "string"}},
+        "text/html": {"schema": {"type": "string"}},
+    },
+    "description": "The run as JSON, or its report as markdown or HTML (``format``)",
+}
 
 
-@router.post("/v1/eval-sets", status_code=201)
+@router.post(
+    "/v1/eval-sets",
+    status_code=201,
+    response_model=EvalSetResponse,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 409, 413, 422),
+)
 def add_eval_set(body: EvalSetBody, svc: Service) -> dict[str, Any]:
     """Register a seeded sample of a BEIR-layout folder on the server (hash recorded)."""
     return svc.add_eval_set(body.name, body.path, body.sample, body.seed)
 
 
-@router.get("/v1/eval-sets")
+@router.get("/v1/eval-sets", response_model=EvalSetListResponse)
 def list_eval_sets(svc: Service) -> dict[str, Any]:
     return {"eval_sets": svc.eval_sets()}
 
 
-@router.post("/v1/evals", status_code=202)
+@router.post(
+    "/v1/evals",
+    status_code=202,
+    response_model=EvalStartResponse,
+    responses=error_responses(400, 404, 413, 422),
+)
 def start_eval(body: EvalBody, svc: Service) -> dict[str, Any]:
     """Run an eval set on two index versions (default: the migration's) in the background."""
     return svc.start_eval(body.model_dump(exclude_none=True))
 
 
-@router.get("/v1/evals")
-def list_evals(svc: Service, migration_id: int | None = None) -> dict[str, Any]:
+@router.get("/v1/evals", response_model=EvalListResponse, responses=error_responses(422))
+def list_evals(
+    svc: Service,
+    migration_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+) -> dict[str, Any]:
     runs = svc.eval_runs(migration_id)
     return {"evals": [{k: v for k, v in r.items() if k != "report"} for r in runs]}
 
 
-@router.get("/v1/evals/{run_id}", response_model=None)
+@router.get(
+    "/v1/evals/{run_id}",
+    response_model=EvalRunResponse,
+    responses={200: _REPORTS, **error_responses(404, 422)},
+)
 def get_eval(
-    run_id: int,
+    run_id: RecordId,
     svc: Service,
     format: str = Query(default="json", pattern="^(json|markdown|html)$"),
 ) -> dict[str, Any] | HTMLResponse | PlainTextResponse:

@@ -4,44 +4,80 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Path
 
-from .auth import Operator, operator_name
+from migrator.lifecycle import ACTIONS
+
+from .auth import Operator, OperatorRoute, operator_name
 from .deps import Service
+from .errors import error_responses
 from .schemas import (
     ActionBody,
     ConfigBody,
+    ConfigHistoryResponse,
+    ConfigResponse,
     EventListResponse,
     EventResponse,
     MigrationBody,
+    MigrationResponse,
     PlanBody,
+    RecordId,
     RevertBody,
     SnapshotResponse,
 )
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["operator"], dependencies=[Depends(operator_name)])
+router = APIRouter(
+    tags=["operator"],
+    dependencies=[Depends(operator_name)],
+    route_class=OperatorRoute,
+    responses=error_responses(401, 503),
+)
+# A migration's status omits ``live``, ``guardrails`` and ``judgement`` once it is not live:
+# its routes answer with ``response_model_exclude_unset=True`` so no null keys appear.
 
 
-@router.post("/v1/migrations", status_code=201)
+@router.post(
+    "/v1/migrations",
+    status_code=201,
+    response_model=MigrationResponse,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 404, 409, 413, 422),
+)
 def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> dict[str, Any]:
     """Start a migration: register the target index; dual-write begins at once."""
     return svc.create_migration(body.model_dump(exclude_none=True), operator)
 
 
-@router.get("/v1/migrations/current")
+@router.get(
+    "/v1/migrations/current",
+    response_model=MigrationResponse,
+    response_model_exclude_unset=True,
+    responses=error_responses(404),
+)
 def current_migration(svc: Service) -> dict[str, Any]:
     """The active migration (or the latest one): phase, share, backfill, lag, shadow stats."""
     return svc.current_migration()
 
 
-@router.post("/v1/migrations/{migration_id}/{action}")
+@router.post(
+    "/v1/migrations/{migration_id}/{action}",
+    response_model=MigrationResponse,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 404, 409, 413, 422),
+)
 def migration_action(
-    migration_id: int,
-    action: str,
+    migration_id: RecordId,
+    action: Annotated[
+        str,
+        Path(
+            description="The move; any other name is 404",
+            json_schema_extra={"enum": list(ACTIONS)},
+        ),
+    ],
     svc: Service,
     operator: Operator,
     body: ActionBody | None = Body(default=None),  # noqa: B008 - FastAPI's declaration style
@@ -52,16 +88,25 @@ def migration_action(
     return svc.migration_action(migration_id, action, payload, operator)
 
 
-@router.patch("/v1/migrations/{migration_id}/plan")
+@router.patch(
+    "/v1/migrations/{migration_id}/plan",
+    response_model=MigrationResponse,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 404, 409, 413, 422),
+)
 def update_plan(
-    migration_id: int, body: PlanBody, svc: Service, operator: Operator
+    migration_id: RecordId, body: PlanBody, svc: Service, operator: Operator
 ) -> dict[str, Any]:
     """Change the live migration's shadow sample, canary steps or guardrails (audited)."""
     return svc.update_migration_plan(migration_id, body.model_dump(exclude_none=True), operator)
 
 
-@router.get("/v1/migrations/{migration_id}/events", response_model=EventListResponse)
-def migration_events(migration_id: int, svc: Service) -> EventListResponse:
+@router.get(
+    "/v1/migrations/{migration_id}/events",
+    response_model=EventListResponse,
+    responses=error_responses(404, 422),
+)
+def migration_events(migration_id: RecordId, svc: Service) -> EventListResponse:
     """The audit trail: who moved the migration, when, from where to where, why, with
     what numbers."""
     return EventListResponse(
@@ -69,32 +114,42 @@ def migration_events(migration_id: int, svc: Service) -> EventListResponse:
     )
 
 
-@router.post("/v1/indexes/{name}/snapshot", response_model=SnapshotResponse)
+@router.post(
+    "/v1/indexes/{name}/snapshot",
+    response_model=SnapshotResponse,
+    responses=error_responses(404, 409, 422),
+)
 def snapshot(name: str, svc: Service, operator: Operator) -> SnapshotResponse:
     """Write a snapshot of one index version now."""
     log.info("operator %s requested a snapshot of %s", operator, name)
     return SnapshotResponse(snapshots=svc.snapshot(name))
 
 
-@router.get("/v1/config")
+@router.get("/v1/config", response_model=ConfigResponse)
 def get_config(svc: Service) -> dict[str, Any]:
     """The runtime knobs in effect (search parameters, migration plan) and their version."""
     return svc.config.current()
 
 
-@router.put("/v1/config")
+@router.put(
+    "/v1/config", response_model=ConfigResponse, responses=error_responses(400, 404, 409, 413, 422)
+)
 def put_config(body: ConfigBody, svc: Service, operator: Operator) -> dict[str, Any]:
     """Change knobs at once, without a rebuild; recorded as a new version."""
     changes = body.model_dump(exclude_none=True, exclude={"reason"})
     return svc.config.set(changes, operator, body.reason or "set")
 
 
-@router.get("/v1/config/history")
+@router.get("/v1/config/history", response_model=ConfigHistoryResponse)
 def config_history(svc: Service) -> dict[str, Any]:
     return {"versions": svc.config.history()}
 
 
-@router.post("/v1/config/revert")
+@router.post(
+    "/v1/config/revert",
+    response_model=ConfigResponse,
+    responses=error_responses(400, 404, 409, 413, 422),
+)
 def revert_config(
     svc: Service, operator: Operator, body: RevertBody | None = None
 ) -> dict[str, Any]:

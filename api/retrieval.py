@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Response
 from migrator import DocumentIn, SearchResult
 
 from .deps import Service
+from .errors import error_responses
 from .schemas import (
     DeleteResponse,
     DocumentResponse,
@@ -34,25 +35,35 @@ RoutingKey = Annotated[
 ]
 
 
-@router.get("/healthz", response_model=HealthResponse)
+@router.get("/healthz", response_model=HealthResponse, responses=error_responses(503))
 def healthz(svc: Service) -> HealthResponse:
     return HealthResponse(**svc.health())
 
 
-@router.put("/v1/documents", response_model=WriteResponse)
+@router.put(
+    "/v1/documents", response_model=WriteResponse, responses=error_responses(400, 413, 422, 503)
+)
 def put_documents(body: UpsertBody, svc: Service) -> WriteResponse:
     """Upsert a batch; acknowledged once its log records commit (one transaction)."""
     result = svc.upsert([DocumentIn(d.id, d.text, d.metadata) for d in body.documents])
     return WriteResponse(written=result.written, seq=result.seq)
 
 
-@router.get("/v1/documents/{doc_id:path}", response_model=DocumentResponse)
+@router.get(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentResponse,
+    responses=error_responses(404, 422, 503),
+)
 def get_document(doc_id: str, svc: Service) -> DocumentResponse:
     doc = svc.get(doc_id)
     return DocumentResponse(id=doc.id, text=doc.text, metadata=doc.metadata, seq=doc.seq)
 
 
-@router.delete("/v1/documents/{doc_id:path}", response_model=DeleteResponse)
+@router.delete(
+    "/v1/documents/{doc_id:path}",
+    response_model=DeleteResponse,
+    responses=error_responses(404, 422, 503),
+)
 def delete_document(doc_id: str, svc: Service) -> DeleteResponse:
     result = svc.delete(doc_id)
     return DeleteResponse(deleted=True, seq=result.seq)
@@ -74,7 +85,9 @@ def _search_response(result: SearchResult, response: Response) -> SearchResponse
     return SearchResponse(hits=hits, served_by=result.served_by)
 
 
-@router.post("/v1/search", response_model=SearchResponse)
+@router.post(
+    "/v1/search", response_model=SearchResponse, responses=error_responses(400, 409, 413, 422, 503)
+)
 def search(
     body: SearchBody, svc: Service, response: Response, routing_key: RoutingKey = None
 ) -> SearchResponse:
@@ -85,14 +98,18 @@ def search(
     return _search_response(result, response)
 
 
-@router.post("/v1/indexes/{name}/search", response_model=SearchResponse)
+@router.post(
+    "/v1/indexes/{name}/search",
+    response_model=SearchResponse,
+    responses=error_responses(400, 404, 409, 413, 422, 503),
+)
 def search_pinned(name: str, body: SearchBody, svc: Service, response: Response) -> SearchResponse:
     """Search one index version by name, bypassing routing (eval jobs, debugging)."""
     result = svc.search_pinned(name, body.query, body.k, include_documents=body.include_documents)
     return _search_response(result, response)
 
 
-@router.get("/v1/indexes", response_model=IndexListResponse)
+@router.get("/v1/indexes", response_model=IndexListResponse, responses=error_responses(503))
 def list_indexes(svc: Service) -> IndexListResponse:
     return IndexListResponse(
         indexes=[

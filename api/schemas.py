@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+# SQLite integers are signed 64-bit: a larger id or seed would overflow its binding (a 500),
+# so the API refuses them as invalid input first.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+RecordId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A stored record's id")]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """A response whose object may carry more keys than the ones named here."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorLocation(BaseModel):
+    loc: str = Field(description="Where in the request, e.g. 'body.documents.0.text'")
+    msg: str
+
+
+class ErrorInfo(_Open):
+    type: str = Field(
+        description="invalid_input, not_found, conflict, embedder_mismatch, unauthorized,"
+        " payload_too_large, embedder_unavailable, snapshot_failed, storage_unavailable"
+    )
+    message: str
+    details: list[ErrorLocation] | None = Field(
+        default=None, description="Every problem found (request validation errors only)"
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer: ``{"error": {"type", "message"}}``."""
+
+    error: ErrorInfo
 
 
 class DocumentBody(_Strict):
@@ -150,7 +186,7 @@ class EvalSetBody(_Strict):
     name: StrictStr = Field(description="Name of the eval set, e.g. 'squad-1k'")
     path: StrictStr = Field(description="A BEIR-layout folder on the server")
     sample: StrictInt = Field(default=1000, description="How many queries to draw")
-    seed: StrictInt = Field(default=0, description="Seed of the draw")
+    seed: StrictInt = Field(default=0, ge=INT64_MIN, le=INT64_MAX, description="Seed of the draw")
 
 
 class EvalBody(_Strict):
@@ -172,4 +208,95 @@ class ConfigBody(_Strict):
 
 
 class RevertBody(_Strict):
-    version: StrictInt | None = Field(default=None, description="Default: the previous version")
+    version: StrictInt | None = Field(
+        default=None, ge=1, le=INT64_MAX, description="Default: the previous version"
+    )
+
+
+class MigrationResponse(_Open):
+    """A migration's status; ``live``, ``guardrails`` and ``judgement`` only while it is live."""
+
+    id: int
+    phase: str
+    source: str
+    target: str
+    canary_percent: float
+    target_share: float = Field(description="Percent of reads the target serves now")
+    plan: dict[str, Any]
+    backfill: dict[str, Any]
+    created_at: float
+    updated_at: float
+    live: dict[str, Any] | None = Field(
+        default=None, description="Documents, lag, served reads, errors and shadow stats"
+    )
+    guardrails: list[dict[str, Any]] | None = None
+    judgement: dict[str, Any] | None = None
+
+
+class ConfigResponse(BaseModel):
+    version: int = Field(description="0 until the first change")
+    indexes: dict[str, dict[str, Any]] = Field(description="Search parameters by index")
+    migration: dict[str, Any] | None = Field(description="The live migration's knobs, if any")
+
+
+class ConfigVersionResponse(BaseModel):
+    version: int
+    at: float
+    actor: str
+    reason: str
+    config: dict[str, Any]
+
+
+class ConfigHistoryResponse(BaseModel):
+    versions: list[ConfigVersionResponse]
+
+
+class EvalSetResponse(_Open):
+    name: str
+    path: str
+    sample: int
+    seed: int
+    content_hash: str = Field(description="sha256 of the folder's BEIR files")
+    labelled: bool = Field(description="Whether the folder has qrels.tsv")
+    created_at: float | None = Field(default=None, description="In listings")
+
+
+class EvalSetListResponse(BaseModel):
+    eval_sets: list[EvalSetResponse]
+
+
+class EvalStartResponse(BaseModel):
+    id: int
+    status: str
+    eval_set: str
+    source: str
+    target: str
+    queries: int
+
+
+class EvalRunSummary(BaseModel):
+    id: int
+    eval_set: str
+    source: str
+    target: str
+    migration_id: int | None
+    origin: str
+    at: float
+    decision: str | None
+
+
+class EvalListResponse(BaseModel):
+    evals: list[EvalRunSummary]
+
+
+class EvalRunResponse(EvalRunSummary):
+    report: dict[str, Any] = Field(description="status, summary, judgement, per-query results")
+
+
+class StatusPageResponse(BaseModel):
+    generated_at: float
+    health: dict[str, Any]
+    indexes: list[dict[str, Any]]
+    migration: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    eval_runs: list[dict[str, Any]]

@@ -14,16 +14,19 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib.resources import files
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from indexes.errors import NotFoundError
 from migrator import IndexInfo, Switchover
 
 from .deps import Service
+from .errors import error_responses
+from .schemas import StatusPageResponse
 
 router = APIRouter(tags=["status page"])
 
@@ -50,15 +53,27 @@ def page() -> HTMLResponse:
     return HTMLResponse(_asset("ui.html"), headers=_HEADERS)
 
 
-@router.get("/ui/static/{name}")
-def asset(name: str) -> Response:
+@router.get(
+    "/ui/static/{name}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media: {"schema": {"type": "string"}} for media in _ASSETS.values()},
+            "description": "The asset",
+        },
+        **error_responses(404),
+    },
+)
+def asset(
+    name: Annotated[str, PathParam(json_schema_extra={"enum": sorted(_ASSETS)})],
+) -> Response:
     """The page's script and stylesheet (package data beside this module)."""
     if name not in _ASSETS:
         raise NotFoundError(f"no status-page asset named {name!r}")
     return Response(_asset(name), media_type=_ASSETS[name], headers=_HEADERS)
 
 
-@router.get("/ui/status.json")
+@router.get("/ui/status.json", response_model=StatusPageResponse, responses=error_responses(503))
 def status(request: Request, svc: Service, response: Response) -> dict[str, Any]:
     """A read-only snapshot for the status page (no token; no secrets in it)."""
     response.headers["Cache-Control"] = "no-store"

@@ -1,0 +1,272 @@
+"""API fuzzing: schemathesis against the service's own OpenAPI schema.
+
+Every operation in ``/openapi.json`` (retrieval and operator) gets generated requests in two
+modes: valid by the schema (positive) and breaking it (negative, where the operation takes any
+input). Each response goes through schemathesis's checks (``case.validate_response``):
+``not_a_server_error`` (no 5xx), ``status_code_conformance`` (a documented status),
+``content_type_conformance`` and ``response_schema_conformance`` (the body matches that
+status's schema, errors included), ``response_headers_conformance``,
+``negative_data_rejection`` (schema-breaking input gets a 4xx) and ``ignored_auth`` (on every
+2xx of an operator route it replays the request without a token and with a wrong one and
+fails unless both are refused).
+
+Left out on purpose: ``positive_data_acceptance``. The schema states types and the configured
+limits, but some domain rules are not expressible in it (no control characters in an id, a
+text that is not blank, a plan change naming at least one knob, moves allowed only from
+certain phases) and get a documented 4xx; that is correct behaviour, not a failure.
+
+Operator routes are fuzzed twice: with the operator token (schemathesis sends it as the
+``operatorToken`` bearer scheme) and anonymously, where every answer must be a 401.
+
+One app and one home serve the module: state accumulates (documents, migrations moving
+through their phases, eval sets, config versions), so later cases meet what earlier ones left;
+the checks hold in every state. A 5xx is a bug in the product: it is fixed there, never
+suppressed here. The module counts the requests it sends; ``test_zz_request_counts`` prints
+them and checks the total.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from api import create_app
+from migrator import Switchover
+from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
+from tests.server import ServerProcess
+
+AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
+
+FAST_EXAMPLES = 35  # per operation, mode and token: a few thousand requests, about a minute
+SLOW_EXAMPLES = 150  # the big run (-m slow): tens of thousands of requests
+SERVER_EXAMPLES = 5  # the real model in a real server process, over HTTP
+FAST_MINIMUM, SLOW_MINIMUM, SERVER_MINIMUM = 2_000, 10_000, 300
+REPORT_ENV = "SWITCHOVER_FUZZ_REPORT"  # write the counts of the slow run to this markdown file
+
+# Requests sent, by (run, operation, mode), and answers by (run, status).
+SENT: Counter[tuple[str, str, str]] = Counter()
+STATUSES: Counter[tuple[str, int]] = Counter()
+SECONDS: Counter[str] = Counter()
+LABEL_SECONDS: Counter[str] = Counter()
+
+
+def checks_config(token: str | None) -> schemathesis.Config:
+    config: dict[str, Any] = {"checks": {"positive_data_acceptance": {"enabled": False}}}
+    if token is not None:
+        config["auth"] = {"openapi": {"operatorToken": {"bearer": token}}}
+    return schemathesis.Config.from_dict(config)
+
+
+def _operations() -> list[tuple[str, bool, bool]]:
+    """(label, needs a token, takes input) for every operation in the schema, read from an app
+    that is never started: the list is fixed at collection, so a new route is fuzzed at once."""
+    paths = create_app(hash_settings(Path("/nonexistent"))).openapi()["paths"]
+    return [
+        (
+            f"{method.upper()} {path}",
+            bool(operation.get("security")),
+            bool(operation.get("parameters") or operation.get("requestBody")),
+        )
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    ]
+
+
+OPERATIONS = _operations()
+WITH_TOKEN = [
+    pytest.param(label, mode, id=f"{label} {mode.value}")
+    for label, _, takes_input in OPERATIONS
+    for mode in (POSITIVE, NEGATIVE)
+    if mode is POSITIVE or takes_input
+]
+ANONYMOUS = [
+    pytest.param(label, mode, id=f"{label} {mode.value}")
+    for label, needs_token, takes_input in OPERATIONS
+    for mode in (POSITIVE, NEGATIVE)
+    if needs_token and (mode is POSITIVE or takes_input)
+]
+
+
+def seed_state(client: TestClient) -> None:
+    """Documents to find, an eval set and a live migration, so generated requests meet real
+    things (ids 1 and ``sample``, index ``v2``) as well as missing ones."""
+    docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
+    assert client.put("/v1/documents", json={"documents": docs}).status_code == 200
+    body = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 20, "seed": 1}
+    assert client.post("/v1/eval-sets", json=body, headers=AUTH).status_code == 201
+    target = {"target": {"name": "v2", "factory": "Flat"}, "eval_set": "sample"}
+    assert client.post("/v1/migrations", json=target, headers=AUTH).status_code == 201
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    home = tmp_path_factory.mktemp("fuzz") / "home"
+    svc = Switchover(hash_settings(home))
+    app = create_app(svc.settings, service=svc)
+    with TestClient(app) as client:
+        seed_state(client)
+        yield app
+    svc.close(snapshot=False)
+
+
+@pytest.fixture(scope="module")
+def operator_schema(fuzz_app: FastAPI) -> Any:
+    return schemathesis.openapi.from_asgi(
+        "/openapi.json", fuzz_app, config=checks_config(OPERATOR_TOKEN)
+    )
+
+
+@pytest.fixture(scope="module")
+def anonymous_schema(fuzz_app: FastAPI) -> Any:
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app, config=checks_config(None))
+
+
+def fuzz(
+    schema: Any,
+    label: str,
+    mode: schemathesis.GenerationMode,
+    *,
+    examples: int,
+    run: str,
+    refused: bool = False,
+) -> None:
+    """Send ``examples`` generated requests for one operation; every check must pass, and with
+    ``refused`` every answer must be a 401."""
+    operation = schema.find_operation_by_label(label)
+    assert operation is not None, f"{label} is not in the schema"
+    # Valid requests with the token must get past authentication: the fuzzing reaches the code.
+    authorised = mode is POSITIVE and not refused and "/" not in run
+    started = time.perf_counter()
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def one(case: schemathesis.Case) -> None:
+        response = case.call()
+        SENT[(run, label, mode.value)] += 1
+        STATUSES[(run, response.status_code)] += 1
+        case.validate_response(response)
+        if authorised:
+            assert response.status_code != 401, response.text
+        if refused:
+            assert response.status_code == 401, response.text
+            assert response.json()["error"]["type"] == "unauthorized"
+
+    one()
+    SECONDS[run] += time.perf_counter() - started
+    LABEL_SECONDS[f"{run} {label} {mode.value}"] += time.perf_counter() - started
+
+
+@pytest.mark.parametrize(("label", "mode"), WITH_TOKEN)
+def test_generated_requests_get_no_5xx_and_match_the_schema(
+    operator_schema: Any, label: str, mode: schemathesis.GenerationMode
+) -> None:
+    fuzz(operator_schema, label, mode, examples=FAST_EXAMPLES, run="fast")
+
+
+@pytest.mark.parametrize(("label", "mode"), ANONYMOUS)
+def test_generated_requests_without_a_token_get_401(
+    anonymous_schema: Any, label: str, mode: schemathesis.GenerationMode
+) -> None:
+    fuzz(anonymous_schema, label, mode, examples=FAST_EXAMPLES, run="fast/anonymous", refused=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("label", "mode"), WITH_TOKEN)
+def test_big_run_generated_requests_get_no_5xx_and_match_the_schema(
+    operator_schema: Any, label: str, mode: schemathesis.GenerationMode
+) -> None:
+    fuzz(operator_schema, label, mode, examples=SLOW_EXAMPLES, run="slow")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("label", "mode"), ANONYMOUS)
+def test_big_run_without_a_token_gets_401(
+    anonymous_schema: Any, label: str, mode: schemathesis.GenerationMode
+) -> None:
+    fuzz(anonymous_schema, label, mode, examples=SLOW_EXAMPLES, run="slow/anonymous", refused=True)
+
+
+@pytest.mark.slow
+def test_real_server_with_the_real_model_over_http(tmp_path: Path) -> None:
+    """The same checks against ``switchover serve`` (MiniLM, uvicorn) over a socket."""
+    with ServerProcess(tmp_path / "home", token="fuzz-token") as server:  # noqa: S106 - a test token
+        auth = {"Authorization": "Bearer fuzz-token"}
+        docs = [{"id": f"d{i}", "text": f"lighthouse lamp and tide number {i}"} for i in range(20)]
+        assert httpx.put(
+            f"{server.url}/v1/documents", json={"documents": docs}, timeout=60
+        ).is_success
+        body = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 10, "seed": 1}
+        assert httpx.post(f"{server.url}/v1/eval-sets", json=body, headers=auth).is_success
+        url = f"{server.url}/openapi.json"
+        with_token = schemathesis.openapi.from_url(url, config=checks_config("fuzz-token"))
+        anonymous = schemathesis.openapi.from_url(url, config=checks_config(None))
+        for label, needs_token, takes_input in OPERATIONS:
+            for mode in (POSITIVE, NEGATIVE) if takes_input else (POSITIVE,):
+                fuzz(with_token, label, mode, examples=SERVER_EXAMPLES, run="server")
+                if needs_token:
+                    fuzz(anonymous, label, mode, examples=2, run="server/anonymous", refused=True)
+        log = server.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+    assert sum(n for (run, _, _), n in SENT.items() if run.startswith("server")) >= SERVER_MINIMUM
+
+
+def test_zz_request_counts() -> None:
+    """Runs last in the module: how many requests each run sent, and that none was a 5xx."""
+    for run in sorted({run for run, _, _ in SENT}):
+        total = sum(n for (r, _, _), n in SENT.items() if r == run)
+        statuses = {status: n for (r, status), n in sorted(STATUSES.items()) if r == run}
+        print(f"\n{run}: {total} requests in {SECONDS[run]:.0f} s, statuses {statuses}")
+        assert not any(status >= 500 for status in statuses)
+    print("slowest:", [(k, round(v, 1)) for k, v in LABEL_SECONDS.most_common(8)])
+    minimum = {"fast": FAST_MINIMUM, "slow": SLOW_MINIMUM, "server": SERVER_MINIMUM}
+    for base in {run.split("/")[0] for run, _, _ in SENT}:
+        total = sum(n for (run, _, _), n in SENT.items() if run.split("/")[0] == base)
+        assert total >= minimum[base], f"{base}: only {total} requests"
+    if os.environ.get(REPORT_ENV) and any(run == "slow" for run, _, _ in SENT):
+        write_report(Path(os.environ[REPORT_ENV]))
+
+
+def write_report(path: Path) -> None:
+    lines = [
+        "# schemathesis: the big run",
+        "",
+        "Generated by `SWITCHOVER_FUZZ_REPORT=stress/results/schemathesis.md"
+        " .venv/bin/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s`"
+        " (schemathesis against `/openapi.json`; in-process ASGI app with the hash embedder;"
+        " the `server` row is `switchover serve` with the real MiniLM model over HTTP).",
+        "",
+        "| run | requests | seconds | 5xx | failed checks | statuses |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for run in sorted({run for run, _, _ in SENT}):
+        total = sum(n for (r, _, _), n in SENT.items() if r == run)
+        statuses = {s: n for (r, s), n in sorted(STATUSES.items()) if r == run}
+        errors = sum(n for s, n in statuses.items() if s >= 500)
+        shown = ", ".join(f"{s}: {n}" for s, n in statuses.items())
+        lines.append(f"| {run} | {total:,} | {SECONDS[run]:.0f} | {errors} | 0 | {shown} |")
+    lines += ["", "Requests per operation and mode (all runs):", ""]
+    lines += ["| operation | mode | fast | slow | server |", "|---|---|---:|---:|---:|"]
+    for label, _, _ in OPERATIONS:
+        for mode in ("positive", "negative"):
+            row = [SENT.get((run, label, mode), 0) for run in ("fast", "slow", "server")]
+            if any(row):
+                lines.append(f"| `{label}` | {mode} | " + " | ".join(f"{n:,}" for n in row) + " |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
