@@ -258,6 +258,12 @@ class MigrationLifecycle:
 
     def _do_finalize(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
         check_move(m.phase, Phase.FINALIZED)
+        bf = self._backfill_state(m)
+        if not bf.finished:  # the target lost its snapshot at a restart and copies again
+            raise ConflictError(
+                f"the target's backfill is running again ({bf.done}/{bf.total} documents);"
+                " finalize once it has finished"
+            )
         target, source = self.registry.get(m.target), self.registry.get(m.source)
         with self.write_lock:  # no write between the role swap and the catch-up
             target.catch_up(self.store)
@@ -450,7 +456,14 @@ class MigrationLifecycle:
             return self.registry.primary(), None
         source = self.registry.get(m.source)
         target = self.registry.find(m.target)
-        if target is not None and routes_to_target(m.target_share, routing_key, m.id, self._rng):
+        # A target whose backfill runs again (its snapshot was lost at a restart) is not
+        # whole yet: the source answers every read until the copy has finished.
+        whole = m.backfill.finished
+        if (
+            target is not None
+            and whole
+            and routes_to_target(m.target_share, routing_key, m.id, self._rng)
+        ):
             return target, source
         return source, None
 

@@ -69,7 +69,9 @@ class IndexRegistry:
             runtime.entry = runtime.entry.with_role(role)
 
     def drop(self, name: str, *, delete_snapshots: bool = False) -> None:
-        self._runtimes.pop(name, None)
+        runtime = self._runtimes.pop(name, None)
+        if runtime is not None:
+            runtime.bounded.close()
         if delete_snapshots:
             shutil.rmtree(self.settings.snapshot_dir(name).parent, ignore_errors=True)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +23,7 @@ from indexes import (
     content_hash,
     embed_documents_cached,
 )
+from indexes.errors import EmbedderError
 
 from .records import LogRecord
 from .store import CatalogEntry, Store
@@ -27,6 +31,7 @@ from .store import CatalogEntry, Store
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,69 @@ def coalesce(records: Sequence[LogRecord]) -> Coalesced:
     return Coalesced(records[-1].seq if records else 0, upserts, deletes)
 
 
+class BoundedCalls:
+    """Calls a request makes on the side that may lag, waited for at most a timeout.
+
+    The call runs on one of a few daemon worker threads (started on first use); past the
+    timeout the caller gets :class:`EmbedderError` and goes on without that side while
+    the call keeps running. When every worker is still busy (a hung model), a new call
+    fails at once instead of queueing, so a hang costs each request one timeout at most
+    and never piles up threads or work.
+    """
+
+    def __init__(self, name: str, workers: int = 4) -> None:
+        self._name = name
+        self._workers = workers
+        self._slots = threading.BoundedSemaphore(workers)
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._start_lock = threading.Lock()
+        self._started = False
+
+    def call(self, fn: Callable[[], T], timeout_s: float) -> T:
+        if not self._slots.acquire(blocking=False):
+            raise EmbedderError(
+                f"index {self._name}: {self._workers} earlier calls have not returned; not waiting"
+            )
+        self._start()
+        future: Future[T] = Future()
+        self._jobs.put((fn, future))
+        try:
+            return future.result(timeout=timeout_s)
+        except TimeoutError:
+            raise EmbedderError(
+                f"index {self._name} did not answer within {timeout_s:g}s"
+            ) from None
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._started:
+                return
+            for i in range(self._workers):
+                name = f"switchover-{self._name}-bounded-{i}"
+                threading.Thread(target=self._run, name=name, daemon=True).start()
+            self._started = True
+
+    def close(self) -> None:
+        """Let idle workers exit (a busy one exits when its call returns)."""
+        with self._start_lock:
+            if self._started:
+                for _ in range(self._workers):
+                    self._jobs.put(None)
+            self._started = False
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, future = job
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller, who may have stopped waiting
+                future.set_exception(exc)
+            finally:
+                self._slots.release()
+
+
 class IndexRuntime:
     """Applies log records to one index version, in order, exactly once.
 
@@ -73,6 +141,7 @@ class IndexRuntime:
         self.apply_lock = threading.Lock()
         self.encoded_total = 0
         self.last_error: str | None = None
+        self.bounded = BoundedCalls(entry.name)
 
     @property
     def name(self) -> str:
@@ -85,15 +154,25 @@ class IndexRuntime:
         return {content_hash(t): result.vectors[i] for i, t in enumerate(texts)}
 
     def apply(
-        self, records: Sequence[LogRecord], vectors: Mapping[str, np.ndarray] | None = None
-    ) -> None:
-        """Apply ordered log records; ``vectors`` (by content hash) saves a cache lookup."""
+        self,
+        records: Sequence[LogRecord],
+        vectors: Mapping[str, np.ndarray] | None = None,
+        *,
+        wait: bool = True,
+    ) -> bool:
+        """Apply ordered log records; ``vectors`` (by content hash) saves a cache lookup.
+
+        With ``wait=False`` it gives up at once (returns False) when another thread is
+        applying to this index; the applier, woken after every write, catches it up.
+        """
         if not records:
-            return
-        with self.apply_lock:
+            return True
+        if not self.apply_lock.acquire(blocking=wait):
+            return False
+        try:
             fresh = [r for r in records if r.seq > self.index.applied_seq]
             if not fresh:
-                return
+                return True
             net = coalesce(fresh)
             upserts: dict[str, np.ndarray] = {}
             if net.upserts:
@@ -108,6 +187,9 @@ class IndexRuntime:
                 for doc_id, rec in net.upserts.items():
                     upserts[doc_id] = known[str(rec.content_hash)]
             self.index.apply(net.last_seq, upserts=upserts, deletes=net.deletes)
+            return True
+        finally:
+            self.apply_lock.release()
 
     def catch_up(
         self, store: Store, *, batch: int = 512, progress: ProgressFn | None = None

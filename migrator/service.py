@@ -5,6 +5,12 @@ requests encode in parallel) -> commit the log record (the acknowledgement point
 apply to those indexes in sequence order -> wake the applier for the others. A
 failure after the commit never un-acknowledges the write: the index catches up from
 the log, and its lag shows in the status.
+
+Only the primary is waited for without a bound. The other side that serves reads (the
+target during canary and cutover) gets ``settings.target_timeout_s`` to embed a write
+or answer a read; past it, or when it is busy catching up, the write is acknowledged
+without it (it catches up from the log) and the read is answered by the source, so a
+hung or slow target never holds a request up for longer than that.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -69,7 +76,7 @@ class Switchover:
 
     def __init__(self, settings: Settings, *, progress: ProgressFn | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.db_path)
+        self.store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
         self.registry = IndexRegistry(settings, self.store)
         self._write_lock = threading.Lock()
         entries = self.store.list_indexes()
@@ -114,7 +121,12 @@ class Switchover:
         vectors: dict[str, dict[str, np.ndarray] | None] = {}
         for i, runtime in enumerate(sync):
             try:
-                vectors[runtime.name] = runtime.embed_documents(texts)
+                if i == 0:
+                    vectors[runtime.name] = runtime.embed_documents(texts)
+                else:  # the side that may lag never holds the write up for long
+                    vectors[runtime.name] = runtime.bounded.call(
+                        partial(runtime.embed_documents, texts), self.settings.target_timeout_s
+                    )
             except SwitchoverError as exc:
                 if i == 0:
                     raise  # the primary cannot embed: refuse the write, nothing changed
@@ -122,8 +134,8 @@ class Switchover:
                 vectors[runtime.name] = None
         with self._write_lock:
             records = self.store.append_upserts(documents)
-            for runtime in sync:
-                self._apply(runtime, records, vectors.get(runtime.name))
+            for i, runtime in enumerate(sync):
+                self._apply(runtime, records, vectors.get(runtime.name), primary=i == 0)
         self.registry.wake()
         return WriteResult(written=len(records), seq=records[-1].seq)
 
@@ -131,8 +143,8 @@ class Switchover:
         check_doc_id(doc_id, self.settings.limits)
         with self._write_lock:
             record = self.store.append_delete(doc_id)
-            for runtime in self.migrations.sync_runtimes():
-                self._apply(runtime, [record], {})
+            for i, runtime in enumerate(self.migrations.sync_runtimes()):
+                self._apply(runtime, [record], {}, primary=i == 0)
         self.registry.wake()
         return WriteResult(written=1, seq=record.seq)
 
@@ -141,15 +153,24 @@ class Switchover:
         runtime: IndexRuntime,
         records: Sequence[LogRecord],
         vectors: Mapping[str, np.ndarray] | None,
+        *,
+        primary: bool,
     ) -> None:
-        """Apply committed records to one index; on failure it catches up later."""
+        """Apply committed records to one index; on failure it catches up later.
+
+        The primary always applies before the write returns. The other side only applies
+        when that is quick: if it lags or another thread is applying to it, the applier
+        (woken after every write) catches it up, outside the write lock.
+        """
         if vectors is None:
             return  # its embedder failed for this batch: the applier retries from the log
         try:
             if runtime.index.applied_seq < records[0].seq - 1:
+                if not primary:
+                    return
                 runtime.catch_up(self.store)
-            else:
-                runtime.apply(records, vectors)
+            elif not runtime.apply(records, vectors, wait=primary):
+                return
             runtime.last_error = None
         except SwitchoverError as exc:  # the write is committed; the index will catch up
             runtime.last_error = str(exc)
@@ -174,10 +195,15 @@ class Switchover:
     ) -> SearchResult:
         query, k = check_query(query, k, self.settings.limits)
         serve, fallback = self.migrations.route(routing_key)
-        started = time.perf_counter()
         used_fallback = False
         try:
-            hits, vectors, embed_ms = self._embed_and_search(serve, query, k)
+            if fallback is None:
+                hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
+            else:  # a side that may fail or hang: bounded, the source answers instead
+                hits, vectors, embed_ms, served_ms = serve.bounded.call(
+                    partial(self._embed_and_search, serve, query, k),
+                    self.settings.target_timeout_s,
+                )
         except SwitchoverError:
             if fallback is None:
                 raise
@@ -187,8 +213,7 @@ class Switchover:
                 "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
             )
             serve, used_fallback = fallback, True
-            hits, vectors, embed_ms = self._embed_and_search(serve, query, k)
-        served_ms = (time.perf_counter() - started) * 1000
+            hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
         self.migrations.served[serve.name] += 1
         self.migrations.observations.search(serve.name, served_ms)
         self.migrations.maybe_shadow(
@@ -209,12 +234,17 @@ class Switchover:
 
     def _embed_and_search(
         self, runtime: IndexRuntime, query: str, k: int
-    ) -> tuple[list[Hit], QueryVectors, float]:
-        """Hits, the query's vectors (for the shadow side) and the embedding time in ms."""
+    ) -> tuple[list[Hit], QueryVectors, float, float]:
+        """Hits, the query's vectors (for the shadow side), embedding and total time in ms.
+
+        Timed where it runs, so the latency guardrail compares the indexes' own work, not
+        the hand-off to the worker thread that bounds a target's call.
+        """
         started = time.perf_counter()
         vectors = runtime.embed_query(query)
         embed_ms = (time.perf_counter() - started) * 1000
-        return self._search_on(runtime, query, k, vectors), vectors, embed_ms
+        hits = self._search_on(runtime, query, k, vectors)
+        return hits, vectors, embed_ms, (time.perf_counter() - started) * 1000
 
     def _search_on(
         self, runtime: IndexRuntime, query: str, k: int, vectors: QueryVectors | None = None

@@ -6,6 +6,8 @@ optional ``switchover.toml``::
     [server]
     host = "127.0.0.1"
     port = 8000
+    target_timeout_seconds = 2.0    # a request's wait for the target before going on without it
+    db_busy_timeout_seconds = 10.0  # a write's wait for a database lock before a 503
 
     [limits]
     max_batch = 256
@@ -63,6 +65,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     snapshot_every_records: int = 5_000
     snapshot_interval_seconds: float = 60.0
+    target_timeout_s: float = 2.0  # how long a request waits for the side that may lag
+    db_busy_timeout_s: float = 10.0  # how long a write waits for a database lock
     operator_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -104,6 +108,12 @@ def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:
     for key in ("host", "port"):
         if key in server:
             values[key] = server[key]
+    for key, name in (
+        ("target_timeout_seconds", "target_timeout_s"),
+        ("db_busy_timeout_seconds", "db_busy_timeout_s"),
+    ):
+        if key in server:
+            values[name] = float(server[key])
     if "limits" in raw:
         names = {f.name for f in fields(Limits)}
         bad = set(raw["limits"]) - names

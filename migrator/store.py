@@ -54,9 +54,11 @@ class CatalogEntry:
         return replace(self, role=role)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
-    conn.execute("PRAGMA busy_timeout = 10000")
+def _connect(path: Path, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path), check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")
     return conn
 
@@ -73,13 +75,15 @@ def _storage_errors() -> Iterator[None]:
 class Store:
     """Documents, write log, catalog and embedding cache in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+        """``busy_timeout_s``: how long a statement waits for another connection's lock."""
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         with _storage_errors():
-            self._writer = Database(_connect(path))
+            self._writer = Database(_connect(path, busy_timeout_s))
             self._writer.execute("PRAGMA journal_mode = WAL")
             migrations.apply(self._writer)
 
@@ -92,14 +96,28 @@ class Store:
     def _reader(self) -> Database:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = Database(_connect(self.path))
+            db = Database(_connect(self.path, self.busy_timeout_s))
             self._local.db = db
         return cast(Database, db)
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
-        with self._write_lock, _storage_errors(), self._writer.atomic():
-            yield self._writer
+        """One write transaction, holding SQLite's write lock from its first statement.
+
+        ``BEGIN IMMEDIATE``: a deferred transaction that reads before it writes (a delete
+        checks the document first) gets SQLITE_BUSY at once, without waiting out the busy
+        timeout, when another process holds the lock; an immediate one waits like any write.
+        """
+        with self._write_lock, _storage_errors():
+            conn = self._writer.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # an error may have rolled it back already
+                    conn.execute("ROLLBACK")
+                raise
 
     # -- documents and the write log -----------------------------------------------------
 
