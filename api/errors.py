@@ -25,8 +25,6 @@ from .schemas import ErrorResponse
 
 RETRY_AFTER_S = 1  # what a 503 tells the client to wait before retrying
 
-RETRY_AFTER_S = 1  # what a 503 tells the client to wait before retrying
-
 # Most specific first: the first matching class decides.
 STATUS_BY_ERROR: tuple[tuple[type[SwitchoverError], int, str], ...] = (
     (InvalidInputError, 422, "invalid_input"),
@@ -81,8 +79,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: SwitchoverError) -> JSONResponse:
         status, kind = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if status == 503:  # transient (a busy database, a model down): nothing changed, retry
-            headers = {"Retry-After": str(RETRY_AFTER_S)}
         if status == 503:  # transient (a busy database, a model down): nothing changed, retry
             headers = {"Retry-After": str(RETRY_AFTER_S)}
         return JSONResponse(error_body(kind, str(exc)), status_code=status, headers=headers)
