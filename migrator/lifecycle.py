@@ -82,7 +82,9 @@ class MigrationLifecycle:
             self.store.save_backfill(m.id, reset)
             self.current = self.store.get_migration(m.id)
         m = self.current
-        if m is not None and m.backfill.started_at is not None and not m.backfill.finished:
+        # In ``backfilling`` the backfill runs until it finishes, whether or not it had
+        # saved its start before the crash (a kill right after the move commits).
+        if m is not None and m.phase == Phase.BACKFILLING and not m.backfill.finished:
             self._start_backfill(m)
 
     def close(self) -> None:
