@@ -24,6 +24,7 @@ Invariants after every restart:
   (or the in-flight move's outcome; a watchdog rollback only with its audit event),
   and the audit trail's last event names the current phase;
 * ``batch_atomic``: an in-flight batch landed entirely or not at all;
+* ``backfill_resumes``: a backfill the kill interrupted (or had not begun) finishes by itself;
 * ``lag_zero``: every live index catches up with the log (lag 0, applied = last seq);
 * ``documents``: every acknowledged document reads back with its newest text and
   every deleted one is 404; the document count equals the model's;
@@ -46,6 +47,7 @@ import os
 import platform
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -75,6 +77,7 @@ TOKEN = "crashloop-token"  # noqa: S105 - a throwaway token for a throwaway serv
 ACTIVE = {"planned", "backfilling", "shadow", "canary", "cutover", "rolled_back"}
 CANARY_PERCENTS = (1, 5, 10, 25, 50, 75, 90)
 ROUTING_KEYS = 24
+BACKFILL_WAIT_S = 60.0
 MATCH_SCORE = 0.999  # a document's own newest text finds it at (cosine) score 1
 
 TOML = {
@@ -91,6 +94,21 @@ name = "v1"
 factory = "Flat"
 metric = "ip"
 """,
+}
+INVARIANTS = {
+    "no_reencode": "recovery and replay encoded nothing (encoded_since_start 0 on every index)",
+    "migration_state": "phase, migration id and target share are the last acknowledged ones"
+    " (or the in-flight move's outcome); the audit trail's last event names the phase",
+    "batch_atomic": "the write batch in flight at the kill landed whole or not at all",
+    "backfill_resumes": "a migration the kill left in backfilling finishes its backfill"
+    " without being asked again",
+    "lag_zero": "every live index caught up with the log (lag 0, applied seq = last seq)",
+    "documents": "every acknowledged document reads back with its newest text, every deleted"
+    " one is 404, and the document count equals the acknowledged live set",
+    "index_counts": "each live index holds exactly as many vectors as live documents",
+    "index_members": "each live document is found in each live index by its newest text"
+    " (score ~1), no result list repeats an id, no deleted document is found in any index",
+    "routing": "sticky routing keys are served where the acknowledged share sends them",
 }
 SNAPSHOTS = """[snapshots]
 every_records = 150
@@ -375,6 +393,8 @@ class Harness:
         id_space: int = 200,
         initial: int = 120,
         migrate: bool = True,
+        modes: list[str] | None = None,
+        warmup_writes: int = 0,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.workdir = workdir
@@ -385,6 +405,12 @@ class Harness:
         self.ids = [f"doc-{i:04d}" for i in range(id_space)]
         self.initial = initial
         self.migrate = migrate  # False: writes only, no operator (the plain crash test)
+        default = ["timer", "timer", "operator", "commit", "write"] if migrate else []
+        self.modes = modes or default or ["timer", "write"]  # a repeat weighs the draw
+        self.warmup_writes = warmup_writes  # acked writes in a round before the kill timer
+        unknown = set(self.modes) - {"timer", "operator", "commit", "write"}
+        if unknown or (not migrate and {"operator", "commit"} & set(self.modes)):
+            raise ValueError(f"kill modes {sorted(self.modes)} do not fit migrate={migrate}")
         self.texts = itertools.count()
         self.model = Model()
         self.log = log or (lambda line: print(line, flush=True))
@@ -422,8 +448,7 @@ class Harness:
     def round(self, number: int) -> dict[str, Any]:
         kill_seed = self.master.randrange(2**31)
         krng = random.Random(kill_seed)
-        modes = ["timer", "timer", "operator", "write"] if self.migrate else ["timer", "write"]
-        mode = krng.choice(modes)
+        mode = krng.choice(self.modes)
         writer = Writer(
             self.server.url, self.model.docs, random.Random(kill_seed + 1), self.ids, self.texts
         )
@@ -434,8 +459,17 @@ class Harness:
         writer.start()
         if self.migrate:
             operator.start()
+        while writer.acked_ops < self.warmup_writes and writer.is_alive():
+            if time.monotonic() - started > 300:
+                break
+            time.sleep(0.01)
         if mode == "timer":
             time.sleep(krng.uniform(0.2, 4.0))
+        elif mode == "commit":
+            # the moment an operator move commits, before its answer is read: a "maybe" move
+            time.sleep(krng.uniform(0.1, 0.5))
+            if not wait_for_commit(self.server.home / "switchover.db", timeout=20):
+                mode += " (timed out: timer)"
         else:
             event = operator.sending if mode == "operator" else writer.sending
             time.sleep(krng.uniform(0.1, 0.5))
@@ -506,7 +540,7 @@ class Harness:
             )
             self.settle_migration(http, checks, record, move)
             self.settle_writes(http, checks, writes)
-            self.wait_backfill(http, record)
+            self.wait_backfill(http, checks, record)
             self.wait_lag(http, checks, record)
             self.check_documents(http, checks)
             self.check_indexes(http, checks)
@@ -576,28 +610,35 @@ class Harness:
         if landed and landed[0] and atomic:
             self.model.docs.update(writes)
 
-    def wait_backfill(self, http: httpx.Client, record: dict[str, Any]) -> None:
-        """A backfill the kill interrupted resumes by itself. If the kill came between the
-        move and the backfill's first saved state, the operator asks again (idempotent)."""
+    def wait_backfill(self, http: httpx.Client, checks: Checks, record: dict[str, Any]) -> None:
+        """A migration the kill left in ``backfilling`` finishes its backfill by itself."""
         mig = self.model.mig
         if mig.phase != "backfilling":
+            checks.record("backfill_resumes", True, "no backfill in progress")
             return
         started = time.monotonic()
-        while time.monotonic() - started < 180:
+        backfill: dict[str, Any] = {}
+        while time.monotonic() - started < BACKFILL_WAIT_S:
             backfill = (_status(http) or {}).get("backfill", {})
             if backfill.get("finished"):
                 mig.backfill_finished = True
+                seconds = round(time.monotonic() - started, 2)
+                checks.record("backfill_resumes", True, f"finished {seconds} s after the restart")
                 return
-            never_began = backfill.get("started_at") is None
-            if (
-                never_began
-                and not record.get("backfill_rerequested")
-                and time.monotonic() - started > 5
-            ):
-                http.post(f"/v1/migrations/{mig.id}/backfill", headers=_auth()).raise_for_status()
-                record["backfill_rerequested"] = True
             time.sleep(0.2)
-        raise RuntimeError("backfill did not finish within 180 s of the restart")
+        checks.record(
+            "backfill_resumes",
+            False,
+            f"not finished {BACKFILL_WAIT_S} s after the restart: {json.dumps(backfill)}",
+        )
+        # so the walk can go on, the operator asks again (the action is idempotent)
+        http.post(f"/v1/migrations/{mig.id}/backfill", headers=_auth()).raise_for_status()
+        record["backfill_rerequested"] = True
+        while not (_status(http) or {}).get("backfill", {}).get("finished"):
+            if time.monotonic() - started > 3 * BACKFILL_WAIT_S:
+                raise RuntimeError("backfill did not finish even when asked again")
+            time.sleep(0.2)
+        mig.backfill_finished = True
 
     def wait_lag(self, http: httpx.Client, checks: Checks, record: dict[str, Any]) -> None:
         complete, partial = live_indexes(http.get("/v1/indexes").json()["indexes"], self.model.mig)
@@ -682,15 +723,20 @@ class Harness:
 
     def check_routing(self, http: httpx.Client, checks: Checks) -> None:
         mig = self.model.mig
-        wrong = []
-        for n in range(ROUTING_KEYS):
-            key = f"user-{n}"
+
+        def served_by(key: str) -> str:
             response = http.post(
                 "/v1/search",
                 json={"query": "crash loop routing", "k": 3},
                 headers={"X-Routing-Key": key},
             )
-            served = response.json()["served_by"]
+            return str(response.json()["served_by"])
+
+        keys = [f"user-{n}" for n in range(ROUTING_KEYS)]
+        with ThreadPoolExecutor(3) as pool:
+            served_list = list(pool.map(served_by, keys))
+        wrong = []
+        for key, served in zip(keys, served_list, strict=True):
             if mig.phase in ACTIVE and mig.id is not None and mig.target is not None:
                 to_target = routes_to_target(mig.share, key, mig.id)
                 want = mig.target if to_target else mig.source
@@ -706,7 +752,10 @@ class Harness:
 
     last_texts: dict[str, str]  # the last text of every id ever written (deleted ones too)
 
-    def run(self, kills: int) -> dict[str, Any]:
+    def run(
+        self, kills: int, on_round: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
+        """``kills`` rounds; ``on_round`` gets the results so far after each one."""
         started = time.monotonic()
         self.last_texts = {}
         self.setup()
@@ -717,6 +766,8 @@ class Harness:
                 record = self.round(number)
                 self.remember_texts()
                 rounds.append(record)
+                if on_round is not None:
+                    on_round(self.summary(rounds, time.monotonic() - started, planned=kills))
                 state = (
                     "ok"
                     if record["ok"]
@@ -735,21 +786,26 @@ class Harness:
                     break
         finally:
             self.server.kill()
-        return self.summary(rounds, time.monotonic() - started)
+        return self.summary(rounds, time.monotonic() - started, planned=kills)
 
     def remember_texts(self) -> None:
         for doc_id, text in self.model.docs.items():
             if text is not None:
                 self.last_texts[doc_id] = text
 
-    def summary(self, rounds: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    def summary(self, rounds: list[dict[str, Any]], seconds: float, planned: int) -> dict[str, Any]:
         checked = sum(len(r["checks"]) for r in rounds)
         failed = [r["kill"] for r in rounds if not r["ok"]]
         return {
             "harness": "stress/crashloop.py",
+            "complete": len(rounds) == planned,
+            "kills_planned": planned,
             "code": code_version(),
             "seed": self.seed,
             "migrate": self.migrate,
+            "kill_modes": self.modes,
+            "id_space": len(self.ids),
+            "initial_documents": self.initial,
             "embedder": self.embedder,
             "kills": len(rounds),
             "restarts": len(rounds),
@@ -772,6 +828,22 @@ class Harness:
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "rounds": rounds,
         }
+
+
+def wait_for_commit(db: Path, timeout: float) -> bool:
+    """Poll the server's SQLite file (read-only) until a new migration event commits."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    query = "SELECT COALESCE(MAX(rowid), 0) FROM migration_events"
+    try:
+        first = conn.execute(query).fetchall()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if conn.execute(query).fetchall() != first:
+                return True
+            time.sleep(0.0005)
+        return False
+    finally:
+        conn.close()
 
 
 def code_version() -> str:
@@ -827,8 +899,14 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Crash loop",
         "",
-        f"`python stress/crashloop.py --kills {result['kills']} --seed {result['seed']}"
-        f" --embedder {result['embedder']}`: {result['restarts_all_invariants_held']} of"
+        *(
+            []
+            if result["complete"]
+            else [f"**Cut short: {result['kills']} of {result['kills_planned']} kills ran.**", ""]
+        ),
+        f"`python stress/crashloop.py --kills {result['kills_planned']} --seed {result['seed']}"
+        f" --embedder {result['embedder']} --id-space {result['id_space']}"
+        f" --initial {result['initial_documents']}`: {result['restarts_all_invariants_held']} of"
         f" {result['restarts']} restarts with every invariant holding"
         f" ({result['invariants_checked']} invariant checks, {result['searches']} per-index"
         f" searches), {result['migrations_created']} migrations, {result['duration_s']} s.",
@@ -856,8 +934,24 @@ def markdown(result: dict[str, Any]) -> str:
             f" {phase} | {move} | {r['write_in_flight'] or '-'} | {r['phase_after']}"
             f" | {r['restart_s']} | {r.get('catch_up_s', '-')} | {verdict} |"
         )
-    lines += ["", "Invariants: " + ", ".join(result["rounds"][0]["checks"]) + "."]
+    lines += ["", "Invariants checked after every restart:", ""]
+    lines += [f"- `{name}`: {text}" for name, text in INVARIANTS.items()]
+    lines += [
+        "",
+        "A live index is the primary, plus the migration's target once it is backfilled (a"
+        " target still being backfilled is only checked for deleted documents). A write or"
+        " an operator move in flight at the kill may land or not; the harness adopts what the"
+        " server says and the walk continues from there.",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def write(out: Path, result: dict[str, Any]) -> None:
+    """The JSON and its markdown summary (rewritten after every round: a cut-short run
+    still leaves the kills it made on disk, marked ``"complete": false``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
 
 
 def main() -> int:
@@ -865,8 +959,16 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--embedder", choices=sorted(TOML), default="hash")
+    parser.add_argument("--id-space", type=int, default=200, help="distinct document ids")
+    parser.add_argument("--initial", type=int, default=120, help="documents before the loop")
     parser.add_argument("--out", type=Path, default=RESULTS / "crashloop.json")
     parser.add_argument("--keep", action="store_true", help="keep the server's home folder")
+    parser.add_argument(
+        "--modes",
+        help="kill modes to draw from, comma-separated: timer (a random moment), operator"
+        " (just after a move is sent), commit (the moment a move commits, before its answer),"
+        " write (just after a write is sent); default timer,timer,operator,commit,write",
+    )
     parser.add_argument(
         "--no-migrate", action="store_true", help="writes only: no operator, no migration"
     )
@@ -874,15 +976,19 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="crashloop-"))
     try:
         harness = Harness(
-            workdir, seed=args.seed, embedder=args.embedder, migrate=not args.no_migrate
+            workdir,
+            seed=args.seed,
+            embedder=args.embedder,
+            id_space=args.id_space,
+            initial=args.initial,
+            migrate=not args.no_migrate,
+            modes=args.modes.split(",") if args.modes else None,
         )
-        result = harness.run(args.kills)
+        result = harness.run(args.kills, on_round=lambda partial: write(args.out, partial))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
+    write(args.out, result)
     print(
         f"{result['restarts_all_invariants_held']} of {result['restarts']} restarts held every"
         f" invariant; wrote {args.out}"
