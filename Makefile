@@ -38,10 +38,8 @@ test: lint chromium
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
-bench: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/core.py
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/migration.py
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/decision_quality.py
+bench: setup  # every figure, results in benchmarks/results/; `make bench BENCH_ARGS=--quick` for a smoke run
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup

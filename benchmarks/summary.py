@@ -1,0 +1,193 @@
+"""One table of every benchmark figure, each with its side-by-side ratio: results/README.md.
+
+Reads the JSON files the benchmark scripts wrote (``core``, ``migration``, ``memory``,
+``scale``) and links their detailed markdown. Run by ``make bench`` after the scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from _common import results_dir
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = results_dir() / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fmt(value: float, unit: str = "") -> str:
+    text = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return text + unit
+
+
+def core_rows(c: dict[str, Any]) -> list[str]:
+    i, s, r = c["ingest"], c["search"], c["restart"]
+    link = "[core](core.md)"
+    return [
+        f"| ingest docs/s through HTTP vs raw `SentenceTransformer.encode` ({i['docs']} SQuAD"
+        f" passages, MiniLM) | {fmt(i['api_ingest_docs_per_s'])} vs"
+        f" {fmt(i['raw_encode_one_call_docs_per_s'])} docs/s |"
+        f" **{i['ratio_api_vs_raw_one_call']}** | >= 0.9 | {link} |",
+        *(
+            f"| search {p} through HTTP vs embed + FAISS in-process ({s['queries']} queries)"
+            f" | {fmt(s[f'http_{p}_ms'])} vs {fmt(s[f'in_process_{p}_ms'])} ms |"
+            f" **{s[f'ratio_{p}_http_vs_in_process']}** | {goal} | {link} |"
+            for p, goal in (("p50", ""), ("p95", "<= 1.25"), ("p99", ""))
+        ),
+        f"| start-up replay of {r['replayed_records']:,} log records (no snapshot) vs"
+        f" re-encoding their texts | {fmt(r['server_replay_s'], ' s')} vs"
+        f" {fmt(r['raw_encode_same_texts_s'], ' s')}, {r['encoded_during_replay']} texts"
+        f" re-encoded | **{r['ratio_replay_vs_raw_encode']}** | no re-encoding | {link} |",
+        f"| whole restart, replaying the log vs from a snapshot (process start, imports,"
+        f" model load) | {fmt(r['restart_replay_all_s'], ' s')} vs"
+        f" {fmt(r['restart_from_snapshot_s'], ' s')} |"
+        f" {round(r['restart_replay_all_s'] / r['restart_from_snapshot_s'], 3)} | | {link} |",
+    ]
+
+
+def migration_rows(m: dict[str, Any]) -> list[str]:
+    re_, lo, s, r = m["reencode_backfill"], m["layout_backfill"], m["shadow"], m["rollback"]
+    raw = (re_["raw_encode_docs_per_s_before"] + re_["raw_encode_docs_per_s_after"]) / 2
+    link = "[migration](migration.md)"
+    rows = [
+        f"| backfill docs/s, full re-encode (new embedder) vs raw encode of the same texts"
+        f" ({re_['docs']} docs, {re_['encoded']} encoded) | {fmt(re_['docs_per_s'])} vs"
+        f" {fmt(raw)} docs/s | **{re_['ratio_backfill_vs_raw_encode']}** | | {link} |",
+        f"| backfill docs/s, layout-only (`HNSW32,Flat`, {lo['encoded']} encoded) vs full"
+        f" re-encode | {fmt(lo['docs_per_s'])} vs {fmt(re_['docs_per_s'])} docs/s |"
+        f" **{m['ratio_layout_vs_reencode_backfill']}** | | {link} |",
+    ]
+    for size in m["dual_write_batch_sizes"]:
+        row = m["dual_write"][f"batch_{size}"]
+        for name, label in (("layout", "layout-only target"), ("reencode", "new-embedder target")):
+            mine, base = row[name], row["single"]
+            rows.append(
+                f"| write latency p50 / p95, batches of {size}: dual-write to a {label} vs a"
+                f" single index | {fmt(mine['p50_ms'])} / {fmt(mine['p95_ms'])} vs"
+                f" {fmt(base['p50_ms'])} / {fmt(base['p95_ms'])} ms |"
+                f" **{row[f'ratio_p50_{name}_vs_single']} / {row[f'ratio_p95_{name}_vs_single']}**"
+                f" | | {link} |"
+            )
+    rows += [
+        f"| served p95 with shadow reads at 100% vs off ({s['queries_per_setting']} queries"
+        f" each) | {fmt(s['on']['p95_ms'])} vs {fmt(s['off']['p95_ms'])} ms |"
+        f" **{s['ratio_p95_on_vs_off']}** | <= 1.05 | {link} |",
+        f"| rollback: command sent to routing flipped ({r['cycles']} cycles) | p50"
+        f" {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms | p99 / 50 ms goal:"
+        f" **{round(r['p99_ms'] / 50, 3)}** | p99 < 50 ms | {link} |",
+    ]
+    return rows
+
+
+def memory_rows(mem: dict[str, Any]) -> list[str]:
+    return [
+        f"| memory per {mem['vectors']:,} vectors (384-d), {r['layout']}: RSS growth vs raw"
+        f" vector bytes | {fmt(r['rss_growth_mib'], ' MiB')} vs"
+        f" {fmt(r['raw_vector_mib'], ' MiB')} ({fmt(r['rss_growth_after_malloc_trim_mib'])}"
+        f" MiB after `malloc_trim`: {r['ratio_trimmed_vs_raw']}) |"
+        f" **{r['ratio_growth_vs_raw']}** | | [memory](memory.md) |"
+        for r in mem["layouts"]
+    ]
+
+
+def scale_rows(sc: dict[str, Any]) -> list[str]:
+    link = "[scale](scale.md)"
+    sizes = {s["docs"]: s for s in sc["sizes"]}
+    rows = []
+    for g in sc["growth"]:
+        small, big = sizes[g["from"]], sizes[g["to"]]
+        step = f"{g['from']:,} -> {g['to']:,} docs"
+        for key, label in (("search_flat", "Flat"), ("search_ivf", "IVF256 nprobe 8")):
+            rows.append(
+                f"| search p50 / p95 / p99, {label}, {step} |"
+                f" {fmt(small[key]['p50_ms'])} / {fmt(small[key]['p95_ms'])} /"
+                f" {fmt(small[key]['p99_ms'])} -> {fmt(big[key]['p50_ms'])} /"
+                f" {fmt(big[key]['p95_ms'])} / {fmt(big[key]['p99_ms'])} ms |"
+                f" **{g[f'{key}_p50_ms']} / {g[f'{key}_p95_ms']} / {g[f'{key}_p99_ms']}** |"
+                f" | {link} |"
+            )
+        if "backfill_ivf_seconds" not in g:
+            rows.append(
+                f"| layout-only backfill time and start-up replay time, {step} | not measured"
+                " (search only at this size) | | | " + link + " |"
+            )
+            continue
+        rows.append(
+            f"| layout-only backfill time (`Flat` -> `IVF256,Flat`), {step} |"
+            f" {fmt(small['backfill_ivf']['seconds'], ' s')} ->"
+            f" {fmt(big['backfill_ivf']['seconds'], ' s')} |"
+            f" **{g['backfill_ivf_seconds']}** | | {link} |"
+        )
+        rows.append(
+            f"| start-up replay time (Flat, whole log, cached vectors), {step} |"
+            f" {fmt(small['restart']['replay_seconds'], ' s')} ->"
+            f" {fmt(big['restart']['replay_seconds'], ' s')} | **{g['replay_seconds']}** |"
+            f" | {link} |"
+        )
+    rows.extend(
+        f"| ingest docs/s through `Switchover.upsert` vs raw hash encode, {i['docs']:,} docs"
+        f" | {fmt(i['docs_per_s'])} vs {fmt(i['raw_encode_docs_per_s'])} docs/s |"
+        f" **{i['ratio_ingest_vs_raw_encode']}** | | {link} |"
+        for i in sc.get("ingest", [])
+    )
+    policy = sc.get("snapshot_policy")
+    if policy:
+        rows.append(
+            f"| bulk-load docs/s, default periodic snapshots (every"
+            f" {policy['snapshot_every_records']:,} records) vs deferred, {policy['docs']:,}"
+            f" docs | {fmt(policy['default_policy']['docs_per_s'])} vs"
+            f" {fmt(policy['deferred']['docs_per_s'])} docs/s"
+            f" ({policy['default_policy']['periodic_snapshots']} snapshots) |"
+            f" **{policy['ratio_default_vs_deferred_docs_per_s']}** | | {link} |"
+        )
+    return rows
+
+
+def main() -> None:
+    found = {name: load(name) for name in ("core", "migration", "memory", "scale", "run")}
+    lines = [
+        "# Benchmark results",
+        "",
+        "Every figure is a ratio of two measurements taken side by side in one run (interleaved"
+        " or in alternating blocks where the two can be measured together), on a shared 2-core"
+        " machine. `make bench` regenerates this file; the detailed tables are linked in the"
+        " last column ([decision quality](decision_quality.md) has the recall judgement's"
+        " fail / pass / hold counts).",
+        "",
+    ]
+    run = found["run"]
+    if run:
+        lines += [
+            f"Last `make bench`: started {run['started']}, {run['minutes']} min in all ("
+            + ", ".join(f"{k} {v['minutes']} min" for k, v in run["scripts"].items())
+            + ").",
+            "",
+        ]
+    lines += [
+        "| figure | measured | ratio | goal | details |",
+        "|---|---|---|---|---|",
+    ]
+    builders = {
+        "core": core_rows,
+        "migration": migration_rows,
+        "memory": memory_rows,
+        "scale": scale_rows,
+    }
+    missing = []
+    for name, build in builders.items():
+        data = found[name]
+        if data is None:
+            missing.append(name)
+            continue
+        lines.extend(build(data))
+    if missing:
+        lines += ["", f"Missing results (script failed or not run): {', '.join(missing)}."]
+    out = results_dir() / "README.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
