@@ -28,25 +28,39 @@ class BodyLimitMiddleware:
             await self._refuse(send)
             return
         received = 0
+        too_large = False  # the body went over the limit: whatever the app answers becomes a 413
         started = False
+        replaced = False  # the app's answer was swallowed and a 413 sent instead
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise _TooLargeError
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns any exception raised while it reads the body into its own 400
+            # ("error parsing the body"), so the refusal cannot rely on the exception reaching
+            # this middleware: an answer that starts after the limit was passed becomes a 413.
+            nonlocal started, replaced
+            if replaced:
+                return
             if message["type"] == "http.response.start":
+                if too_large and not started:
+                    started = replaced = True
+                    await self._refuse(send)
+                    return
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLargeError:
             if not started:
                 await self._refuse(send)

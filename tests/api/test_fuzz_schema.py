@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,8 +58,8 @@ REPORT_ENV = "SWITCHOVER_FUZZ_REPORT"  # write the counts of the slow run to thi
 # Requests sent, by (run, operation, mode), and answers by (run, status).
 SENT: Counter[tuple[str, str, str]] = Counter()
 STATUSES: Counter[tuple[str, int]] = Counter()
-SECONDS: Counter[str] = Counter()
-LABEL_SECONDS: Counter[str] = Counter()
+SECONDS: defaultdict[str, float] = defaultdict(float)
+LABEL_SECONDS: defaultdict[str, float] = defaultdict(float)
 
 
 def checks_config(token: str | None) -> schemathesis.Config:
@@ -157,7 +157,7 @@ def fuzz(
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    def one(case: schemathesis.Case) -> None:
+    def one(case: schemathesis.Case[Any]) -> None:
         response = case.call()
         SENT[(run, label, mode.value)] += 1
         STATUSES[(run, response.status_code)] += 1
@@ -228,13 +228,16 @@ def test_real_server_with_the_real_model_over_http(tmp_path: Path) -> None:
 
 
 def test_zz_request_counts() -> None:
-    """Runs last in the module: how many requests each run sent, and that none was a 5xx."""
+    """Runs after the fuzz tests (file order): the requests each run sent; none was a 5xx."""
     for run in sorted({run for run, _, _ in SENT}):
         total = sum(n for (r, _, _), n in SENT.items() if r == run)
         statuses = {status: n for (r, status), n in sorted(STATUSES.items()) if r == run}
         print(f"\n{run}: {total} requests in {SECONDS[run]:.0f} s, statuses {statuses}")
         assert not any(status >= 500 for status in statuses)
-    print("slowest:", [(k, round(v, 1)) for k, v in LABEL_SECONDS.most_common(8)])
+    print(
+        "slowest:",
+        [(k, round(v, 1)) for k, v in sorted(LABEL_SECONDS.items(), key=lambda kv: -kv[1])[:8]],
+    )
     minimum = {"fast": FAST_MINIMUM, "slow": SLOW_MINIMUM, "server": SERVER_MINIMUM}
     for base in {run.split("/")[0] for run, _, _ in SENT}:
         total = sum(n for (run, _, _), n in SENT.items() if run.split("/")[0] == base)
@@ -270,3 +273,53 @@ def write_report(path: Path) -> None:
                 lines.append(f"| `{label}` | {mode} | " + " | ".join(f"{n:,}" for n in row) + " |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# -- regressions: what the fuzzer found, pinned down -----------------------------------------
+
+HUGE = 2**63  # one past SQLite's largest integer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"/v1/migrations/{HUGE}/events", None),
+        ("POST", f"/v1/migrations/{HUGE}/shadow", None),
+        ("PATCH", f"/v1/migrations/{HUGE}/plan", {"shadow_sample": 0.5}),
+        ("GET", f"/v1/evals/{HUGE}", None),
+        ("GET", f"/v1/evals?migration_id={HUGE}", None),
+        ("POST", "/v1/config/revert", {"version": HUGE}),
+        ("POST", "/v1/eval-sets", {"name": "s", "path": str(SAMPLE_DIR), "seed": HUGE}),
+        ("POST", "/v1/eval-sets", {"name": "s", "path": str(SAMPLE_DIR), "seed": -HUGE - 1}),
+    ],
+)
+def test_ids_beyond_64_bits_are_422_not_500(
+    client: TestClient, method: str, path: str, body: Any
+) -> None:
+    """They reached SQLite's binding, which raised OverflowError: a 500."""
+    response = client.request(method, path, json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["type"] == "invalid_input"
+
+
+def test_framework_errors_use_the_error_body(client: TestClient) -> None:
+    """Unknown routes, wrong methods and undecodable bodies answered FastAPI's
+    ``{"detail": ...}``; every error now has the one documented shape."""
+    undecodable = client.put(
+        "/v1/documents", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}
+    )
+    for response, status in (
+        (client.get("/v1/nope"), 404),
+        (client.post("/healthz"), 405),
+        (undecodable, undecodable.status_code),
+    ):
+        assert response.status_code == status
+        assert 400 <= status < 500
+        assert set(response.json()) == {"error"}
+        assert response.json()["error"]["message"]
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(hash_settings(tmp_path / "home"))) as c:
+        yield c
