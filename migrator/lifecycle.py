@@ -83,8 +83,14 @@ class MigrationLifecycle:
             self.current = self.store.get_migration(m.id)
         m = self.current
         # In ``backfilling`` the backfill runs until it finishes, whether or not it had
-        # saved its start before the crash (a kill right after the move commits).
-        if m is not None and m.phase == Phase.BACKFILLING and not m.backfill.finished:
+        # saved its start before the crash (a kill right after the move commits). In any
+        # later phase it runs again when the reset above undid it (reads stay on the
+        # source meanwhile: see ``route``).
+        if (
+            m is not None
+            and not m.backfill.finished
+            and (m.phase == Phase.BACKFILLING or m.backfill.started_at is not None)
+        ):
             self._start_backfill(m)
 
     def close(self) -> None:
