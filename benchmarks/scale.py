@@ -388,7 +388,7 @@ def main() -> None:
         default="1000000",
         help="sizes built as bare VectorIndexes (apply), for search latency only",
     )
-    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
         "--ingest-max",
         type=int,
