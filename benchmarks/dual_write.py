@@ -10,8 +10,9 @@ Each server alternates between *dual-write* (canary at 50%, operator override: a
 applied to source and target before it is acknowledged) and *single* (rolled back and
 resumed to shadow: the write is acknowledged after the source alone; the target catches up
 from the log afterwards). Before every block the target is waited on until it has caught
-up, so a block never pays for the previous one. The same new batches go to both modes
-(ABBA order per round), for batches of 1 and of 32 documents.
+up, so a block never pays for the previous one. Both modes get the same number and size of
+batches (ABBA order per round), for batches of 1 and of 32 documents; every block writes texts the
+server has not seen (a seen text would come from the embedding cache).
 
 Writes ``benchmarks/results/dual_write.json`` and ``dual_write.md``.
 """
@@ -58,13 +59,11 @@ def run(server: Server, texts: list[str], rounds: int) -> dict[str, Any]:
     cursor = 0
     for r in range(rounds):
         for size, count in PER_BLOCK.items():
-            batches = []
-            for _ in range(count):
-                batches.append(texts[cursor : cursor + size])
-                cursor += size
             for dual in (True, False) if r % 2 == 0 else (False, True):  # ABBA
                 set_mode(server, dual)
-                for b, batch in enumerate(batches):
+                for b in range(count):
+                    # fresh texts for every block: a text seen before would be a cache hit
+                    batch, cursor = texts[cursor : cursor + size], cursor + size
                     tag = "d" if dual else "s"
                     docs = [
                         {"id": f"{tag}{r}-{size}-{b}-{i}", "text": t} for i, t in enumerate(batch)
