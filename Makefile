@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench chromium crashloop
+.PHONY: setup demo serve test test-fast lint bench chromium load crashloop
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ bench: setup  # every figure, results in benchmarks/results/; `make bench BENCH_
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7
+
+# Load during a canary with an automatic rollback in the middle: stress/results/load.md.
+load: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python stress/load.py
