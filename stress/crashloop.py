@@ -929,9 +929,11 @@ def markdown(result: dict[str, Any]) -> str:
         if r.get("operator_outcome"):
             move += " → " + ("landed" if r["operator_outcome"].endswith("landed") else "not")
         phase = r["phase"] + (f" {r['share']:g}%" if r["phase"] == "canary" else "")
+        if r["migration"]:
+            phase = f"m{r['migration']} {phase}"
         lines.append(
-            f"| {r['kill']} | {r['kill_seed']} | {r['mode']} | {r['offset_s']} | m{r['migration']}"
-            f" {phase} | {move} | {r['write_in_flight'] or '-'} | {r['phase_after']}"
+            f"| {r['kill']} | {r['kill_seed']} | {r['mode']} | {r['offset_s']} | {phase}"
+            f" | {move} | {r['write_in_flight'] or '-'} | {r['phase_after']}"
             f" | {r['restart_s']} | {r.get('catch_up_s', '-')} | {verdict} |"
         )
     lines += ["", "Invariants checked after every restart:", ""]
