@@ -215,7 +215,7 @@ def _index_metrics(svc: Switchover) -> list[Metric]:
 
 
 def _traffic_metrics(svc: Switchover) -> list[Metric]:
-    """Served reads and search errors by index: the facade's own counters, read as they are."""
+    """Served, failed and lagging reads by index: the facade's own counters, as they are."""
     served = CounterMetricFamily(
         "switchover_served_reads",
         "Routed searches answered, by the index that served them (since the process started).",
@@ -226,10 +226,17 @@ def _traffic_metrics(svc: Switchover) -> list[Metric]:
         "Routed searches an index failed (answered by the fallback), by index.",
         labels=["index"],
     )
-    for family, counts in ((served, svc.migrations.served), (errors, svc.migrations.errors)):
+    lagging = CounterMetricFamily(
+        "switchover_lagging_reads",
+        "Searches routed to an index that had not yet applied every acknowledged write,"
+        " answered by the source instead (read your writes; not an error), by index.",
+        labels=["index"],
+    )
+    lc = svc.migrations
+    for family, counts in ((served, lc.served), (errors, lc.errors), (lagging, lc.lagging)):
         for index, count in sorted(dict(counts).items()):
             family.add_metric([index], count)
-    return [served, errors]
+    return [served, errors, lagging]
 
 
 def _migration_metrics(svc: Switchover) -> list[Metric]:

@@ -50,6 +50,7 @@ class MigrationLifecycle:
         self._rng = random.Random()  # noqa: S311 - sampling, not security
         self.served: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.lagging: Counter[str] = Counter()  # target reads the source answered: behind
         self.observations = Observations()
         self.last_checks: list[Check] = []
         self._session: RecallSession | None = None
@@ -457,8 +458,18 @@ class MigrationLifecycle:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def route(self, routing_key: str | None) -> tuple[IndexRuntime, IndexRuntime | None]:
-        """(index to serve this read, fallback if it fails)."""
+    def route(
+        self, routing_key: str | None, acked_seq: int | None = None
+    ) -> tuple[IndexRuntime, IndexRuntime | None]:
+        """(index to serve this read, fallback if it fails).
+
+        ``acked_seq`` is the last write acknowledged before the read began (default: the
+        primary's applied sequence, which the primary reaches before every ack). The
+        target serves only once it has applied that far: it applies writes within a
+        bound and otherwise catches up from the log, and a read routed to it meanwhile
+        could miss an acknowledged write, see an older text or a deleted document. Such
+        a read goes to the source instead, is counted in ``lagging`` and is no error.
+        """
         m = self.current
         if m is None:
             return self.registry.primary(), None
@@ -472,7 +483,10 @@ class MigrationLifecycle:
             and whole
             and routes_to_target(m.target_share, routing_key, m.id, self._rng)
         ):
-            return target, source
+            needed = source.index.applied_seq if acked_seq is None else acked_seq
+            if target.index.applied_seq >= needed:
+                return target, source
+            self.lagging[target.name] += 1
         return source, None
 
     def sync_runtimes(self) -> list[IndexRuntime]:
@@ -527,6 +541,7 @@ class MigrationLifecycle:
             "target_lag_seconds": round(lag[1], 3),
             "served": dict(self.served),
             "errors": dict(self.errors),
+            "lagging": dict(self.lagging),
             "shadow": self.shadow.stats(),
         }
 

@@ -50,6 +50,10 @@ class Observations:
         self.latency_ms[index].add(ms)
         self.outcomes[index].add(1.0)
 
+    def success(self, index: str) -> None:
+        """A request ``index`` answered that is no timed search (a write's embedding)."""
+        self.outcomes[index].add(1.0)
+
     def failure(self, index: str) -> None:
         self.outcomes[index].add(0.0)
 

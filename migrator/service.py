@@ -11,6 +11,10 @@ target during canary and cutover) gets ``settings.target_timeout_s`` to embed a 
 or answer a read; past it, or when it is busy catching up, the write is acknowledged
 without it (it catches up from the log) and the read is answered by the source, so a
 hung or slow target never holds a request up for longer than that.
+
+Read your writes: a read goes to the target only when the target has applied every write
+acknowledged before the read began; while it lags, the source (always applied before
+the ack) answers, so an acknowledged write is never missing from a search.
 """
 
 from __future__ import annotations
@@ -93,6 +97,9 @@ class Switchover:
         self.watchdog = Watchdog(self.migrations)
         self.evals = EvalJobs(self.store, self.registry, self.migrations)
         self.config = RuntimeConfig(self.store, self.registry, self.migrations)
+        # The last write acknowledged to a client (everything logged before this start
+        # counts): a read is served by the target only once the target has applied it.
+        self._acked_seq = self.store.last_seq()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -119,6 +126,7 @@ class Switchover:
         texts = [d.text for d in documents]
         sync = self.migrations.sync_runtimes()
         vectors: dict[str, dict[str, np.ndarray] | None] = {}
+        observations = self.migrations.observations
         for i, runtime in enumerate(sync):
             try:
                 if i == 0:
@@ -127,15 +135,20 @@ class Switchover:
                     vectors[runtime.name] = runtime.bounded.call(
                         partial(runtime.embed_documents, texts), self.settings.target_timeout_s
                     )
+                    observations.success(runtime.name)
             except SwitchoverError as exc:
                 if i == 0:
                     raise  # the primary cannot embed: refuse the write, nothing changed
                 runtime.last_error = str(exc)  # a target failure never fails the write
+                # ... but it is a failed target request: the error guardrail sees it (its
+                # reads go to the source while it lags, so they no longer would)
+                observations.failure(runtime.name)
                 vectors[runtime.name] = None
         with self._write_lock:
             records = self.store.append_upserts(documents)
             for i, runtime in enumerate(sync):
                 self._apply(runtime, records, vectors.get(runtime.name), primary=i == 0)
+            self._acked_seq = records[-1].seq
         self.registry.wake()
         return WriteResult(written=len(records), seq=records[-1].seq)
 
@@ -145,6 +158,7 @@ class Switchover:
             record = self.store.append_delete(doc_id)
             for i, runtime in enumerate(self.migrations.sync_runtimes()):
                 self._apply(runtime, [record], {}, primary=i == 0)
+            self._acked_seq = record.seq
         self.registry.wake()
         return WriteResult(written=1, seq=record.seq)
 
@@ -194,14 +208,16 @@ class Switchover:
         routing_key: str | None = None,
     ) -> SearchResult:
         query, k = check_query(query, k, self.settings.limits)
-        serve, fallback = self.migrations.route(routing_key)
+        serve, fallback = self.migrations.route(routing_key, self._acked_seq)
         used_fallback = False
         try:
             if fallback is None:
                 hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
             else:  # a side that may fail or hang: bounded, the source answers instead
+                # route() checked it holds every acknowledged write: no catch-up here,
+                # so a target read does no write work and never waits for apply locks
                 hits, vectors, embed_ms, served_ms = serve.bounded.call(
-                    partial(self._embed_and_search, serve, query, k),
+                    partial(self._embed_and_search, serve, query, k, catch_up=False),
                     self.settings.target_timeout_s,
                 )
         except SwitchoverError:
@@ -233,7 +249,7 @@ class Switchover:
         return SearchResult(hits, runtime.name, docs)
 
     def _embed_and_search(
-        self, runtime: IndexRuntime, query: str, k: int
+        self, runtime: IndexRuntime, query: str, k: int, *, catch_up: bool = True
     ) -> tuple[list[Hit], QueryVectors, float, float]:
         """Hits, the query's vectors (for the shadow side), embedding and total time in ms.
 
@@ -243,14 +259,20 @@ class Switchover:
         started = time.perf_counter()
         vectors = runtime.embed_query(query)
         embed_ms = (time.perf_counter() - started) * 1000
-        hits = self._search_on(runtime, query, k, vectors)
+        hits = self._search_on(runtime, query, k, vectors, catch_up=catch_up)
         return hits, vectors, embed_ms, (time.perf_counter() - started) * 1000
 
     def _search_on(
-        self, runtime: IndexRuntime, query: str, k: int, vectors: QueryVectors | None = None
+        self,
+        runtime: IndexRuntime,
+        query: str,
+        k: int,
+        vectors: QueryVectors | None = None,
+        *,
+        catch_up: bool = True,
     ) -> list[Hit]:
         """Search one index, first closing any gap a failed apply left (read your writes)."""
-        if runtime.index.applied_seq < self.store.last_seq():
+        if catch_up and runtime.index.applied_seq < self.store.last_seq():
             runtime.catch_up(self.store)
         return runtime.search(query, k, vectors=vectors)
 
