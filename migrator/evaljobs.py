@@ -12,6 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from evals import EvalRun, Judgement, QueryResult, evaluate, judge, look_schedule, run_to_dict
@@ -43,10 +45,12 @@ class PairSearchers:
         self.source, self.target = source, target
         self.shared = source.entry.fingerprint == target.entry.fingerprint
         self._primed: dict[str, QueryVectors] = {}
+        self.timings: list[float] = []  # ms of each bounded call since the last prime()
 
     def prime(self, texts: list[str]) -> None:
         """Embed a batch up front (one model call) when both sides share the embedder."""
         self._primed = {}
+        self.timings = []
         if not self.shared or not texts:
             return
         batch = self.source.embedder.embed_queries(texts)
@@ -57,6 +61,25 @@ class PairSearchers:
         def search(text: str, k: int) -> list[str]:
             vectors = self._primed.get(text)
             return [h.id for h in runtime.search(text, k, vectors=vectors)]
+
+        return search
+
+    def bounded_searcher(self, runtime: IndexRuntime, timeout_s: float) -> Searcher:
+        """``searcher(runtime)`` run on the runtime's bounded workers, waited for at most
+        ``timeout_s``: past it the call raises EmbedderError (a hung model never holds
+        up the caller). Each call's own duration, timed where it ran, is appended to
+        ``timings`` so the hand-off to the worker is not charged to the index."""
+        inner = self.searcher(runtime)
+
+        def timed(text: str, k: int) -> tuple[list[str], float]:
+            started = time.perf_counter()
+            ids = inner(text, k)
+            return ids, (time.perf_counter() - started) * 1000
+
+        def search(text: str, k: int) -> list[str]:
+            ids, ms = runtime.bounded.call(partial(timed, text, k), timeout_s)
+            self.timings.append(ms)
+            return ids
 
         return search
 
@@ -103,6 +126,7 @@ class RecallSession:
         rule: RecallRule,
         *,
         k: int = 10,
+        target_timeout_s: float | None = None,
     ) -> None:
         self.eval_set = eval_set
         self.rule = rule
@@ -114,7 +138,14 @@ class RecallSession:
         self.sizes = look_schedule(start, len(self.queries))
         self._pair = PairSearchers(source, target)
         self._source = self._pair.searcher(source)
-        self._target = self._pair.searcher(target)
+        # With ``target_timeout_s`` (the watchdog's session) each target query is bounded:
+        # a hung or too slow target fails the step (EmbedderError) instead of hanging it.
+        self._bounded = target_timeout_s is not None
+        self._target = (
+            self._pair.searcher(target)
+            if target_timeout_s is None
+            else self._pair.bounded_searcher(target, target_timeout_s)
+        )
         self._qrels = eval_set["qrels"] if eval_set["labelled"] else None
         self._truth = None if self._qrels is not None else exact_truth(store, source)
         self.source_name, self.target_name = source.name, target.name
@@ -133,7 +164,12 @@ class RecallSession:
         return "qrels" if self._qrels is not None else "exact"
 
     def step(self, budget: int) -> Judgement | None:
-        """Evaluate up to ``budget`` more queries; judge whenever a look size is reached."""
+        """Evaluate up to ``budget`` more queries; judge whenever a look size is reached.
+
+        Steps never overlap (one lock). When the target is bounded and a query times out
+        or fails, the step raises and keeps none of this batch: the next step draws the
+        same queries again.
+        """
         with self._lock:
             if self.done:
                 return self.judgement
@@ -143,7 +179,11 @@ class RecallSession:
             run = evaluate(
                 batch, self._source, self._target, qrels=self._qrels, truth=self._truth, k=self.k
             )
-            self.results.extend(run.results)
+            results = run.results
+            if self._bounded:  # the target's own time, without the hand-off to its worker
+                timings = self._pair.timings
+                results = [replace(r, target_ms=ms) for r, ms in zip(results, timings, strict=True)]
+            self.results.extend(results)
             if len(self.results) >= size:
                 self.judgement = judge(
                     self.run().deltas("recall@10"),

@@ -360,6 +360,7 @@ class MigrationLifecycle:
                 self.registry.get(m.target),
                 self.store.get_eval_set(m.plan.eval_set),
                 rule,
+                target_timeout_s=self.registry.settings.target_timeout_s,
             )
             self._session_key = key
         return self._session
