@@ -1,23 +1,25 @@
 """Scale benchmark: how ingest, backfill and search grow from 10k to 100k to 1M documents.
 
-Everything goes through the product's own code, in-process: ``Switchover.upsert`` (the
-SQLite write log, the document table, the embedding cache, the primary index), the
-migration lifecycle's backfill (store scan, cache reads, version guard, checkpoints) and
-``Switchover.search_pinned`` (query embedding, read-your-writes check, ``VectorIndex``
-search). The background applier and snapshot thread run as in the server, with periodic
-snapshots deferred for the bulk load (an operator setting; see ``DEFERRED``).
+Everything goes through the product's own code, in-process: ``Switchover.upsert`` and
+``Store`` (the SQLite write log, the document table, the embedding cache), start-up
+replay, the migration lifecycle's backfill (store scan, cache reads, version guard,
+checkpoints) and ``VectorIndex.search`` with the hash embedder's query vectors (what
+``IndexRuntime.search`` does). The background applier and snapshot thread run as in the
+server, with periodic snapshots deferred for bulk loads (an operator setting; see
+``DEFERRED``).
 
 The embedder is the model-free hash embedder at 384 dimensions (MiniLM's width), so the
 system's own costs are what is measured, not a transformer's. Texts are 12 words drawn
 from an 8,000-word vocabulary (seeded), so every text is distinct.
 
-Per size: ingest docs/s vs the raw hash encode of the same batches (every 8th batch is
-also encoded bare, just before it is ingested); a layout-only backfill into an
-``IVF256,Flat`` target (nprobe 8), timed. Then, with every size loaded at once, search
-p50 / p95 / p99 on the source (``Flat``) and the IVF target of every size, interleaved
-query by query. Growth ratios 100k/10k and 1M/100k close the table. The middle size is
-ingested a second time with the default snapshot policy, to show what periodic snapshots
-cost a bulk load.
+Ingest through ``Switchover.upsert`` vs the raw hash encode of the same batches (every
+8th batch also encoded bare, just before it is ingested) at the sizes up to
+``--ingest-max``, the largest of them a second time with the default snapshot policy.
+Per ``--sizes`` size: a bulk load through ``Store``, start-up replay into the Flat primary,
+a layout-only backfill into ``IVF256,Flat`` (nprobe 8), timed. ``--search-only`` sizes get
+two ``VectorIndex``es fed through ``apply`` without a store. Then, with every size loaded
+at once, search p50 / p95 / p99 on Flat and IVF of every size, interleaved query by
+query. Growth ratios between consecutive sizes close the table.
 
 Writes ``benchmarks/results/scale.json`` and ``scale.md``.
 """
@@ -273,7 +275,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f"Run {results['started']} on {results['machine']}; `make bench` (benchmarks/scale.py),"
         f" {results['minutes']} min. In-process through the product's own code (`Store`, the"
         " write log, the embedding cache, start-up replay, the migration backfill,"
-        " `Switchover.search_pinned` -> `VectorIndex`), hash embedder at 384 dimensions so the"
+        " `VectorIndex.search`), hash embedder at 384 dimensions so the"
         " system's own costs are measured, FAISS on one OpenMP thread as `switchover serve`"
         " runs it.",
         "",
@@ -333,8 +335,10 @@ def markdown(results: dict[str, Any]) -> list[str]:
         " checkpoint snapshots (every 5 s), all included. Sizes are built one after the"
         " other, so replay and backfill growth ratios are not interleaved. At 1M documents"
         " only search was measured, on `VectorIndex`es fed through `apply` without a store:"
-        " on this shared machine the store path ran at about 1,400 docs/s for the backfill,"
-        " so a 1M bulk load, replay and backfill would not fit in the run.",
+        " at the store path's rates above (bulk load, replay and backfill each a few"
+        " thousand documents a second on this shared machine, and the backfill's 5-second"
+        " checkpoints each writing the whole target) a 1M bulk load, replay and backfill"
+        " would have taken a quarter of an hour or more, which this run could not afford.",
     ]
     if results["ingest"]:
         lines += [
