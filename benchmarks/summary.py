@@ -86,6 +86,15 @@ def dual_write_rows(d: dict[str, Any]) -> list[str]:
                 f" ms | **{row['ratio_p50_dual_vs_single']} / {row['ratio_p95_dual_vs_single']}**"
                 " | | [dual-write](dual_write.md) |"
             )
+    for size in (1, 32):
+        dual = d["reencode"][f"batch_{size}"]["dual"]["p50_ms"]
+        single = d["layout"][f"batch_{size}"]["single"]["p50_ms"]
+        rows.append(
+            f"| write latency p50, batches of {size}: dual-write to a new-embedder target vs"
+            f" the layout-only server's single-index blocks (closer to migration-free) |"
+            f" {fmt(dual)} vs {fmt(single)} ms | **{round(dual / single, 3)}** | |"
+            " [dual-write](dual_write.md) |"
+        )
     return rows
 
 
