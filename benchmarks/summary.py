@@ -177,10 +177,17 @@ def main() -> None:
     ]
     run = found["run"]
     if run:
+        how = (
+            'assembled from partial runs (`make bench BENCH_ARGS="--only ..."`; the last:'
+            f" {', '.join(run['partial_runs'][-1])})"
+            if run.get("partial_runs")
+            else "one run"
+        )
         lines += [
-            f"Last `make bench`: started {run['started']}, {run['minutes']} min in all ("
+            f"Last `make bench`: {how}, first started {run['started']}; script times"
+            f" {run['minutes']} min in all ("
             + ", ".join(f"{k} {v['minutes']} min" for k, v in run["scripts"].items())
-            + ").",
+            + "). Scripts not listed kept their earlier results.",
             "",
         ]
     lines += [
