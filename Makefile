@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench chromium load crashloop
+.PHONY: setup demo serve test test-fast lint bench chromium load crashloop fuzz
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,7 @@ crashloop: setup
 # Load during a canary with an automatic rollback in the middle: stress/results/load.md.
 load: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python stress/load.py
+
+# The big schemathesis run (about 10 minutes): stress/results/schemathesis.md.
+fuzz: setup
+	HF_HUB_OFFLINE=1 SWITCHOVER_FUZZ_REPORT=stress/results/schemathesis.md $(BIN)/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s -q
