@@ -43,7 +43,7 @@ bench: setup  # every figure, results in benchmarks/results/; `make bench BENCH_
 
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7
+	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7 --embedder minilm --id-space 60 --initial 40
 
 # Load during a canary with an automatic rollback in the middle: stress/results/load.md.
 load: setup
