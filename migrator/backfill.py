@@ -4,7 +4,11 @@ Safe against live writes by a version guard: a document is copied only if, under
 target's apply lock, the store still holds the very version (sequence) that was read
 and embedded. Anything newer, or deleted, reaches the target through the write log.
 Checkpoints snapshot the target first and then record the cursor, so a crash resumes
-from a cursor the target's snapshot already covers.
+from a cursor the target's snapshot already covers. A checkpoint writes the whole target,
+so the next one comes after max(CHECKPOINT_SECONDS, gap_factor x the last one's duration):
+checkpoints then take at most ~1/(gap_factor + 1) of the backfill, whatever the size,
+instead of a share growing with it. A longer gap only means more copies to redo after a
+crash; the cursor is never saved ahead of the snapshot that holds its copies.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = 5.0
+CHECKPOINT_SECONDS = 5.0  # the shortest gap between checkpoints
+CHECKPOINT_GAP_FACTOR = 4.0  # ... and at least this many times the last one's duration
 
 
 class Backfiller:
@@ -39,6 +44,7 @@ class Backfiller:
         batch: int,
         checkpoint: Callable[[], str | None],
         stop: threading.Event,
+        gap_factor: float = CHECKPOINT_GAP_FACTOR,
     ) -> None:
         self.store = store
         self.target = target
@@ -46,6 +52,8 @@ class Backfiller:
         self.batch = batch
         self._checkpoint = checkpoint
         self._stop = stop
+        self.gap_factor = gap_factor
+        self.checkpoints = 0  # taken by this run, the final one included
         self.state = store.get_migration(migration_id).backfill
         self.rate = 0.0
         self.error: str | None = None
@@ -70,7 +78,7 @@ class Backfiller:
         encoded_before = self.target.encoded_total
         self._train_if_needed()
         started, copied_here = time.monotonic(), 0
-        last_checkpoint = time.monotonic()
+        last_checkpoint, gap = time.monotonic(), CHECKPOINT_SECONDS
         while not self._stop.is_set():
             docs = self.store.backfill_batch(self.state.cursor, self.batch)
             if not docs:
@@ -94,9 +102,11 @@ class Backfiller:
                 encoded=self.state.encoded + self.target.encoded_total - encoded_before,
             )
             encoded_before = self.target.encoded_total
-            if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+            if time.monotonic() - last_checkpoint >= gap:
+                began = time.monotonic()
                 self._save()
                 last_checkpoint = time.monotonic()
+                gap = max(CHECKPOINT_SECONDS, self.gap_factor * (last_checkpoint - began))
         if not self._stop.is_set():
             self.state = replace(
                 self.state, finished=True, finished_at=time.time(), total=self.state.done
@@ -112,6 +122,7 @@ class Backfiller:
     def _save(self) -> None:
         """Snapshot the target, then record the cursor it covers."""
         at = self._checkpoint()
+        self.checkpoints += 1
         self.state = replace(self.state, checkpoint_at=at or self.state.checkpoint_at)
         self.store.save_backfill(self.migration_id, self.state)
 

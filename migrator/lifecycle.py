@@ -419,7 +419,13 @@ class MigrationLifecycle:
 
         self._stop = threading.Event()
         self._backfiller = Backfiller(
-            self.store, target, m.id, m.plan.backfill_batch, checkpoint, self._stop
+            self.store,
+            target,
+            m.id,
+            m.plan.backfill_batch,
+            checkpoint,
+            self._stop,
+            gap_factor=self.registry.settings.snapshot_gap_factor,
         )
         self._backfill_thread = threading.Thread(
             target=self._run_backfill, name="switchover-backfill", daemon=True

@@ -33,7 +33,8 @@ class IndexRegistry:
         self.cache = SqliteEmbeddingCache(store)
         self._runtimes: dict[str, IndexRuntime] = {}
         self._snapshot_seq: dict[str, int] = {}
-        self._snapshot_time: dict[str, float] = {}
+        self._snapshot_time: dict[str, float] = {}  # when the last snapshot ended
+        self._snapshot_cost: dict[str, float] = {}  # how long the last snapshot took
         self.recovery: dict[str, dict[str, Any]] = {}  # how each index came back at start-up
         self._snapshot_lock = threading.Lock()
         self._wake = threading.Event()
@@ -132,16 +133,25 @@ class IndexRegistry:
     def snapshot(
         self, runtime: IndexRuntime, *, force: bool, min_records: int | None = None
     ) -> dict[str, Any] | None:
-        """Write a snapshot when forced or due (records since the last, or age with changes)."""
+        """Write a snapshot when forced, when ``min_records`` records arrived since the last
+        (at shutdown), or when due by the periodic cadence (:func:`snapshot_due`)."""
         name = runtime.name
         since = runtime.index.applied_seq - self._snapshot_seq.get(name, 0)
-        threshold = self.settings.snapshot_every_records if min_records is None else min_records
-        age = time.monotonic() - self._snapshot_time.get(name, 0.0)
-        due = since >= threshold or (since > 0 and age >= self.settings.snapshot_interval_seconds)
+        if min_records is not None:
+            due = since >= min_records
+        else:
+            due = snapshot_due(
+                self.settings,
+                since=since,
+                count=len(runtime.index),
+                idle_s=time.monotonic() - self._snapshot_time.get(name, 0.0),
+                last_cost_s=self._snapshot_cost.get(name, 0.0),
+            )
         if not (force or due):
             return None
         try:
             with self._snapshot_lock:
+                started = time.monotonic()  # its own cost, not the wait for another's
                 info = write_snapshot(runtime.index, self.settings.snapshot_dir(name))
         except SnapshotError:
             log.exception("snapshot of %s failed; the log still holds every write", name)
@@ -150,6 +160,7 @@ class IndexRegistry:
             return None
         self._snapshot_seq[name] = info.applied_seq
         self._snapshot_time[name] = time.monotonic()
+        self._snapshot_cost[name] = self._snapshot_time[name] - started
         log.info("snapshot of %s at seq %d (%d documents)", name, info.applied_seq, info.count)
         return {
             "index": name,
@@ -203,6 +214,27 @@ class IndexRegistry:
         while not self._stop.wait(1.0):
             for runtime in self.all():
                 self.snapshot(runtime, force=False)
+
+
+def snapshot_due(
+    settings: Settings, *, since: int, count: int, idle_s: float, last_cost_s: float
+) -> bool:
+    """Whether a periodic snapshot is due: ``since`` log records after the last one, of an
+    index holding ``count`` documents, ``idle_s`` after the last one ended, which took
+    ``last_cost_s``.
+
+    Due after max(every_records, growth_fraction x count) records, or after
+    interval_seconds with any change, but never sooner than gap_factor x the last one's
+    duration. A snapshot writes the whole index, so a fixed record interval made a bulk
+    load's snapshot work grow with the square of its size; with the record threshold
+    growing with the index, the snapshots of a load of N documents write O(N) in all
+    (a geometric series) and their number grows with log N, and the gap keeps them to
+    at most ~1/(gap_factor + 1) of the time whatever the size.
+    """
+    if since <= 0 or idle_s < settings.snapshot_gap_factor * last_cost_s:
+        return False
+    threshold = max(settings.snapshot_every_records, settings.snapshot_growth_fraction * count)
+    return since >= threshold or idle_s >= settings.snapshot_interval_seconds
 
 
 def _replay_logger(name: str, every_s: float = 5.0) -> ProgressFn:

@@ -20,9 +20,11 @@ optional ``switchover.toml``::
     [default_index.embedder]
     model = "packaged:all-MiniLM-L6-v2"
 
-    [snapshots]
-    every_records = 5000
-    interval_seconds = 60
+    [snapshots]              # periodic snapshots; the write log stays the source of truth
+    every_records = 5000     # due after max(every_records, growth_fraction x documents)
+    growth_fraction = 0.25   #   records since the last one (amortised-linear bulk loads)
+    interval_seconds = 60    # ... or after this long with any change
+    gap_factor = 4           # never sooner than gap_factor x the last one's duration
 
     [operators]            # name = token; SWITCHOVER_OPERATOR_TOKEN adds one named "env"
     alice = "..."
@@ -63,8 +65,19 @@ class Settings:
     port: int = 8000
     default_index: IndexSpec = field(default_factory=lambda: IndexSpec(name="v1"))
     limits: Limits = field(default_factory=Limits)
+    # Periodic snapshots (and backfill checkpoints) write the whole index, so their
+    # cadence grows with it: one is due after max(snapshot_every_records,
+    # snapshot_growth_fraction x the index's documents) log records since the last, or
+    # after snapshot_interval_seconds with any change; and never sooner than
+    # snapshot_gap_factor x the time the last one took after it ended (a backfill
+    # checkpoint: after max(5 s, that)). A bulk load of N documents then writes O(N) in
+    # snapshots, not O(N^2), and snapshots take at most ~1/(gap_factor + 1) of the time.
+    # Longer gaps only mean more log to replay (or copies to redo) after a crash; the
+    # write log holds every acknowledged write either way.
     snapshot_every_records: int = 5_000
     snapshot_interval_seconds: float = 60.0
+    snapshot_growth_fraction: float = 0.25
+    snapshot_gap_factor: float = 4.0
     target_timeout_s: float = 2.0  # how long a request waits for the side that may lag
     db_busy_timeout_s: float = 10.0  # how long a write waits for a database lock
     operator_tokens: dict[str, str] = field(default_factory=dict)
@@ -126,10 +139,14 @@ def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:
         spec["embedder"] = EmbedderSpec.from_dict(spec.get("embedder", {})).to_dict()
         values["default_index"] = IndexSpec.from_dict(spec)
     snaps = raw.get("snapshots", {})
-    if "every_records" in snaps:
-        values["snapshot_every_records"] = int(snaps["every_records"])
-    if "interval_seconds" in snaps:
-        values["snapshot_interval_seconds"] = float(snaps["interval_seconds"])
+    for key, cast in (
+        ("every_records", int),
+        ("interval_seconds", float),
+        ("growth_fraction", float),
+        ("gap_factor", float),
+    ):
+        if key in snaps:
+            values[f"snapshot_{key}"] = cast(snaps[key])
     if "operators" in raw:
         values["operator_tokens"] = {str(k): str(v) for k, v in raw["operators"].items()}
     return values
