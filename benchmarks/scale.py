@@ -15,9 +15,10 @@ from an 8,000-word vocabulary (seeded), so every text is distinct.
 Ingest through ``Switchover.upsert`` vs the raw hash encode of the same batches (every
 8th batch also encoded bare, just before it is ingested) at the sizes up to
 ``--ingest-max``, the largest of them a second time with the default snapshot policy.
-Per ``--sizes`` size: a bulk load through ``Store``, start-up replay into the Flat primary,
-a layout-only backfill into ``IVF256,Flat`` (nprobe 8), timed. ``--search-only`` sizes get
-two ``VectorIndex``es fed through ``apply`` without a store. Then, with every size loaded
+Per ``--sizes`` size (10k, 100k and 1M by default): a bulk load through ``Store``, start-up
+replay into the Flat primary, a layout-only backfill into ``IVF256,Flat`` (nprobe 8),
+timed. ``--search-only`` sizes (none by default) get two ``VectorIndex``es fed through
+``apply`` without a store. Then, with every size loaded
 at once, search p50 / p95 / p99 on Flat and IVF of every size, interleaved query by
 query. Growth ratios between consecutive sizes close the table.
 
@@ -30,6 +31,7 @@ import argparse
 import gc
 import itertools
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -50,6 +52,7 @@ from indexes import (
     content_hash,
     load_embedder,
 )
+from migrator.backfill import CHECKPOINT_GAP_FACTOR
 from migrator.records import DocumentIn
 from migrator.service import Switchover
 from migrator.settings import Settings
@@ -63,9 +66,8 @@ RAW_EVERY = 8
 EMBEDDER = EmbedderSpec(kind="hash", dim=DIM)
 TARGET = {"name": "v2-ivf", "factory": "IVF256,Flat", "search_params": {"nprobe": 8}}
 # Bulk load: periodic snapshots deferred (an operator setting, `[snapshots]` in
-# switchover.toml). With the default (every 5,000 records) each snapshot writes the whole
-# index, so a bulk load's snapshot work grows with the square of its size;
-# ``snapshot_policy_check`` measures that at one size against this policy.
+# switchover.toml), so ingest, replay and backfill are measured alone; the snapshot-policy
+# check ingests one size again with the default cadence and compares.
 DEFERRED = {"snapshot_every_records": 10**9, "snapshot_interval_seconds": 1e9}
 
 
@@ -189,7 +191,8 @@ def bulk_load(settings: Settings, texts: list[str], seed: int) -> dict[str, Any]
             )
     finally:
         store.close()
-    return {"seconds": round(time.perf_counter() - t0, 2)}
+    seconds = time.perf_counter() - t0
+    return {"seconds": round(seconds, 2), "docs_per_s": round(len(texts) / seconds, 1)}
 
 
 def build(n: int, work: Path) -> tuple[Switchover, dict[str, Any]]:
@@ -197,6 +200,7 @@ def build(n: int, work: Path) -> tuple[Switchover, dict[str, Any]]:
     at start-up, then a layout-only migration to IVF256 backfilled."""
     primary = IndexSpec(name="v1", embedder=EMBEDDER)
     settings = Settings(home=work / f"home-{n}", default_index=primary, **DEFERRED)
+    began = time.perf_counter()
     print(f"[{n}] bulk load ...", flush=True)
     out: dict[str, Any] = {"docs": n, "bulk_load": bulk_load(settings, synthetic_texts(n, n), n)}
     gc.collect()
@@ -212,6 +216,7 @@ def build(n: int, work: Path) -> tuple[Switchover, dict[str, Any]]:
     out["backfill_ivf"]["checkpoint_snapshots"] = counter.count
     print(f"[{n}] {out['backfill_ivf']}", flush=True)
     gc.collect()
+    out["build_minutes"] = round((time.perf_counter() - began) / 60, 1)
     return svc, out
 
 
@@ -264,6 +269,11 @@ def growth(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _load(results: dict[str, Any], when: str) -> str:
+    value = results.get(f"load_average_{when}")
+    return "?" if value is None else " / ".join(f"{v:.2f}" for v in value)
+
+
 def _times(value: float | None) -> str:
     return "not run" if value is None else f"{value}x"
 
@@ -273,8 +283,9 @@ def markdown(results: dict[str, Any]) -> list[str]:
         "# Scale benchmark",
         "",
         f"Run {results['started']} on {results['machine']}; `make bench` (benchmarks/scale.py),"
-        f" {results['minutes']} min. In-process through the product's own code (`Store`, the"
-        " write log, the embedding cache, start-up replay, the migration backfill,"
+        f" {results['minutes']} min, load average {_load(results, 'start')} at the start and"
+        f" {_load(results, 'end')} at the end. In-process through the product's own code"
+        " (`Store`, the write log, the embedding cache, start-up replay, the migration backfill,"
         " `VectorIndex.search`), hash embedder at 384 dimensions so the"
         " system's own costs are measured, FAISS on one OpenMP thread as `switchover serve`"
         " runs it.",
@@ -300,7 +311,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
             continue
         r, bi = s["restart"], s["backfill_ivf"]
         lines.append(
-            f"| {s['docs']:,} | {s['bulk_load']['seconds']} s | {r['replay_seconds']} s"
+            f"| {s['docs']:,} | {s['bulk_load']['seconds']} s"
+            f" ({s['bulk_load'].get('docs_per_s', '?'):,}/s) | {r['replay_seconds']} s"
             f" ({r['replayed_records']:,} records, {r['encoded']} encoded) |"
             f" {bi['seconds']} s ({bi['docs_per_s']:,}/s, {bi['encoded']} encoded,"
             f" {bi['checkpoint_snapshots']} checkpoints) |" + search
@@ -320,6 +332,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f" {g['search_ivf_p50_ms']}x / {g['search_ivf_p95_ms']}x / {g['search_ivf_p99_ms']}x |"
         for g in results["growth"]
     )
+    search_only = [s for s in results["sizes"] if s.get("search_only")]
+    through_store = [s["docs"] for s in results["sizes"] if not s.get("search_only")]
     lines += [
         "",
         f"{results['queries']} queries; every (size, layout) index answered each query in"
@@ -332,14 +346,23 @@ def markdown(results: dict[str, Any]) -> list[str]:
         " of the whole log (vectors from the cache, `encoded` = 0), and a layout-only"
         " migration (`Flat` -> `IVF256,Flat`, same embedder) backfilled: store scan, cache"
         " reads, version guard, training on 39 x 256 sampled documents and the backfill's"
-        " checkpoint snapshots (every 5 s), all included. Sizes are built one after the"
-        " other, so replay and backfill growth ratios are not interleaved. At 1M documents"
-        " only search was measured, on `VectorIndex`es fed through `apply` without a store:"
-        " at the store path's rates above (bulk load, replay and backfill each a few"
-        " thousand documents a second on this shared machine, and the backfill's 5-second"
-        " checkpoints each writing the whole target) a 1M bulk load, replay and backfill"
-        " would have taken a quarter of an hour or more, which this run could not afford.",
+        " checkpoint snapshots (each writing the whole target, the next after max(5 s,"
+        f" {results.get('gap_factor', 4)} x the last one's duration)), all included. Sizes"
+        " are built one after the other, so replay and backfill growth ratios are not"
+        " interleaved; building a size through the store took "
+        + ", ".join(
+            f"{s['build_minutes']} min at {s['docs']:,}"
+            for s in results["sizes"]
+            if "build_minutes" in s
+        )
+        + f" (sizes through the store: {', '.join(f'{n:,}' for n in through_store)}).",
     ]
+    if search_only:
+        lines += [
+            "",
+            "At " + ", ".join(f"{s['docs']:,}" for s in search_only) + " documents only"
+            " search was measured, on `VectorIndex`es fed through `apply` without a store.",
+        ]
     if results["ingest"]:
         lines += [
             "",
@@ -371,25 +394,42 @@ def markdown(results: dict[str, Any]) -> list[str]:
             "",
             "| policy | ingest docs/s | snapshots written | ratio |",
             "|---|---:|---:|---:|",
-            f"| default: every {policy['snapshot_every_records']:,} records |"
+            f"| default: {policy_rule(policy)} |"
             f" {d['docs_per_s']:,} | {d['periodic_snapshots']} |"
             f" {policy['ratio_default_vs_deferred_docs_per_s']} |",
             f"| deferred (`[snapshots] every_records` = 10^9) | {x['docs_per_s']:,} |"
             f" {x['periodic_snapshots']} | 1 |",
             "",
             "The same texts ingested twice, one service after the other. Each periodic"
-            " snapshot writes the whole index, so with a fixed record interval a bulk load's"
-            " snapshot work grows with the square of its size.",
+            " snapshot writes the whole index; with a fixed record interval (every 5,000"
+            " records, the default before the cadence grew with the index) a bulk load's"
+            " snapshot work grew with the square of its size: 18 snapshots and 0.736x the"
+            " deferred rate at 100,000 documents in the 02:59 run (commit 2b642df). Now one"
+            " is due after max(every_records, growth_fraction x the index's documents)"
+            " records, never sooner than gap_factor x the last one's duration after it: the"
+            " snapshots of a load of N documents write O(N) in all and take at most about"
+            " 1 / (gap_factor + 1) of the time.",
         ]
     return lines
 
 
+def policy_rule(policy: dict[str, Any]) -> str:
+    """The default periodic-snapshot cadence, in words."""
+    if "snapshot_growth_fraction" not in policy:  # results from before the cadence grew
+        return f"every {policy['snapshot_every_records']:,} records"
+    return (
+        f"after max({policy['snapshot_every_records']:,} records,"
+        f" {policy['snapshot_growth_fraction']:g} x the index), gap >="
+        f" {policy['snapshot_gap_factor']:g} x the last one's duration"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10000,100000", help="built through the store")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="built through the store")
     parser.add_argument(
         "--search-only",
-        default="1000000",
+        default="",
         help="sizes built as bare VectorIndexes (apply), for search latency only",
     )
     parser.add_argument("--queries", type=int, default=200)
@@ -416,7 +456,13 @@ def main() -> None:
     # threads oversubscribe a small machine, and one-query searches wait on busy cores
     faiss.omp_set_num_threads(1)
     started = time.time()
-    results: dict[str, Any] = {"started": now_utc(), "machine": machine(), "queries": queries}
+    results: dict[str, Any] = {
+        "started": now_utc(),
+        "machine": machine(),
+        "queries": queries,
+        "gap_factor": CHECKPOINT_GAP_FACTOR,
+        "load_average_start": os.getloadavg(),
+    }
     services: dict[int, Switchover] = {}
     sizes_out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="switchover-scale-") as tmp:
@@ -430,9 +476,12 @@ def main() -> None:
                 n = ingest_sizes[-1]
                 print(f"[{n}] ingest again, default snapshot policy ...", flush=True)
                 default = upsert_ingest(n, Path(tmp), policy={})
+                defaults = Settings(home=Path(tmp))
                 results["snapshot_policy"] = {
                     "docs": n,
-                    "snapshot_every_records": Settings(home=Path(tmp)).snapshot_every_records,
+                    "snapshot_every_records": defaults.snapshot_every_records,
+                    "snapshot_growth_fraction": defaults.snapshot_growth_fraction,
+                    "snapshot_gap_factor": defaults.snapshot_gap_factor,
                     "default_policy": default,
                     "deferred": results["ingest"][-1],
                     "ratio_default_vs_deferred_docs_per_s": ratio(
@@ -464,6 +513,7 @@ def main() -> None:
     results["rss_mb_end"] = round(rss_mb(), 1)
     results["growth"] = growth(results["sizes"])
     results["minutes"] = round((time.time() - started) / 60, 1)
+    results["load_average_end"] = os.getloadavg()
     write_results("scale", results, markdown(results))
 
 

@@ -152,14 +152,24 @@ def scale_rows(sc: dict[str, Any]) -> list[str]:
     policy = sc.get("snapshot_policy")
     if policy:
         rows.append(
-            f"| bulk-load docs/s, default periodic snapshots (every"
-            f" {policy['snapshot_every_records']:,} records) vs deferred, {policy['docs']:,}"
+            f"| bulk-load docs/s, default periodic snapshots ({_cadence(policy)}) vs"
+            f" deferred, {policy['docs']:,}"
             f" docs | {fmt(policy['default_policy']['docs_per_s'])} vs"
             f" {fmt(policy['deferred']['docs_per_s'])} docs/s"
             f" ({policy['default_policy']['periodic_snapshots']} snapshots) |"
             f" **{policy['ratio_default_vs_deferred_docs_per_s']}** | | {link} |"
         )
     return rows
+
+
+def _cadence(policy: dict[str, Any]) -> str:
+    if "snapshot_growth_fraction" not in policy:  # before the cadence grew with the index
+        return f"every {policy['snapshot_every_records']:,} records"
+    return (
+        f"after max({policy['snapshot_every_records']:,} records,"
+        f" {policy['snapshot_growth_fraction']:g} x the index), >="
+        f" {policy['snapshot_gap_factor']:g} x the last one's duration apart"
+    )
 
 
 def main() -> None:
