@@ -20,6 +20,10 @@ SQUAD = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/s
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+# the machine is shared: every results file says how busy it was (1 / 5 / 15 min), at the
+# script's start (this import) and when it writes its results
+LOAD_AVERAGE_START = os.getloadavg()
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
@@ -72,9 +76,26 @@ def write_results(name: str, results: dict[str, Any], markdown: Sequence[str]) -
     """``<results_dir>/<name>.json`` and ``<name>.md``."""
     out = results_dir()
     out.mkdir(parents=True, exist_ok=True)
+    lines = list(markdown)
+    if "load_average_start" not in results:  # scale.py records and prints its own
+        results = {
+            **results,
+            "load_average_start": LOAD_AVERAGE_START,
+            "load_average_end": os.getloadavg(),
+        }
+        lines += [
+            "",
+            "Load average (1 / 5 / 15 min) at the start of the run"
+            f" {_loads(results['load_average_start'])}, at the end"
+            f" {_loads(results['load_average_end'])}.",
+        ]
     (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / f"{name}.md").write_text("\n".join(markdown) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / name}.json and .md", flush=True)
+
+
+def _loads(values: Sequence[float]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values)
 
 
 def quick_mode(enabled: bool) -> bool:
