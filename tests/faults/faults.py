@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+from fastapi.testclient import TestClient
 
 from indexes import Embedder, EmbedderSpec, QueryVectors
 from indexes.errors import EmbedderError
@@ -98,6 +99,23 @@ def docs(ids: range, version: int = 0) -> list[DocumentIn]:
 
 def put_body(ids: range, version: int = 0) -> dict[str, Any]:
     return {"documents": [{"id": d.id, "text": d.text} for d in docs(ids, version)]}
+
+
+def timed_searches(client: TestClient, n: int = 40) -> tuple[dict[str, int], float]:
+    """(answers per serving index, slowest answer in seconds) over ``n`` routing keys."""
+    served: dict[str, int] = {}
+    slowest = 0.0
+    for i in range(n):
+        started = time.perf_counter()
+        response = client.post(
+            "/v1/search", json={"query": text_of(i), "k": 3}, headers={"X-Routing-Key": f"k{i}"}
+        )
+        slowest = max(slowest, time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+        name = response.json()["served_by"]
+        assert response.headers["X-Served-By"] == name
+        served[name] = served.get(name, 0) + 1
+    return served, slowest
 
 
 def start_canary(

@@ -15,23 +15,7 @@ from fastapi.testclient import TestClient
 
 from migrator import Switchover
 from tests.faults.conftest import TARGET_TIMEOUT_S
-from tests.faults.faults import assert_converged, put_body, start_canary, text_of
-
-
-def searches(client: TestClient, n: int) -> tuple[dict[str, int], float]:
-    """(answers per serving index, slowest answer in seconds) over ``n`` routing keys."""
-    served: dict[str, int] = {}
-    slowest = 0.0
-    for i in range(n):
-        started = time.perf_counter()
-        response = client.post(
-            "/v1/search", json={"query": text_of(i), "k": 3}, headers={"X-Routing-Key": f"k{i}"}
-        )
-        slowest = max(slowest, time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-        name = response.json()["served_by"]
-        served[name] = served.get(name, 0) + 1
-    return served, slowest
+from tests.faults.faults import assert_converged, put_body, start_canary, timed_searches
 
 
 def writes(client: TestClient, rounds: int, version: int) -> float:
@@ -54,7 +38,7 @@ def test_a_slow_target_serves_its_share_then_the_latency_guardrail_rolls_it_back
     )
     faulty.fail("slow", delay_s=delay)
     assert writes(client, 4, version=1) < TARGET_TIMEOUT_S + 1.0
-    served, slowest = searches(client, 24)
+    served, slowest = timed_searches(client, 24)
     assert set(served) == {"v1", "v2"}, "slow is not failing: the target answers its share"
     assert slowest < TARGET_TIMEOUT_S + 1.0
 
@@ -62,7 +46,9 @@ def test_a_slow_target_serves_its_share_then_the_latency_guardrail_rolls_it_back
     assert checks["latency"].state == "breach"
     assert svc.current_migration()["phase"] == "rolled_back"
     assert svc.migration_events(mid)[-1].actor == "watchdog"
-    assert searches(client, 24)[0] == {"v1": 24}, "after the rollback no read is on the target"
+    assert timed_searches(client, 24)[0] == {"v1": 24}, (
+        "after the rollback no read is on the target"
+    )
 
     assert writes(client, 2, version=2) < TARGET_TIMEOUT_S + 1.0  # still dual
     faulty.heal()
@@ -75,7 +61,7 @@ def test_a_target_slower_than_the_wait_delays_no_client_and_the_error_guardrail_
     mid, faulty = start_canary(svc, 50, guardrails={"errors": {"min_samples": 3}})
     faulty.fail("slow", delay_s=TARGET_TIMEOUT_S * 4)
     slowest_write = writes(client, 3, version=1)
-    served, slowest_read = searches(client, 16)
+    served, slowest_read = timed_searches(client, 16)
     assert slowest_write < TARGET_TIMEOUT_S + 1.0
     assert slowest_read < TARGET_TIMEOUT_S + 1.0
     assert served == {"v1": 16}, "the source answered every read the target was too slow for"

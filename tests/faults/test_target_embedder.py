@@ -25,6 +25,7 @@ from tests.faults.faults import (
     put_body,
     start_canary,
     text_of,
+    timed_searches,
 )
 
 BUDGET_S = TARGET_TIMEOUT_S + 1.0  # the most any request may take while the target is down
@@ -37,21 +38,6 @@ def timed_put(client: TestClient, body: dict[str, object]) -> float:
     return time.perf_counter() - started
 
 
-def timed_searches(client: TestClient, n: int = 40) -> tuple[set[str], float]:
-    """(indexes that served, slowest answer) for ``n`` routing keys, half on the target."""
-    served, slowest = set(), 0.0
-    for i in range(n):
-        started = time.perf_counter()
-        response = client.post(
-            "/v1/search", json={"query": text_of(i), "k": 3}, headers={"X-Routing-Key": f"k{i}"}
-        )
-        slowest = max(slowest, time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-        assert response.headers["X-Served-By"] == response.json()["served_by"]
-        served.add(response.json()["served_by"])
-    return served, slowest
-
-
 def index_status(client: TestClient, name: str) -> dict[str, Any]:
     found = [i for i in client.get("/v1/indexes").json()["indexes"] if i["name"] == name]
     return dict(found[0])
@@ -62,7 +48,7 @@ def test_a_failing_target_embedder_during_canary_fails_no_write_and_no_read(
     svc: Switchover, client: TestClient, fault: str
 ) -> None:
     _, faulty = start_canary(svc, 50)
-    assert timed_searches(client)[0] == {"v1", "v2"}, "the canary really serves from v2"
+    assert set(timed_searches(client)[0]) == {"v1", "v2"}, "the canary really serves from v2"
     svc.registry.start_background()  # the applier too will run into the fault
     faulty.fail("raise" if fault == "raise" else "hang")
 
@@ -73,7 +59,7 @@ def test_a_failing_target_embedder_during_canary_fails_no_write_and_no_read(
     served, slowest_read = timed_searches(client)
 
     assert max(took) < BUDGET_S, f"a write waited {max(took):.2f}s for the failing target"
-    assert served == {"v1"}, "every read the target could not answer was answered by v1"
+    assert set(served) == {"v1"}, "every read the target could not answer was answered by v1"
     assert slowest_read < BUDGET_S, f"a read waited {slowest_read:.2f}s"
     for i in (3, 37, 105):  # acknowledged means readable at once
         assert client.get(f"/v1/documents/d{i:04d}").json()["text"] == text_of(
@@ -87,7 +73,7 @@ def test_a_failing_target_embedder_during_canary_fails_no_write_and_no_read(
 
     faulty.heal()  # the model is back: the applier catches the target up from the log
     assert_converged(svc)
-    assert timed_searches(client)[0] == {"v1", "v2"}, "the canary share is served by v2 again"
+    assert set(timed_searches(client)[0]) == {"v1", "v2"}, "the canary share is served by v2 again"
     assert client.get("/healthz").json()["documents"] == 69  # 60 + 10 new - 1 deleted
 
 
@@ -104,7 +90,7 @@ def test_a_hanging_target_on_the_real_model_holds_up_no_client(tmp_path: Path) -
         svc.upsert(docs(range(60)))
         _, faulty = start_canary(svc, 50, factory="HNSW32,Flat", embedder=None)
         with TestClient(create_app(settings, service=svc)) as client:
-            assert timed_searches(client)[0] == {"v1", "v2"}
+            assert set(timed_searches(client)[0]) == {"v1", "v2"}
             svc.registry.start_background()
             faulty.fail("hang")
             took = [timed_put(client, put_body(range(r * 10, r * 10 + 10), 1)) for r in range(3)]
@@ -112,13 +98,13 @@ def test_a_hanging_target_on_the_real_model_holds_up_no_client(tmp_path: Path) -
             served, slowest_read = timed_searches(client)
             assert max(took) < 1.0 + 2.0, f"a write waited {max(took):.2f}s for a hung target"
             assert slowest_read < 1.0 + 2.0
-            assert served == {"v1"}
+            assert set(served) == {"v1"}
             # (writes still reach v2: with the source's model it finds their vectors in the
             # embedding cache, so only its query embedding is stuck)
 
             faulty.heal()
             assert_converged(svc)
-            assert timed_searches(client)[0] == {"v1", "v2"}
+            assert set(timed_searches(client)[0]) == {"v1", "v2"}
     finally:
         for runtime in svc.registry.all():
             if isinstance(runtime.embedder, FaultyEmbedder):
