@@ -8,25 +8,16 @@ taken before the change, could catch it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from evals import load_dataset
 from indexes.errors import ConflictError
-from migrator import DocumentIn, Settings, Switchover
-from tests.conftest import SAMPLE_DIR
+from migrator import Switchover
 from tests.migrator.test_lifecycle import backfill
 
 
 @pytest.fixture
-def svc(settings: Settings) -> Iterator[Switchover]:
-    service = Switchover(settings)
-    data = load_dataset(SAMPLE_DIR)
-    service.upsert([DocumentIn(d.id, d.embedding_text()) for d in data.corpus])
-    service.add_eval_set("sample", str(SAMPLE_DIR), sample=150, seed=1)
-    yield service
-    service.close(snapshot=False)
+def svc(sample_service: Switchover) -> Switchover:
+    return sample_service
 
 
 def recall_state(svc: Switchover) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,8 @@ from tests.migrator.test_lifecycle import backfill
 
 
 @pytest.fixture
-def svc(settings: Settings) -> Iterator[Switchover]:
-    service = Switchover(settings)
-    data = load_dataset(SAMPLE_DIR)
-    service.upsert([DocumentIn(d.id, d.embedding_text()) for d in data.corpus])
-    service.add_eval_set("sample", str(SAMPLE_DIR), sample=150, seed=1)
-    yield service
-    service.close(snapshot=False)
+def svc(sample_service: Switchover) -> Switchover:
+    return sample_service
 
 
 def start(svc: Switchover, factory: str, eval_set: str | None = "sample", **plan: Any) -> int:
