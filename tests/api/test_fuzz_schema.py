@@ -43,6 +43,7 @@ from hypothesis import HealthCheck, given, settings
 
 from api import create_app
 from migrator import Switchover
+from tests.api.seeding import seed_live_migration
 from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
 from tests.server import ServerProcess
 
@@ -101,24 +102,14 @@ ANONYMOUS = [
 ]
 
 
-def seed_state(client: TestClient) -> None:
-    """Documents to find, an eval set and a live migration, so generated requests meet real
-    things (ids 1 and ``sample``, index ``v2``) as well as missing ones."""
-    docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
-    assert client.put("/v1/documents", json={"documents": docs}).status_code == 200
-    body = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 20, "seed": 1}
-    assert client.post("/v1/eval-sets", json=body, headers=AUTH).status_code == 201
-    target = {"target": {"name": "v2", "factory": "Flat"}, "eval_set": "sample"}
-    assert client.post("/v1/migrations", json=target, headers=AUTH).status_code == 201
-
-
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     home = tmp_path_factory.mktemp("fuzz") / "home"
     svc = Switchover(hash_settings(home))
     app = create_app(svc.settings, service=svc)
     with TestClient(app) as client:
-        seed_state(client)
+        # ids 1 and ``sample``, index ``v2``: generated requests meet real things too
+        seed_live_migration(client, documents=40, sample=20)
         yield app
     svc.close(snapshot=False)
 

@@ -37,6 +37,7 @@ import api.auth
 from api import create_app
 from api.auth import OperatorRoute
 from migrator import Settings
+from tests.api.seeding import seed_live_migration
 from tests.conftest import OPERATOR_TOKEN, REPO, SAMPLE_DIR, hash_settings
 
 AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -151,21 +152,12 @@ def files_under(root: Path) -> set[str]:
     }
 
 
-def seed(client: TestClient) -> None:
-    docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(30)]
-    assert client.put("/v1/documents", json={"documents": docs}).status_code == 200
-    body = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 10, "seed": 1}
-    assert client.post("/v1/eval-sets", json=body, headers=AUTH).status_code == 201
-    target = {"target": {"name": "v2", "factory": "Flat"}, "eval_set": "sample"}
-    assert client.post("/v1/migrations", json=target, headers=AUTH).status_code == 201
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
     """One seeded app for the refusal tests: none of them may change it."""
     home = tmp_path_factory.mktemp("security") / "home"
     with TestClient(create_app(hash_settings(home))) as client:
-        seed(client)
+        seed_live_migration(client, documents=30, sample=10)
         yield client, home
 
 
