@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from migrator import Settings, Switchover
@@ -16,12 +17,20 @@ from .logs import RequestContextMiddleware
 from .metrics import install_metrics
 from .openapi import install_openapi_limits
 
+WRITE_THREADS_OVER_BOUND = 8  # write threads beyond limits.max_pending_writes: they refuse
+
 
 def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI:
     """Build the app; the service opens in the lifespan unless one is passed in (tests)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Writes run on threads of their own, so however many wait for a lock, reads
+        # (health, metrics, search, GET) keep the default pool; a few more threads than
+        # writes may be in flight, so a write past that bound is refused without queueing.
+        app.state.write_limiter = anyio.CapacityLimiter(
+            settings.limits.max_pending_writes + WRITE_THREADS_OVER_BOUND
+        )
         owned = service is None
         app.state.service = service if service is not None else Switchover(settings)
         if owned:

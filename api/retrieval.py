@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Header, Request, Response
 
-from migrator import DocumentIn, SearchResult
+from migrator import DocumentIn, SearchResult, WriteResult
 
 from .deps import Service
 from .errors import error_responses
@@ -40,12 +44,19 @@ def healthz(svc: Service) -> HealthResponse:
     return HealthResponse(**svc.health())
 
 
+async def _on_write_threads(request: Request, write: Callable[[], WriteResult]) -> WriteResult:
+    """Run a write on the app's write threads, never on the pool that serves reads."""
+    limiter: anyio.CapacityLimiter = request.app.state.write_limiter
+    return await anyio.to_thread.run_sync(write, limiter=limiter)
+
+
 @router.put(
     "/v1/documents", response_model=WriteResponse, responses=error_responses(400, 413, 422, 503)
 )
-def put_documents(body: UpsertBody, svc: Service) -> WriteResponse:
+async def put_documents(body: UpsertBody, request: Request, svc: Service) -> WriteResponse:
     """Upsert a batch; acknowledged once its log records commit (one transaction)."""
-    result = svc.upsert([DocumentIn(d.id, d.text, d.metadata) for d in body.documents])
+    documents = [DocumentIn(d.id, d.text, d.metadata) for d in body.documents]
+    result = await _on_write_threads(request, partial(svc.upsert, documents))
     return WriteResponse(written=result.written, seq=result.seq)
 
 
@@ -64,8 +75,8 @@ def get_document(doc_id: str, svc: Service) -> DocumentResponse:
     response_model=DeleteResponse,
     responses=error_responses(404, 422, 503),
 )
-def delete_document(doc_id: str, svc: Service) -> DeleteResponse:
-    result = svc.delete(doc_id)
+async def delete_document(doc_id: str, request: Request, svc: Service) -> DeleteResponse:
+    result = await _on_write_threads(request, partial(svc.delete, doc_id))
     return DeleteResponse(deleted=True, seq=result.seq)
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from indexes import Hit, IndexSpec, QueryVectors, SearchParams, load_embedder
@@ -52,6 +54,8 @@ class MigrationLifecycle:
         self.errors: Counter[str] = Counter()
         self.lagging: Counter[str] = Counter()  # target reads the source answered: behind
         self.observations = Observations()
+        # per migration: steps that failed after a move had committed (shown in its status)
+        self.after_commit_errors: dict[int, list[dict[str, Any]]] = {}
         self.last_checks: list[Check] = []
         self._session: RecallSession | None = None
         self._session_key: tuple[int, int] | None = None
@@ -136,13 +140,40 @@ class MigrationLifecycle:
                 actor,
                 {"documents": self.store.document_count(), "last_seq": self.store.last_seq()},
             )
+            self.current = m  # committed: until the target opens, reads and writes skip it
             if params != SearchParams():
-                self.store.set_search_params(spec.name, params)
-            entry = next(e for e in self.store.list_indexes() if e.name == spec.name)
-            self.registry.open(entry, start_seq=m.backfill.as_of_seq)
-            self.current = m
+                self._after_commit(
+                    m,
+                    f"search parameters of {spec.name}",
+                    partial(self.store.set_search_params, spec.name, params),
+                    "the target searches with the defaults; set them with PUT /v1/config",
+                )
+            self._after_commit(
+                m,
+                f"opening {spec.name}",
+                partial(self._open_new_target, m),
+                "reads and writes skip the target until it opens at the next start-up",
+            )
         log.info("migration %d created: %s -> %s by %s", m.id, source.name, spec.name, actor)
         return m
+
+    def _open_new_target(self, m: Migration) -> None:
+        entry = next(e for e in self.store.list_indexes() if e.name == m.target)
+        self.registry.open(entry, start_seq=m.backfill.as_of_seq)
+
+    def _after_commit(self, m: Migration, step: str, work: Callable[[], object], then: str) -> None:
+        """Work after a move committed: a failure is reported in the status, never raised.
+
+        Raised, it would answer "nothing changed" (a 503 to retry) for a move that did
+        change the state, and the retry would meet a 409. ``then``: what happens next.
+        """
+        try:
+            work()
+        except Exception as exc:  # the move committed: report any failure, never raise it
+            log.warning("migration %d: %s failed after the commit: %s", m.id, step, exc)
+            self.after_commit_errors.setdefault(m.id, []).append(
+                {"step": step, "error": str(exc), "then": then, "at": time.time()}
+            )
 
     # -- operator actions ----------------------------------------------------------------
 
@@ -191,7 +222,12 @@ class MigrationLifecycle:
                 self._start_backfill(m)
             return m
         updated = self._move(m, Phase.BACKFILLING, actor, _reason(body, "backfill started"))
-        self._start_backfill(updated)
+        self._after_commit(
+            updated,
+            "starting the backfill",
+            partial(self._start_backfill, updated),
+            "send backfill again to start it",
+        )
         return updated
 
     def _do_shadow(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
@@ -286,8 +322,21 @@ class MigrationLifecycle:
             self.registry.set_role(m.target, "primary")
             self.registry.set_role(m.source, "retired")
             self.registry.drop(m.source)
-        self.registry.snapshot(target, force=True)
-        self.registry.snapshot(source, force=True)  # the retired source's snapshot is kept
+        # A failed snapshot only lengthens the next start-up's replay: the new primary's
+        # is written when the periodic snapshotter finds it due (or at shutdown), and the
+        # retired source keeps its previous one.
+        self._after_commit(
+            updated,
+            f"snapshot of {target.name}",
+            partial(self.registry.snapshot, target, force=True),
+            "the periodic snapshotter writes it when due; the log holds every write",
+        )
+        self._after_commit(
+            updated,
+            f"snapshot of {source.name}",
+            partial(self.registry.snapshot, source, force=True),
+            "the retired index keeps its previous snapshot",
+        )
         return updated
 
     def _do_abort(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
@@ -573,6 +622,11 @@ class MigrationLifecycle:
             **({"live": self.evidence(m)} if live else {}),
             **({"guardrails": [c.to_dict() for c in self.last_checks]} if live else {}),
             **({"judgement": session.progress()} if live and session is not None else {}),
+            **(
+                {"after_commit_errors": errors}
+                if (errors := self.after_commit_errors.get(m.id))
+                else {}
+            ),
         }
 
     def _fresh_session(self, m: Migration) -> bool:

@@ -6,6 +6,11 @@ apply to those indexes in sequence order -> wake the applier for the others. A
 failure after the commit never un-acknowledges the write: the index catches up from
 the log, and its lag shows in the status.
 
+A write waits at most ``db_busy_timeout_s`` in all, for the service's write lock, the
+store's and SQLite's together (one ``WaitBudget``), and at most
+``limits.max_pending_writes`` writes are in flight: the next is refused at once. A
+refused write changes nothing.
+
 Only the primary is waited for without a bound. The other side that serves reads (the
 target during canary and cutover) gets ``settings.target_timeout_s`` to embed a write
 or answer a read; past it, or when it is busy catching up, the write is acknowledged
@@ -22,7 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -30,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from indexes import Hit, IndexSpec, QueryVectors, load_embedder
-from indexes.errors import NotFoundError, SwitchoverError
+from indexes.errors import InvalidInputError, NotFoundError, StorageError, SwitchoverError
 
+from .budget import WaitBudget
 from .config import RuntimeConfig
 from .evaljobs import EvalJobs
 from .evalsets import describe
@@ -83,6 +90,9 @@ class Switchover:
         self.store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
         self.registry = IndexRegistry(settings, self.store)
         self._write_lock = threading.Lock()
+        if settings.limits.max_pending_writes < 1:
+            raise InvalidInputError("limits.max_pending_writes must be at least 1")
+        self._write_slots = threading.BoundedSemaphore(settings.limits.max_pending_writes)
         entries = self.store.list_indexes()
         if not entries:
             spec = settings.default_index
@@ -123,6 +133,10 @@ class Switchover:
 
     def upsert(self, documents: Sequence[DocumentIn]) -> WriteResult:
         check_documents(documents, self.settings.limits)
+        with self._write_admission() as budget, self.store.waits_within(budget):
+            return self._upsert(documents, budget)
+
+    def _upsert(self, documents: Sequence[DocumentIn], budget: WaitBudget) -> WriteResult:
         texts = [d.text for d in documents]
         sync = self.migrations.sync_runtimes()
         vectors: dict[str, dict[str, np.ndarray] | None] = {}
@@ -144,7 +158,7 @@ class Switchover:
                 # reads go to the source while it lags, so they no longer would)
                 observations.failure(runtime.name)
                 vectors[runtime.name] = None
-        with self._write_lock:
+        with self._write_locked(budget):
             records = self.store.append_upserts(documents)
             for i, runtime in enumerate(sync):
                 self._apply(runtime, records, vectors.get(runtime.name), primary=i == 0)
@@ -154,13 +168,47 @@ class Switchover:
 
     def delete(self, doc_id: str) -> WriteResult:
         check_doc_id(doc_id, self.settings.limits)
-        with self._write_lock:
+        with (
+            self._write_admission() as budget,
+            self.store.waits_within(budget),
+            self._write_locked(budget),
+        ):
             record = self.store.append_delete(doc_id)
             for i, runtime in enumerate(self.migrations.sync_runtimes()):
                 self._apply(runtime, [record], {}, primary=i == 0)
             self._acked_seq = record.seq
         self.registry.wake()
         return WriteResult(written=1, seq=record.seq)
+
+    @contextmanager
+    def _write_admission(self) -> Iterator[WaitBudget]:
+        """One of at most ``limits.max_pending_writes`` writes in flight, with its wait budget.
+
+        Past the bound a write is refused at once (a 503 with Retry-After; nothing
+        changed) instead of queueing behind the others for locks they cannot get.
+        """
+        if not self._write_slots.acquire(blocking=False):
+            raise StorageError(
+                f"database busy: {self.settings.limits.max_pending_writes} writes are already"
+                " in flight; retry"
+            )
+        try:
+            yield WaitBudget(self.settings.db_busy_timeout_s)
+        finally:
+            self._write_slots.release()
+
+    @contextmanager
+    def _write_locked(self, budget: WaitBudget) -> Iterator[None]:
+        """The service's write lock (log order = apply order), within the write's budget."""
+        if not budget.acquire(self._write_lock):
+            raise StorageError(
+                f"database is locked: other writes (or an operator move) held the write lock"
+                f" for the whole {budget.total:g} s this write may wait"
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def _apply(
         self,

@@ -12,6 +12,7 @@ optional ``switchover.toml``::
     [limits]
     max_batch = 256
     max_text_chars = 32768
+    max_pending_writes = 32         # writes in flight; past it a write gets a 503 at once
 
     [default_index]        # the first index created in a new home
     name = "v1"
@@ -56,6 +57,8 @@ class Limits:
     max_query_chars: int = 4_096
     max_k: int = 100
     max_body_bytes: int = 16 * 1024 * 1024
+    # writes in flight at once (embedding or waiting for a lock); the next gets a 503 at once
+    max_pending_writes: int = 32
 
 
 @dataclass(frozen=True)

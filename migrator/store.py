@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +27,7 @@ from sqlite_utils import Database
 from indexes import IndexSpec, SearchParams, content_hash
 from indexes.errors import ConflictError, NotFoundError, StorageError
 
+from .budget import WaitBudget
 from .migration import Backfill, Event, Migration, Plan
 from .phases import TERMINAL, Phase
 from .records import Document, DocumentIn, LogRecord
@@ -101,23 +102,54 @@ class Store:
         return cast(Database, db)
 
     @contextmanager
+    def waits_within(self, budget: WaitBudget) -> Iterator[None]:
+        """Write transactions this thread opens inside wait at most what is left of ``budget``.
+
+        For this process's write lock and SQLite's together; without a budget a
+        transaction waits for the in-process lock as long as it takes and for SQLite's up
+        to ``busy_timeout_s`` (background writers: backfill, shadow reads, the cache).
+        """
+        previous = getattr(self._local, "budget", None)
+        self._local.budget = budget
+        try:
+            yield
+        finally:
+            self._local.budget = previous
+
+    @contextmanager
     def _transaction(self) -> Iterator[Database]:
         """One write transaction, holding SQLite's write lock from its first statement.
 
         ``BEGIN IMMEDIATE``: a deferred transaction that reads before it writes (a delete
         checks the document first) gets SQLITE_BUSY at once, without waiting out the busy
         timeout, when another process holds the lock; an immediate one waits like any write.
+        Inside ``waits_within`` both waits draw on that budget: SQLite's busy timeout is
+        set to what is left just before ``BEGIN``.
         """
-        with self._write_lock, _storage_errors():
-            conn = self._writer.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # an error may have rolled it back already
-                    conn.execute("ROLLBACK")
-                raise
+        budget: WaitBudget | None = getattr(self._local, "budget", None)
+        if budget is None:
+            self._write_lock.acquire()
+        elif not budget.acquire(self._write_lock):
+            raise StorageError(
+                f"database is locked: other writes of this server held it for the whole"
+                f" {budget.total:g} s this write may wait"
+            )
+        try:
+            with _storage_errors():
+                conn = self._writer.conn
+                wait_s = self.busy_timeout_s if budget is None else budget.left
+                conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+                with nullcontext() if budget is None else budget.waiting():
+                    conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # an error may have rolled it back already
+                        conn.execute("ROLLBACK")
+                    raise
+        finally:
+            self._write_lock.release()
 
     # -- documents and the write log -----------------------------------------------------
 

@@ -4,6 +4,11 @@ Held for less than the busy timeout, writes wait for it and succeed. Held longer
 write gets a clear 503 with Retry-After and changes nothing: no log record, no
 document, no index entry. Reads never wait for it (WAL). Once the lock is gone the
 same writes succeed and every index converges.
+
+Many writes at once do not queue one busy timeout after another: each has one budget
+for all its waits (this process's write locks and SQLite's), past a bounded number of
+writes in flight the next is refused at once, and reads run on threads writes cannot
+take, so a pile of waiting writes never holds up a read.
 """
 
 from __future__ import annotations
@@ -13,21 +18,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import TracebackType
+from typing import TypeGuard, TypeVar
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from indexes.errors import StorageError
 from migrator import Settings, Switchover
-from tests.faults.faults import AUTH, assert_converged, put_body, text_of
+from tests.faults.faults import AUTH, assert_converged, docs, put_body, text_of
 from tests.server import ServerProcess
 
 BUSY_TIMEOUT_S = 0.5
+T = TypeVar("T")
 
 _HOLDER = """
 import sqlite3, sys
@@ -107,6 +117,130 @@ def reads_are_served(client: TestClient) -> float:
     hits = client.post("/v1/search", json={"query": text_of(12), "k": 1}).json()["hits"]
     assert hits[0]["id"] == "d0012"
     return time.perf_counter() - started
+
+
+def in_parallel(calls: Sequence[Callable[[], T]]) -> list[tuple[float, T | Exception]]:
+    """Run every call at once (released together by a barrier): (seconds, result or error)."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[tuple[float, T | Exception]] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], T]) -> None:
+        barrier.wait(timeout=30)
+        started = time.perf_counter()
+        try:
+            result: T | Exception = call()
+        except Exception as exc:  # the outcome under test, kept for the asserts
+            result = exc
+        with lock:
+            outcomes.append((time.perf_counter() - started, result))
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(outcomes) == len(calls), "a call never returned"
+    return outcomes
+
+
+def unchanged_state(svc: Switchover) -> tuple[int, set[str], set[str]]:
+    """What a refused write must leave alone: the log, the documents, the index."""
+    return svc.store.last_seq(), svc.store.document_ids(), svc.runtime("v1").index.ids()
+
+
+def test_concurrent_writes_on_a_locked_database_each_wait_one_busy_timeout_not_a_queue_of_them(
+    locked_settings: Settings,
+) -> None:
+    svc = Switchover(locked_settings)
+    try:
+        svc.upsert(docs(range(30)))
+        before = unchanged_state(svc)
+        writes: list[Callable[[], object]] = [
+            partial(svc.upsert, docs(range(100 + i, 101 + i))) for i in range(8)
+        ]
+        writes += [partial(svc.delete, "d0001"), partial(svc.upsert, docs(range(3, 5), 1))]
+        with LockedByAnotherProcess(locked_settings.db_path):
+            outcomes = in_parallel(writes)
+        slowest = max(seconds for seconds, _ in outcomes)
+        for _, error in outcomes:
+            assert isinstance(error, StorageError), error
+            assert "database is locked" in str(error)
+        assert slowest < BUSY_TIMEOUT_S + 0.5, f"a write waited {slowest:.2f} s"
+        assert unchanged_state(svc) == before, "a refused write changed nothing"
+
+        assert svc.upsert(docs(range(100, 108))).written == 8  # the lock is gone
+        assert svc.delete("d0001").written == 1
+        assert_converged(svc, names=("v1",))
+    finally:
+        svc.close(snapshot=False)
+
+
+def test_writes_past_the_bound_on_writes_in_flight_are_refused_at_once_and_change_nothing(
+    locked_settings: Settings,
+) -> None:
+    bound = 3
+    settings = replace(
+        locked_settings, limits=replace(locked_settings.limits, max_pending_writes=bound)
+    )
+    svc = Switchover(settings)
+    try:
+        svc.upsert(docs(range(30)))
+        before = unchanged_state(svc)
+        with LockedByAnotherProcess(settings.db_path):
+            outcomes = in_parallel(
+                [partial(svc.upsert, docs(range(100 + i, 101 + i))) for i in range(12)]
+            )
+        shed = [e for s, e in outcomes if s < BUSY_TIMEOUT_S / 4]
+        assert all(isinstance(e, StorageError) for _, e in outcomes)
+        assert len(shed) >= 12 - bound, f"only {len(shed)} writes were refused at once"
+        assert all("writes are already in flight" in str(e) for e in shed)
+        assert unchanged_state(svc) == before
+        assert svc.upsert(docs(range(100, 112))).written == 12  # the lock is gone
+    finally:
+        svc.close(snapshot=False)
+
+
+def test_reads_are_answered_at_once_while_more_writes_than_request_threads_wait_for_a_lock(
+    api: TestClient, locked_settings: Settings
+) -> None:
+    """45 writes: more than the 40 threads sync routes share, and more than the bound."""
+    before = api.get("/healthz").json()
+    writes = [
+        partial(api.put, "/v1/documents", json=put_body(range(100 + i, 101 + i))) for i in range(45)
+    ]
+    done = threading.Event()
+    outcomes: list[tuple[float, httpx.Response | Exception]] = []
+
+    def all_writes() -> None:
+        try:
+            outcomes.extend(in_parallel(writes))
+        finally:
+            done.set()
+
+    slowest_read = 0.0
+    reads = 0
+    with LockedByAnotherProcess(locked_settings.db_path):
+        writer = threading.Thread(target=all_writes)
+        writer.start()
+        while not done.wait(0.05) and reads < 200:  # reads all the while the writes wait
+            started = time.perf_counter()
+            assert api.get("/healthz").status_code == 200
+            reads_are_served(api)
+            slowest_read = max(slowest_read, time.perf_counter() - started)
+            reads += 1
+        writer.join(timeout=120)
+    assert reads >= 1
+    assert slowest_read < BUSY_TIMEOUT_S, f"a read took {slowest_read:.2f} s"
+    assert len(outcomes) == len(writes)
+    for seconds, response in outcomes:
+        assert not isinstance(response, Exception), response
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == "1"
+        assert response.json()["error"]["type"] == "storage_unavailable"
+        assert seconds < BUSY_TIMEOUT_S + 0.5
+    assert api.get("/healthz").json() == before, "the refused writes changed nothing"
+    assert api.put("/v1/documents", json=put_body(range(100, 145))).status_code == 200
 
 
 def test_a_lock_shorter_than_the_busy_timeout_delays_writes_which_then_succeed(
@@ -194,3 +328,89 @@ def test_a_locked_database_on_the_real_server_and_model(tmp_path: Path) -> None:
         assert hits[0]["id"] == "d0022"
         (index,) = http.get("/v1/indexes").json()["indexes"]
         assert index["lag_records"] == 0
+
+
+HASH_HOME_TOML = """[server]
+db_busy_timeout_seconds = 2.0
+
+[default_index]
+name = "v1"
+factory = "Flat"
+metric = "ip"
+[default_index.embedder]
+kind = "hash"
+dim = 64
+"""
+
+
+@pytest.mark.slow
+def test_45_writers_on_a_locked_database_each_answered_within_the_busy_timeout_reads_at_once(
+    tmp_path: Path,
+) -> None:
+    """`switchover serve`, another process holding the write lock, 45 concurrent writers."""
+    busy_s, writers = 2.0, 45
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "switchover.toml").write_text(HASH_HOME_TOML)
+    limits = httpx.Limits(max_connections=writers + 8)
+    with (
+        ServerProcess(home) as server,
+        httpx.Client(base_url=server.url, timeout=15, limits=limits) as http,
+    ):
+        assert http.put("/v1/documents", json=put_body(range(30))).status_code == 200
+        before = http.get("/healthz").json()
+
+        def write(i: int) -> httpx.Response:
+            return http.put("/v1/documents", json=put_body(range(100 + i, 101 + i)))
+
+        done = threading.Event()
+        outcomes: list[tuple[float, httpx.Response | Exception]] = []
+
+        def all_writes() -> None:
+            try:
+                outcomes.extend(in_parallel([partial(write, i) for i in range(writers)]))
+            finally:
+                done.set()
+
+        read_seconds: list[float] = []
+        with LockedByAnotherProcess(home / "switchover.db"):
+            writer = threading.Thread(target=all_writes)
+            writer.start()
+            while not done.wait(0.1) and len(read_seconds) < 300:
+                started = time.perf_counter()
+                assert http.get("/healthz").status_code == 200
+                hits = http.post("/v1/search", json={"query": text_of(12), "k": 1}).json()
+                assert hits["hits"][0]["id"] == "d0012"
+                assert http.get("/v1/documents/d0007").json()["text"] == text_of(7)
+                read_seconds.append(time.perf_counter() - started)
+            writer.join(timeout=60)
+        answered = sorted(seconds for seconds, _ in outcomes)
+        statuses = [_status(r) for _, r in outcomes]
+        print(  # the numbers the README quotes (pytest -s shows them)
+            f"\n{writers} writes: {statuses.count(503)} x 503, answered in"
+            f" {answered[0]:.2f}-{answered[-1]:.2f} s; {len(read_seconds)} rounds of reads,"
+            f" slowest {max(read_seconds):.3f} s"
+        )
+        assert len(outcomes) == writers
+        assert statuses == [503] * writers, statuses
+        assert all(r.headers["Retry-After"] == "1" for _, r in outcomes if _answered(r))
+        assert answered[-1] < busy_s + 1.0, f"a write was answered after {answered[-1]:.2f} s"
+        assert read_seconds, "reads ran while the writes waited"
+        assert max(read_seconds) < 1.0, f"reads took up to {max(read_seconds):.2f} s"
+        assert http.get("/healthz").json() == before, "the refused writes changed nothing"
+
+        # the lock is gone: the same writes succeed (16 at a time: under the bound, which
+        # would refuse some of 45 sent at once with a 503 to retry)
+        with ThreadPoolExecutor(16) as pool:
+            retried = list(pool.map(write, range(writers)))
+        assert [r.status_code for r in retried] == [200] * writers
+        assert http.get("/healthz").json()["documents"] == 30 + writers
+
+
+def _answered(outcome: httpx.Response | Exception) -> TypeGuard[httpx.Response]:
+    return not isinstance(outcome, Exception)
+
+
+def _status(outcome: httpx.Response | Exception) -> int | str:
+    """The status, or the name of the error (a timeout: no answer at all)."""
+    return outcome.status_code if _answered(outcome) else type(outcome).__name__
