@@ -72,7 +72,7 @@ class IndexRegistry:
     def drop(self, name: str, *, delete_snapshots: bool = False) -> None:
         runtime = self._runtimes.pop(name, None)
         if runtime is not None:
-            runtime.bounded.close()
+            runtime.close()
         if delete_snapshots:
             shutil.rmtree(self.settings.snapshot_dir(name).parent, ignore_errors=True)
 
