@@ -250,7 +250,7 @@ class EvalJobs:
         self._threads: list[threading.Thread] = []
 
     def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
-        record = build_eval_set(name, path, sample, seed)
+        record = build_eval_set(name, path, sample, seed, self.registry.settings.eval_roots)
         self.store.add_eval_set(record)
         return describe(record)
 
