@@ -206,12 +206,26 @@ def _index_metrics(svc: Switchover) -> list[Metric]:
         "Last write-log sequence each index version applied.",
         ["index", "role"],
     )
+    dead = _gauge(
+        "switchover_index_dead_vectors",
+        "Replaced or deleted vectors an index version still stores (HNSW, IVF: tombstones);"
+        " a rebuild purges them.",
+        ["index", "role"],
+    )
+    dead_ratio = _gauge(
+        "switchover_index_dead_ratio",
+        "Dead vectors as a share of the vectors an index version stores.",
+        ["index", "role"],
+    )
     for info in svc.indexes():
         documents.add_metric([info.name, info.role], info.count)
         applied.add_metric([info.name, info.role], info.applied_seq)
+        if "dead_vectors" in info.stats:  # a live index
+            dead.add_metric([info.name, info.role], info.stats["dead_vectors"])
+            dead_ratio.add_metric([info.name, info.role], info.stats["dead_ratio"])
     last_seq = _gauge("switchover_log_last_seq", "Last sequence in the write log.", [])
     last_seq.add_metric([], svc.store.last_seq())
-    return [documents, applied, last_seq]
+    return [documents, applied, dead, dead_ratio, last_seq]
 
 
 def _traffic_metrics(svc: Switchover) -> list[Metric]:

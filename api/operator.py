@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path
 
 from migrator.lifecycle import ACTIONS
+from migrator.registry import rebuild_migration
 
 from .auth import Operator, OperatorRoute, operator_name
 from .deps import Service
@@ -23,6 +24,7 @@ from .schemas import (
     MigrationBody,
     MigrationResponse,
     PlanBody,
+    RebuildBody,
     RecordId,
     RevertBody,
     SnapshotResponse,
@@ -123,6 +125,29 @@ def snapshot(name: str, svc: Service, operator: Operator) -> SnapshotResponse:
     """Write a snapshot of one index version now."""
     log.info("operator %s requested a snapshot of %s", operator, name)
     return SnapshotResponse(snapshots=svc.snapshot(name))
+
+
+@router.post(
+    "/v1/indexes/{name}/rebuild",
+    status_code=201,
+    response_model=MigrationResponse,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 404, 409, 413, 422),
+)
+def rebuild_index(
+    name: str,
+    svc: Service,
+    operator: Operator,
+    body: RebuildBody | None = Body(default=None),  # noqa: B008 - FastAPI's declaration style
+) -> dict[str, Any]:
+    """Rebuild the primary without its dead vectors: a layout-only migration to the same
+    spec and search parameters under a new name (default NAME-r2), copying only the live
+    documents, then judged, rolled out and finalized like any other migration."""
+    payload = body.model_dump(exclude_none=True) if body is not None else {}
+    taken = {entry.name for entry in svc.store.list_indexes()}
+    request = rebuild_migration(svc.runtime(name), taken, payload)
+    log.info("operator %s requested a rebuild of %s as %s", operator, name, request["target"])
+    return svc.create_migration(request, operator)
 
 
 @router.get("/v1/config", response_model=ConfigResponse)

@@ -152,6 +152,17 @@ class MigrationBody(_Strict):
     eval_set: StrictStr | None = Field(default=None, description="The eval set that judges it")
 
 
+class RebuildBody(_Strict):
+    target: StrictStr | None = Field(
+        default=None, description="Name of the rebuilt version (default: NAME-r2, NAME-r3, ...)"
+    )
+    canary_steps: list[float] | None = None
+    shadow_sample: float | None = Field(default=None, ge=0, le=1)
+    backfill_batch: StrictInt | None = None
+    guardrails: dict[str, Any] | None = None
+    eval_set: StrictStr | None = Field(default=None, description="The eval set that judges it")
+
+
 class ActionBody(_Strict):
     percent: float | None = Field(default=None, description="canary: the share of reads")
     reason: StrictStr | None = Field(default=None, description="why (required for rollback)")

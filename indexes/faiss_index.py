@@ -8,8 +8,9 @@ alone under an exclusive one.
 
 Ids: string document ids map to int64 ids assigned here, sequentially. Where
 ``remove_ids`` is reliable a replaced document keeps its int; elsewhere (HNSW, IVF)
-the old int becomes a tombstone, excluded from searches with an ``IDSelector`` and
-purged when the index is rebuilt (``rebuild_needed`` says when that is worth it).
+the old int becomes a tombstone (a dead vector), excluded from searches with an
+``IDSelector``; ``stats()`` counts them and ``rebuild_needed`` says when a rebuild, a
+layout-only migration to the same spec that copies only the live documents, is worth it.
 
 Untrained layouts (IVF, PQ) cannot ``add`` yet, so vectors are buffered and
 searched exactly with numpy until ``auto_train_size`` vectors have arrived; then the
@@ -134,12 +135,19 @@ class VectorIndex:
             return set(self._id_to_int)
 
     def stats(self) -> dict[str, Any]:
-        """Counts for operators: live documents, stored vectors, tombstones, buffer."""
+        """Counts for operators: live documents, stored vectors, tombstones, buffer.
+
+        ``dead_vectors`` (the tombstones) and ``dead_ratio`` (their share of the stored
+        vectors) say when a rebuild (``POST /v1/indexes/{name}/rebuild``) is worth it.
+        """
         with self._lock.read():
+            ntotal = int(self._index.ntotal)
             return {
                 "live": len(self._id_to_int),
-                "ntotal": int(self._index.ntotal),
+                "ntotal": ntotal,
                 "tombstones": len(self._tombstones),
+                "dead_vectors": len(self._tombstones),
+                "dead_ratio": len(self._tombstones) / ntotal if ntotal else 0.0,
                 "pending": len(self._pending),
                 "trained": self.is_trained,
                 "applied_seq": self._applied_seq,

@@ -199,7 +199,7 @@ def search(query: str, k: int, show_text: bool, url: str) -> None:
 
 @main.group()
 def indexes() -> None:
-    """List index versions or snapshot them."""
+    """List index versions, snapshot or rebuild them."""
 
 
 @indexes.command("list")
@@ -217,7 +217,44 @@ def list_indexes(as_json: bool, url: str) -> None:
             f"{i['name']:<12} {i['role']:<8} {i['spec']['factory']:<16} {i['spec']['metric']:<3}"
             f" docs={i['count']:<8} applied={i['applied_seq']:<8} lag={i['lag_records']}"
             f" snapshot={i['last_snapshot_seq']}"
+            f" dead={i['stats'].get('dead_vectors', 0)}"
         )
+
+
+@indexes.command("rebuild")
+@click.argument("name")
+@click.option("--target", "target_name", default=None, help="The new version's name (NAME-r2).")
+@click.option("--canary-steps", default=None, help="Comma-separated percents, e.g. 1,5,25,50.")
+@click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
+@click.option("--eval-set", default=None, help="The registered eval set that judges it.")
+@operator_options
+def rebuild_index(
+    name: str,
+    target_name: str | None,
+    canary_steps: str | None,
+    shadow_sample: float | None,
+    eval_set: str | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Rebuild primary NAME without its dead vectors: a migration to the same spec.
+
+    It creates a layout-only migration to a new version with NAME's embedder, factory,
+    metric and search parameters; then run it like any other (migrate backfill, shadow,
+    canary, cutover, finalize). See dead_vectors in `indexes list`.
+    """
+    body: dict[str, Any] = {}
+    if target_name:
+        body["target"] = target_name
+    if canary_steps:
+        body["canary_steps"] = _percents(canary_steps)
+    if shadow_sample is not None:
+        body["shadow_sample"] = shadow_sample
+    if eval_set:
+        body["eval_set"] = eval_set
+    client = operator_client(url, token, home)
+    _print_status(client.request("POST", f"/v1/indexes/{name}/rebuild", body))
 
 
 @indexes.command("snapshot")

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,8 @@ def run_demo(data_dir: Path, home: Path | None, port: int, report_dir: Path, say
         raise DemoError(f"{home} already holds a switchover database; the demo needs a new home")
     token = "demo-operator"  # noqa: S105 - a throwaway token for a loopback-only demo server
     settings = load_settings(home, port=port, operator_tokens={"demo": token})
+    # the demo registers its data folder as the eval set: allow it as an eval data root
+    settings = replace(settings, eval_data_roots=(*settings.eval_roots, data_dir.resolve()))
     from api import create_app  # noqa: PLC0415 - the demo composes the app like `serve` does
 
     faiss.omp_set_num_threads(1)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from evals import EvalRun, Judgement, QueryResult, evaluate, judge, look_schedule, run_to_dict
 from evals.harness import Searcher, Truth
 from indexes import IndexSpec, QueryVectors, VectorIndex
-from indexes.errors import InvalidInputError
+from indexes.errors import InvalidInputError, SwitchoverError
 
 from .evalsets import build_eval_set, describe, queries_of
 from .guardrails import RecallRule
@@ -250,7 +250,7 @@ class EvalJobs:
         self._threads: list[threading.Thread] = []
 
     def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
-        record = build_eval_set(name, path, sample, seed)
+        record = build_eval_set(name, path, sample, seed, self.registry.settings.eval_roots)
         self.store.add_eval_set(record)
         return describe(record)
 
@@ -273,7 +273,12 @@ class EvalJobs:
         if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < 1:
             raise InvalidInputError("margin must be a number from 0 to 1")
         rule = RecallRule(margin=float(margin), pool=limit)
-        session = RecallSession(self.store, source, target, eval_set, rule)
+        # Bounded on the target like the watchdog's session: a hung or too slow target
+        # ends the job ``failed`` with the reason instead of leaving it running.
+        timeout_s = self.registry.settings.target_timeout_s
+        session = RecallSession(
+            self.store, source, target, eval_set, rule, target_timeout_s=timeout_s
+        )
         migration_id = m.id if m and {m.source, m.target} == {source.name, target.name} else None
         run_id = self.store.add_eval_run(
             name, source.name, target.name, migration_id, "job", None, {"status": "running"}
@@ -303,6 +308,11 @@ class EvalJobs:
             self.store.finish_eval_run(
                 run_id, None if judgement is None else judgement.decision, report
             )
+        except SwitchoverError as exc:  # an index failed or timed out (the target: bounded)
+            done, total = len(session.results), len(session.queries)
+            error = f"stopped after {done} of {total} queries: {exc}"
+            log.warning("eval run %d failed: %s", run_id, error)
+            self.store.finish_eval_run(run_id, None, {"status": "failed", "error": error})
         except Exception as exc:  # a failed job is reported, never crashes the server
             log.exception("eval run %d failed", run_id)
             self.store.finish_eval_run(run_id, None, {"status": "failed", "error": str(exc)})

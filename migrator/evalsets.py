@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +35,42 @@ def folder_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def build_eval_set(name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
-    """Validate and sample; the record the store keeps (nothing is written here)."""
+def confined_folder(path: str, roots: Sequence[Path]) -> Path:
+    """``path`` resolved (symlinks followed), if it and its BEIR files lie in ``roots``.
+
+    Registering reads the folder's files on the server, so a path, or a link inside an
+    allowed folder, that leads anywhere else is refused (InvalidInputError, a 422) with
+    the allowed roots named. The resolved paths are what is read afterwards.
+    """
+    allowed = ", ".join(str(r) for r in roots) or "none configured"
+    try:
+        folder = Path(path).expanduser().resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL byte
+        raise InvalidInputError(f"{path}: not a folder with queries.jsonl (BEIR layout)") from None
+    files = [folder / n for n in FILES if (folder / n).exists()]
+    for real in [folder, *(f.resolve() for f in files)]:
+        if not any(real.is_relative_to(root) for root in roots):
+            raise InvalidInputError(
+                f"{path}: {real} is outside the eval data roots ({allowed});"
+                " set [server] eval_data_roots in switchover.toml to allow another folder"
+            )
+    return folder
+
+
+def build_eval_set(
+    name: str, path: str, sample: int, seed: int, roots: Sequence[Path]
+) -> dict[str, Any]:
+    """Validate and sample; the record the store keeps (nothing is written here).
+
+    ``roots``: the resolved folders the eval set's files must lie in (see
+    :func:`confined_folder`)."""
     if not isinstance(name, str) or not re.fullmatch(INDEX_NAME_PATTERN, name):
         raise InvalidInputError(f"eval set name must match {INDEX_NAME_PATTERN}")
     if isinstance(sample, bool) or not isinstance(sample, int) or not 1 <= sample <= MAX_SAMPLE:
         raise InvalidInputError(f"sample must be an integer from 1 to {MAX_SAMPLE}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidInputError("seed must be an integer")
-    folder = Path(path).expanduser()
+    folder = confined_folder(path, roots)
     if not folder.is_dir() or not (folder / "queries.jsonl").is_file():
         raise InvalidInputError(f"{path}: not a folder with queries.jsonl (BEIR layout)")
     queries = load_queries(folder / "queries.jsonl")
@@ -54,7 +82,7 @@ def build_eval_set(name: str, path: str, sample: int, seed: int) -> dict[str, An
     chosen = pool if sample >= len(pool) else random.Random(seed).sample(pool, sample)  # noqa: S311 - seeded sampling
     return {
         "name": name,
-        "path": str(folder.resolve()),
+        "path": str(folder),
         "sample": len(chosen),
         "seed": seed,
         "content_hash": folder_hash(folder),

@@ -578,10 +578,16 @@ class MigrationLifecycle:
     def _shadow_search(
         self, index_name: str, query: str, k: int, vectors: QueryVectors | None
     ) -> tuple[list[Hit], bool]:
-        """The shadow side's hits, and whether it reused the served query's vector."""
+        """The shadow side's hits, and whether it reused the served query's vector.
+
+        Bounded like a target read: past ``target_timeout_s`` it raises EmbedderError (a
+        shadow failure, and an error of that index for the guardrail), so a hung index
+        never stalls the shadow worker behind it."""
         runtime = self.registry.get(index_name)
         reused = vectors is not None and vectors.fingerprint == runtime.embedder.fingerprint
-        return runtime.search(query, k, vectors=vectors), reused
+        search = partial(runtime.search, query, k, vectors=vectors)
+        hits = runtime.shadow_bounded.call(search, self.registry.settings.target_timeout_s)
+        return hits, reused
 
     # -- status --------------------------------------------------------------------------
 

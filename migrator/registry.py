@@ -1,11 +1,14 @@
-"""The live index versions: opening (snapshot + replay), snapshots, background catch-up."""
+"""The live index versions: opening (snapshot + replay), snapshots, background catch-up,
+and the migration request that rebuilds one without its dead vectors."""
 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 import time
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from indexes import (
@@ -15,7 +18,13 @@ from indexes import (
     load_latest_snapshot,
     write_snapshot,
 )
-from indexes.errors import ConflictError, NotFoundError, SnapshotError, SwitchoverError
+from indexes.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    SnapshotError,
+    SwitchoverError,
+)
 
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
@@ -72,7 +81,7 @@ class IndexRegistry:
     def drop(self, name: str, *, delete_snapshots: bool = False) -> None:
         runtime = self._runtimes.pop(name, None)
         if runtime is not None:
-            runtime.bounded.close()
+            runtime.close()
         if delete_snapshots:
             shutil.rmtree(self.settings.snapshot_dir(name).parent, ignore_errors=True)
 
@@ -247,3 +256,52 @@ def _replay_logger(name: str, every_s: float = 5.0) -> ProgressFn:
             log.info("index %s replaying the log: seq %d of %d", name, applied_seq, target_seq)
 
     return report
+
+
+# -- rebuilds ------------------------------------------------------------------------------
+
+REBUILT_NAME = re.compile(r"(?P<base>.+)-r(?P<n>[0-9]+)")
+REBUILD_PLAN_FIELDS = ("canary_steps", "shadow_sample", "backfill_batch", "guardrails", "eval_set")
+
+
+def rebuild_name(name: str, taken: Collection[str]) -> str:
+    """The default name of ``name``'s rebuild: ``v1`` -> ``v1-r2``, ``v1-r2`` -> ``v1-r3``,
+    skipping names already ``taken`` (pure)."""
+    match = REBUILT_NAME.fullmatch(name)
+    base, n = (match["base"], int(match["n"]) + 1) if match else (name, 2)
+    while f"{base}-r{n}" in taken:  # ends: ``taken`` is finite
+        n += 1
+    return f"{base}-r{n}"
+
+
+def rebuild_migration(
+    runtime: IndexRuntime, taken: Collection[str], body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The migration request that rebuilds ``runtime``'s index (pure).
+
+    HNSW and IVF cannot remove a vector, so replaced and deleted documents leave dead
+    vectors (tombstones) that only a rebuild purges. A rebuild is a layout-only migration
+    to the same spec (embedder, factory, metric) and search parameters under a new name,
+    ``body["target"]`` or :func:`rebuild_name`: its backfill copies only the live
+    documents, from the embedding cache, while writes go to both sides, and it is judged,
+    rolled out and finalized like any other migration. ``body`` may carry the plan
+    (``REBUILD_PLAN_FIELDS``). Only the primary can be rebuilt: it is every migration's
+    source.
+    """
+    if runtime.entry.role != "primary":
+        raise ConflictError(
+            f"index {runtime.name!r} is {runtime.entry.role}, not the primary; only the"
+            " primary can be rebuilt (a migration's source is always the primary)"
+        )
+    extra = set(body) - {"target", *REBUILD_PLAN_FIELDS}
+    if extra:
+        raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
+    name = body.get("target")
+    if name is None:
+        name = rebuild_name(runtime.name, taken)
+    elif not isinstance(name, str):
+        raise InvalidInputError("'target' is the name of the rebuilt index version")
+    spec = {**runtime.entry.spec.to_dict(), "name": name}
+    params = {k: v for k, v in runtime.index.search_params.to_dict().items() if v is not None}
+    plan = {k: body[k] for k in REBUILD_PLAN_FIELDS if k in body}
+    return {"target": {**spec, "search_params": params}, **plan}

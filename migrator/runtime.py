@@ -67,8 +67,9 @@ class BoundedCalls:
     and never piles up threads or work.
     """
 
-    def __init__(self, name: str, workers: int = 4) -> None:
+    def __init__(self, name: str, workers: int = 4, *, pool: str = "bounded") -> None:
         self._name = name
+        self._pool = pool  # names the worker threads: which caller's pool this is
         self._workers = workers
         self._slots = threading.BoundedSemaphore(workers)
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
@@ -97,7 +98,7 @@ class BoundedCalls:
             if self._started:
                 return
             for i in range(self._workers):
-                name = f"switchover-{self._name}-bounded-{i}"
+                name = f"switchover-{self._name}-{self._pool}-{i}"
                 threading.Thread(target=self._run, name=name, daemon=True).start()
             self._started = True
 
@@ -142,10 +143,19 @@ class IndexRuntime:
         self.encoded_total = 0
         self.last_error: str | None = None
         self.bounded = BoundedCalls(entry.name)
+        # Shadow reads get a pool of their own, of one worker (the shadow reader is one
+        # thread): a hung model costs the reader one timeout, the next reads fail at once,
+        # and it never takes a slot from the requests that share ``bounded``.
+        self.shadow_bounded = BoundedCalls(entry.name, workers=1, pool="shadow")
 
     @property
     def name(self) -> str:
         return self.entry.name
+
+    def close(self) -> None:
+        """Let the idle bounded workers exit (the index is no longer live)."""
+        self.bounded.close()
+        self.shadow_bounded.close()
 
     def embed_documents(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors for ``texts`` keyed by content hash, encoding only cache misses."""

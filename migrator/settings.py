@@ -8,6 +8,7 @@ optional ``switchover.toml``::
     port = 8000
     target_timeout_seconds = 2.0    # a request's wait for the target before going on without it
     db_busy_timeout_seconds = 10.0  # a write's wait for a database lock before a 503
+    eval_data_roots = ["data"]      # folders eval sets may be read from (relative: to the home)
 
     [limits]
     max_batch = 256
@@ -84,6 +85,15 @@ class Settings:
     target_timeout_s: float = 2.0  # how long a request waits for the side that may lag
     db_busy_timeout_s: float = 10.0  # how long a write waits for a database lock
     operator_tokens: dict[str, str] = field(default_factory=dict)
+    # The folders an eval set's path must lie in once symlinks are resolved (each of its
+    # files too); None: HOME/data. From ``[server] eval_data_roots``, relative to the home.
+    eval_data_roots: tuple[Path, ...] | None = None
+
+    @property
+    def eval_roots(self) -> tuple[Path, ...]:
+        """The eval data roots in effect, resolved (symlinks followed)."""
+        roots = (self.home / "data",) if self.eval_data_roots is None else self.eval_data_roots
+        return tuple((self.home / Path(r).expanduser()).resolve() for r in roots)
 
     @property
     def db_path(self) -> Path:
@@ -130,6 +140,8 @@ def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:
     ):
         if key in server:
             values[name] = float(server[key])
+    if "eval_data_roots" in server:
+        values["eval_data_roots"] = _eval_data_roots(server["eval_data_roots"], source)
     if "limits" in raw:
         names = {f.name for f in fields(Limits)}
         bad = set(raw["limits"]) - names
@@ -153,3 +165,10 @@ def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:
     if "operators" in raw:
         values["operator_tokens"] = {str(k): str(v) for k, v in raw["operators"].items()}
     return values
+
+
+def _eval_data_roots(roots: Any, source: Path) -> tuple[Path, ...]:
+    """``[server] eval_data_roots``: a list of folder paths (relative ones: to the home)."""
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r for r in roots):
+        raise InvalidInputError(f"{source}: eval_data_roots must be a list of folder paths")
+    return tuple(Path(r) for r in roots)

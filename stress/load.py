@@ -807,7 +807,8 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         server = None
         if args.url is None:
-            server = ServerProcess(scratch / "home").start()
+            roots = [args.data, scratch]  # the eval set: the data folder or a subset in scratch
+            server = ServerProcess(scratch / "home", eval_data_roots=roots).start()
             url, token = server.url, server.token
         else:
             url, token = args.url, args.token

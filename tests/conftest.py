@@ -25,6 +25,8 @@ OPERATOR_TOKEN = "test-operator-token"  # noqa: S105 - a fixture value, not a se
 def hash_settings(home: Path, factory: str = "Flat", **overrides: Any) -> Settings:
     spec = IndexSpec(name="v1", embedder=HASH_EMBEDDER, factory=factory)
     overrides.setdefault("operator_tokens", {"tester": OPERATOR_TOKEN})
+    # eval sets come from the sample folder or from folders a test writes next to the home
+    overrides.setdefault("eval_data_roots", (home.parent, SAMPLE_DIR))
     return Settings(home=home, default_index=spec, **overrides)
 
 

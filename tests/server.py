@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -23,11 +25,23 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``switchover serve`` on a free loopback port; ``kill()`` sends SIGKILL."""
+    """``switchover serve`` on a free loopback port; ``kill()`` sends SIGKILL.
 
-    def __init__(self, home: Path, *, token: str = "e2e-token", port: int | None = None) -> None:  # noqa: S107
+    ``eval_data_roots``: the folders eval sets may be registered from, written to the
+    home's ``switchover.toml`` (which must then not hold anything else).
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        token: str = "e2e-token",  # noqa: S107 - a test token
+        port: int | None = None,
+        eval_data_roots: Sequence[Path] = (),
+    ) -> None:
         self.home = home
         self.token = token
+        self.eval_data_roots = tuple(eval_data_roots)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -36,6 +50,7 @@ class ServerProcess:
     def start(self, timeout: float = 300.0) -> ServerProcess:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "SWITCHOVER_OPERATOR_TOKEN": self.token}
         self.home.mkdir(parents=True, exist_ok=True)
+        self._write_eval_data_roots()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -67,6 +82,16 @@ class ServerProcess:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"server did not become healthy:\n{self.log_path.read_text()[-3000:]}")
+
+    def _write_eval_data_roots(self) -> None:
+        if not self.eval_data_roots:
+            return
+        roots = ", ".join(json.dumps(str(r.resolve())) for r in self.eval_data_roots)
+        wanted = f"[server]\neval_data_roots = [{roots}]\n"
+        config = self.home / "switchover.toml"
+        if config.exists() and config.read_text(encoding="utf-8") != wanted:
+            raise ValueError(f"{config} exists; put eval_data_roots in it instead")
+        config.write_text(wanted, encoding="utf-8")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook, no final snapshot."""

@@ -204,7 +204,8 @@ def test_big_run_without_a_token_gets_401(
 @pytest.mark.slow
 def test_real_server_with_the_real_model_over_http(tmp_path: Path) -> None:
     """The same checks against ``switchover serve`` (MiniLM, uvicorn) over a socket."""
-    with ServerProcess(tmp_path / "home", token="fuzz-token") as server:  # noqa: S106 - a test token
+    home = tmp_path / "home"
+    with ServerProcess(home, token="fuzz-token", eval_data_roots=[SAMPLE_DIR]) as server:  # noqa: S106 - a test token
         auth = {"Authorization": "Bearer fuzz-token"}
         docs = [{"id": f"d{i}", "text": f"lighthouse lamp and tide number {i}"} for i in range(20)]
         assert httpx.put(

@@ -175,7 +175,7 @@ def page_status(url: str) -> Status:
 def test_the_status_page_shows_the_plot_and_the_watchdogs_rollback(tmp_path: Path) -> None:
     chromium()  # fail first, not after minutes of migrating, when the browser is missing
     with (
-        ServerProcess(tmp_path / "home") as server,
+        ServerProcess(tmp_path / "home", eval_data_roots=[SAMPLE_DIR]) as server,
         httpx.Client(
             base_url=server.url, timeout=600, headers={"Authorization": f"Bearer {server.token}"}
         ) as http,

@@ -9,9 +9,11 @@ the vector of its newest text.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -95,6 +97,20 @@ def text_of(i: int, version: int = 0) -> str:
 
 def docs(ids: range, version: int = 0) -> list[DocumentIn]:
     return [DocumentIn(f"d{i:04d}", text_of(i, version)) for i in ids]
+
+
+def eval_set_of_the_corpus(folder: Path, n: int = 60) -> Path:
+    """A labelled BEIR folder over the fixture's documents: query i finds d{i}."""
+    folder.mkdir()
+    with (folder / "corpus.jsonl").open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"d{i:04d}", "text": text_of(i)}) + "\n")
+    with (folder / "queries.jsonl").open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"q{i}", "text": text_of(i)}) + "\n")
+    rows = ["query-id\tcorpus-id\tscore"] + [f"q{i}\td{i:04d}\t1" for i in range(n)]
+    (folder / "qrels.tsv").write_text("\n".join(rows) + "\n")
+    return folder
 
 
 def put_body(ids: range, version: int = 0) -> dict[str, Any]:

@@ -9,7 +9,6 @@ succeeding and reads go to the source.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,23 +16,15 @@ from fastapi.testclient import TestClient
 
 from migrator import Switchover
 from tests.faults.conftest import TARGET_TIMEOUT_S
-from tests.faults.faults import assert_converged, put_body, start_canary, text_of
+from tests.faults.faults import (
+    assert_converged,
+    eval_set_of_the_corpus,
+    put_body,
+    start_canary,
+    text_of,
+)
 
 ROLLBACK_WITHIN_S = 5.0  # a handful of watchdog ticks, each bounded by the target timeout
-
-
-def eval_set_of_the_corpus(folder: Path, n: int = 60) -> Path:
-    """A labelled BEIR folder over the fixture's documents: query i finds d{i}."""
-    folder.mkdir()
-    with (folder / "corpus.jsonl").open("w") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": f"d{i:04d}", "text": text_of(i)}) + "\n")
-    with (folder / "queries.jsonl").open("w") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": f"q{i}", "text": text_of(i)}) + "\n")
-    rows = ["query-id\tcorpus-id\tscore"] + [f"q{i}\td{i:04d}\t1" for i in range(n)]
-    (folder / "qrels.tsv").write_text("\n".join(rows) + "\n")
-    return folder
 
 
 def test_a_hung_target_fails_the_watchdogs_recall_steps_and_it_rolls_back_by_itself(

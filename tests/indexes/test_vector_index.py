@@ -89,6 +89,7 @@ def test_tombstones_accumulate_where_remove_is_unsupported() -> None:
     index.apply(2, deletes=doc_ids(30))
     stats = index.stats()
     assert stats == stats | {"live": 70, "ntotal": 100, "tombstones": 30, "trained": True}
+    assert (stats["dead_vectors"], stats["dead_ratio"]) == (30, 0.3)
     assert stats["applied_seq"] == 2
     assert index.rebuild_needed
 
@@ -101,6 +102,8 @@ def test_flat_removes_for_real() -> None:
         "live": 70,
         "ntotal": 70,
         "tombstones": 0,
+        "dead_vectors": 0,
+        "dead_ratio": 0.0,
         "pending": 0,
         "trained": True,
         "applied_seq": 0,
