@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from api import create_app
 from evals import load_dataset
@@ -133,3 +135,49 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         history = c.get("/v1/config/history", headers=AUTH).json()["versions"]
         assert history[0]["reason"].startswith("revert to version")
         assert history[0]["config"]["indexes"]["v2"]["nprobe"] == 1
+
+
+def send(client: TestClient, method: str, url: str, body: object) -> Response:
+    """``body`` as JSON with NaN and Infinity spelled as Python's encoder does (the client's
+    own encoder refuses them; the server's JSON parser accepts them)."""
+    headers = {**AUTH, "Content-Type": "application/json"}
+    return client.request(method, url, content=json.dumps(body), headers=headers)
+
+
+BAD_GUARDRAILS = [
+    {"errors": {"min_samples": 0}},
+    {"recall": {"pool": 100.0}},
+    {"latency": {"max_p95_ratio": float("nan")}},
+    {"lag": {"max_seconds": float("inf")}},
+]
+
+
+@pytest.mark.parametrize("guardrails", BAD_GUARDRAILS)
+def test_guardrail_values_that_would_stop_the_watchdog_are_refused_everywhere(
+    client: TestClient, guardrails: dict[str, object]
+) -> None:
+    """PUT /v1/config and PATCH plan both refuse them with a 422 naming the field."""
+    mid = client.get("/v1/migrations/current", headers=AUTH).json()["id"]
+    before = client.get("/v1/config", headers=AUTH).json()
+    field = next(iter(guardrails))
+    put = send(client, "PUT", "/v1/config", {"migration": {"guardrails": guardrails}})
+    patch = send(client, "PATCH", f"/v1/migrations/{mid}/plan", {"guardrails": guardrails})
+    for response in (put, patch):
+        assert response.status_code == 422, response.text
+        assert f"guardrails.{field}." in response.json()["error"]["message"]
+    assert client.get("/v1/config", headers=AUTH).json() == before
+    events = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"]
+    assert [e["reason"] for e in events if e["reason"].startswith("plan:")] == []
+
+
+@pytest.mark.parametrize("guardrails", BAD_GUARDRAILS)
+def test_a_migration_with_such_guardrails_is_not_created(
+    settings: Settings, guardrails: dict[str, object]
+) -> None:
+    with TestClient(create_app(settings)) as c:
+        body = {"target": {"name": "v2", "factory": "Flat"}, "guardrails": guardrails}
+        response = send(c, "POST", "/v1/migrations", body)
+        assert response.status_code == 422, response.text
+        assert "guardrails." in response.json()["error"]["message"]
+        assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
+        assert [i["name"] for i in c.get("/v1/indexes").json()["indexes"]] == ["v1"]
