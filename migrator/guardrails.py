@@ -333,3 +333,45 @@ def verdict(checks: Sequence[Check]) -> State:
     if "breach" in states:
         return "breach"
     return "ok" if states <= {"ok"} else "hold"
+
+
+# -- the watchdog's own health ---------------------------------------------------------------
+
+FAILSAFE_AFTER = 3  # failed ticks in a row after which reads on the target go back to the source
+
+
+@dataclass(frozen=True)
+class WatchdogHealth:
+    """Whether the watchdog can judge: its last tick, and the failures since the last good one.
+
+    ``idle`` until the first tick of a watched phase, ``ok`` after a tick that judged,
+    ``failing`` after a tick that raised; checks of earlier ticks are then no evidence.
+    """
+
+    state: Literal["idle", "ok", "failing"] = "idle"
+    consecutive_failures: int = 0
+    failures_total: int = 0
+    last_error: str | None = None
+    last_tick_at: float | None = None
+    last_ok_at: float | None = None
+
+    def succeeded(self, at: float) -> WatchdogHealth:
+        return replace(self, state="ok", consecutive_failures=0, last_tick_at=at, last_ok_at=at)
+
+    def failed(self, at: float, error: BaseException) -> WatchdogHealth:
+        return replace(
+            self,
+            state="failing",
+            consecutive_failures=self.consecutive_failures + 1,
+            failures_total=self.failures_total + 1,
+            last_error=f"{type(error).__name__}: {error}",
+            last_tick_at=at,
+        )
+
+    @property
+    def fail_safe(self) -> bool:
+        """True once enough ticks in a row failed that the target must stop serving reads."""
+        return self.consecutive_failures >= FAILSAFE_AFTER
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failsafe_after": FAILSAFE_AFTER}

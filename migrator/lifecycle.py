@@ -21,7 +21,7 @@ from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .backfill import Backfiller
 from .evaljobs import RecallSession
-from .guardrails import Check, Guardrails
+from .guardrails import Check, Guardrails, WatchdogHealth
 from .migration import Backfill, Event, Migration, Plan
 from .observations import Observations
 from .phases import TERMINAL, Phase, check_move
@@ -53,6 +53,7 @@ class MigrationLifecycle:
         self.lagging: Counter[str] = Counter()  # target reads the source answered: behind
         self.observations = Observations()
         self.last_checks: list[Check] = []
+        self.watchdog_health = WatchdogHealth()  # the watchdog reports here after every tick
         self._session: RecallSession | None = None
         self._session_key: tuple[int, int] | None = None
         self._epoch = 0  # bumps when a judgement must start afresh (shadow entered, resume)
@@ -174,7 +175,7 @@ class MigrationLifecycle:
     ) -> Migration:
         check_move(m.phase, to)
         share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
-        metrics = {**self.evidence(m), **(evidence or {})}
+        metrics = {**self._evidence_or_error(m), **(evidence or {})}
         updated = self.store.transition(
             m.id, m.phase, to, share or 0.0, actor, reason, metrics, roles
         )
@@ -406,6 +407,22 @@ class MigrationLifecycle:
             log.warning("migration %d: automatic rollback: %s", m.id, reason)
             return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
 
+    def failsafe_rollback(self, m: Migration, health: WatchdogHealth) -> Migration | None:
+        """Roll reads on the target back because the watchdog cannot judge them; audited."""
+        with self._action_lock:
+            current = self.current
+            if current is None or current.id != m.id:
+                return None
+            if current.phase not in (Phase.CANARY, Phase.CUTOVER):
+                return None
+            reason = (
+                f"watchdog failing: {health.consecutive_failures} ticks in a row failed"
+                f" ({health.last_error}); reads back on the source until it judges again"
+            )
+            log.warning("migration %d: fail-safe rollback: %s", m.id, reason)
+            evidence = {"watchdog": health.to_dict()}
+            return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
+
     # -- backfill ------------------------------------------------------------------------
 
     def _start_backfill(self, m: Migration) -> None:
@@ -552,6 +569,14 @@ class MigrationLifecycle:
             "shadow": self.shadow.stats(),
         }
 
+    def _evidence_or_error(self, m: Migration) -> dict[str, Any]:
+        """The evidence, or why it could not be gathered: a move never fails for want of it."""
+        try:
+            return self.evidence(m)
+        except Exception as exc:  # a rollback must land even when reading the numbers fails
+            log.warning("migration %d: evidence not gathered: %s", m.id, exc)
+            return {"evidence_error": f"{type(exc).__name__}: {exc}"}
+
     def status(self, m: Migration) -> dict[str, Any]:
         session = self._session if self._fresh_session(m) else None
         live = self.current is not None and self.current.id == m.id
@@ -572,6 +597,7 @@ class MigrationLifecycle:
             "updated_at": m.updated_at,
             **({"live": self.evidence(m)} if live else {}),
             **({"guardrails": [c.to_dict() for c in self.last_checks]} if live else {}),
+            **({"watchdog": self.watchdog_health.to_dict()} if live else {}),
             **({"judgement": session.progress()} if live and session is not None else {}),
         }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from indexes.errors import InvalidInputError
@@ -59,6 +59,17 @@ class Plan:
         if eval_set is not None and not isinstance(eval_set, str):
             raise InvalidInputError("eval_set must be the name of a registered eval set")
         return cls(steps, sample, batch, dict(guardrails), eval_set)
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> Plan:
+        """A plan as the store holds it.
+
+        Guardrail overrides stored before their settings were checked strictly are kept as
+        they are rather than refused: the migration still loads, and the watchdog, which
+        parses them on every tick, reports the bad setting by name and fails safe.
+        """
+        plan = cls.from_dict({**data, "guardrails": {}})
+        return replace(plan, guardrails=dict(data.get("guardrails") or {}))
 
 
 @dataclass(frozen=True)

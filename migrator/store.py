@@ -789,7 +789,7 @@ def _migration(row: Sequence[Any]) -> Migration:
         target=row[2],
         phase=Phase(row[3]),
         canary_percent=float(row[4]),
-        plan=Plan.from_dict(json.loads(row[5])),
+        plan=Plan.from_stored(json.loads(row[5])),
         backfill=Backfill.from_dict(json.loads(row[6])),
         created_at=float(row[7]),
         updated_at=float(row[8]),
