@@ -181,3 +181,102 @@ def test_a_migration_with_such_guardrails_is_not_created(
         assert "guardrails." in response.json()["error"]["message"]
         assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
         assert [i["name"] for i in c.get("/v1/indexes").json()["indexes"]] == ["v1"]
+
+
+NAN, INF = float("nan"), float("inf")
+BAD_KNOBS = [
+    ("canary_steps", 5),
+    ("canary_steps", ["x"]),
+    ("canary_steps", None),
+    ("canary_steps", "123"),
+    ("canary_steps", []),
+    ("canary_steps", [50, 5]),
+    ("canary_steps", [5, 5]),
+    ("canary_steps", [0]),
+    ("canary_steps", [NAN]),
+    ("canary_steps", [5, INF]),
+    ("canary_steps", [True]),
+    ("canary_steps", ["5"]),
+    ("canary_steps", {"5": 5}),
+    ("shadow_sample", "abc"),
+    ("shadow_sample", None),
+    ("shadow_sample", [1]),
+    ("shadow_sample", NAN),
+    ("shadow_sample", -INF),
+    ("shadow_sample", True),
+    ("shadow_sample", "0.5"),
+    ("shadow_sample", 1.5),
+    ("guardrails", None),
+    ("guardrails", [1]),
+    ("guardrails", "recall"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_KNOBS)
+def test_put_config_refuses_a_bad_migration_knob_by_name(
+    client: TestClient, key: str, value: object
+) -> None:
+    before = client.get("/v1/config", headers=AUTH).json()
+    response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
+    assert response.status_code == 422, response.text
+    assert key in response.json()["error"]["message"]
+    assert client.get("/v1/config", headers=AUTH).json() == before
+    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+
+
+@pytest.mark.parametrize(("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None])
+def test_patch_plan_refuses_a_bad_knob_by_name(client: TestClient, key: str, value: object) -> None:
+    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
+    assert response.status_code == 422, response.text
+    assert key in response.json()["error"]["message"]
+    after = client.get("/v1/migrations/current", headers=AUTH).json()
+    assert after["plan"] == status["plan"]
+
+
+BAD_BATCHES = [("backfill_batch", v) for v in (2.5, 128.0, True, 0, 5000, 10**30, "128", [1])]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None] + BAD_BATCHES
+)
+def test_a_migration_with_a_bad_plan_value_is_not_created(
+    settings: Settings, key: str, value: object
+) -> None:
+    with TestClient(create_app(settings)) as c:
+        body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
+        response = send(c, "POST", "/v1/migrations", body)
+        assert response.status_code == 422, response.text
+        assert key in response.json()["error"]["message"]
+        assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ef_search": 5.0},
+        {"ef_search": True},
+        {"ef_search": "64"},
+        {"ef_search": 10**30},
+        {"ef_search": NAN},
+        {"nprobe": 0},
+        {"nprobe": [1]},
+        {"efsearch": 64},
+    ],
+)
+def test_search_params_must_be_known_integers_in_range(
+    client: TestClient, params: dict[str, object]
+) -> None:
+    before = client.get("/v1/config", headers=AUTH).json()
+    response = send(client, "PUT", "/v1/config", {"indexes": {"v2": params}})
+    assert response.status_code == 422, response.text
+    assert next(iter(params)) in response.json()["error"]["message"]
+    assert client.get("/v1/config", headers=AUTH).json() == before
+
+
+def test_good_knobs_still_apply(client: TestClient) -> None:
+    change = {"migration": {"canary_steps": [2, 10.5, 100 - 1e-9], "shadow_sample": 1}}
+    assert client.put("/v1/config", json=change, headers=AUTH).status_code == 200
+    plan = client.get("/v1/migrations/current", headers=AUTH).json()["plan"]
+    assert plan["canary_steps"] == [2.0, 10.5, 100 - 1e-9]
+    assert plan["shadow_sample"] == 1.0
