@@ -12,9 +12,9 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from indexes import Hit, IndexSpec, QueryVectors, SearchParams, load_embedder
 from indexes.errors import ConflictError, InvalidInputError, NotFoundError
@@ -22,7 +22,7 @@ from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 from .backfill import Backfiller
 from .evaljobs import RecallSession
 from .guardrails import Check, Guardrails, WatchdogHealth
-from .migration import Backfill, Event, Migration, Plan
+from .migration import Backfill, Event, Migration, Plan, PlanChange
 from .observations import Observations
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
@@ -32,6 +32,8 @@ from .shadow import ShadowJob, ShadowReader
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ACTIONS = ("backfill", "shadow", "canary", "cutover", "rollback", "resume", "finalize", "abort")
 SHADOW_PHASES = frozenset({Phase.SHADOW, Phase.CANARY, Phase.CUTOVER, Phase.ROLLED_BACK})
@@ -303,17 +305,24 @@ class MigrationLifecycle:
 
     def update_plan(self, migration_id: int, changes: Mapping[str, Any], actor: str) -> Migration:
         """Change shadow_sample, canary_steps or guardrails of the live migration (audited)."""
+        with self._action_lock:
+            m = self._active(migration_id)
+            change = self._plan_change(m, changes, actor)
+            updated = self.store.update_plan(
+                m.id, change.plan, actor, change.reason, change.metrics
+            )
+            self.current = updated
+            return updated
+
+    def _plan_change(self, m: Migration, changes: Mapping[str, Any], actor: str) -> PlanChange:
+        """The validated new plan and its audit event; nothing is stored or changed yet."""
         allowed = {"shadow_sample", "canary_steps", "guardrails"}
         unknown = set(changes) - allowed
         if unknown or not changes:
             raise InvalidInputError(f"send one or more of {sorted(allowed)}")
-        with self._action_lock:
-            m = self._active(migration_id)
-            plan = Plan.from_dict({**m.plan.to_dict(), **changes})
-            what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
-            updated = self.store.update_plan(m.id, plan, actor, f"plan: {what}", self.evidence(m))
-            self.current = updated
-            return updated
+        plan = Plan.from_dict({**m.plan.to_dict(), **changes})
+        what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        return PlanChange(m.id, plan, actor, f"plan: {what}", self.evidence(m))
 
     # -- judgement -----------------------------------------------------------------------
 
@@ -322,7 +331,44 @@ class MigrationLifecycle:
         """Bumps whenever the evidence gathered so far stops describing the rollout."""
         return self._epoch
 
-    def rejudge(self, changed: Mapping[str, SearchParams], actor: str, why: str) -> None:
+    def change_config(
+        self,
+        changed: Mapping[str, SearchParams],
+        plan_changes: Mapping[str, Any],
+        actor: str,
+        why: str,
+        commit: Callable[[Migration | None, list[PlanChange]], T],
+    ) -> T:
+        """The live migration's side of a runtime config change, committed by ``commit``.
+
+        Builds the plan changes (a rejudge event when the source's or target's search
+        parameters change, then the plan's new knobs), hands them to ``commit``, which
+        stores them with the rest of the change in one transaction, and only after it
+        returns changes the state in memory: the new plan, and a fresh judgement.
+        """
+        with self._action_lock:
+            m = self.current
+            if m is None and plan_changes:
+                raise ConflictError("no migration is active; its knobs cannot be set")
+            changes: list[PlanChange] = []
+            rejudge = None if m is None else self._rejudge_change(m, changed, actor, why)
+            if rejudge is not None:
+                changes.append(rejudge)
+            if m is not None and plan_changes:
+                changes.append(self._plan_change(m, plan_changes, actor))
+            result = commit(m, changes)
+            if m is not None and changes:
+                self.current = self.store.get_migration(m.id)
+            if rejudge is not None:
+                self._epoch += 1
+                self.observations.reset()
+                self.last_checks = []
+                log.info("migration %d: %s", rejudge.migration_id, rejudge.reason)
+            return result
+
+    def _rejudge_change(
+        self, m: Migration, changed: Mapping[str, SearchParams], actor: str, why: str
+    ) -> PlanChange | None:
         """Search parameters of the live migration's source or target changed: judge afresh.
 
         The recall judgement, the latency and error windows and the shadow overlaps were
@@ -331,22 +377,16 @@ class MigrationLifecycle:
         the watchdog starts a fresh recall session, and the change is audited on the
         migration's timeline.
         """
-        with self._action_lock:
-            m = self.current
-            if m is None or not set(changed) & {m.source, m.target}:
-                return
-            self._epoch += 1
-            self.observations.reset()
-            self.last_checks = []
-            what = ", ".join(
-                f"{name} {k}={v}"
-                for name, p in sorted(changed.items())
-                for k, v in p.to_dict().items()
-                if v is not None
-            )
-            reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
-            self.current = self.store.update_plan(m.id, m.plan, actor, reason, self.evidence(m))
-            log.info("migration %d: %s", m.id, reason)
+        if not set(changed) & {m.source, m.target}:
+            return None
+        what = ", ".join(
+            f"{name} {k}={v}"
+            for name, p in sorted(changed.items())
+            for k, v in p.to_dict().items()
+            if v is not None
+        )
+        reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
+        return PlanChange(m.id, m.plan, actor, reason, self.evidence(m))
 
     def recall_session(self, m: Migration) -> RecallSession | None:
         """The eval-set judgement of this rollout (a fresh one after shadow or resume)."""

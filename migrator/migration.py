@@ -101,6 +101,17 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class PlanChange:
+    """A new plan for a migration and the audit event that records it (reason, numbers)."""
+
+    migration_id: int
+    plan: Plan
+    actor: str
+    reason: str
+    metrics: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Backfill:
     """Backfill progress; ``cursor`` is the last document id copied (ids go in order).
 
