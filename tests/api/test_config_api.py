@@ -8,10 +8,14 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from api import create_app
 from evals import load_dataset
 from migrator import Settings
+from migrator.guardrails import FIELDS, Setting
 from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR
 
 AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -280,3 +284,119 @@ def test_good_knobs_still_apply(client: TestClient) -> None:
     plan = client.get("/v1/migrations/current", headers=AUTH).json()["plan"]
     assert plan["canary_steps"] == [2.0, 10.5, 100 - 1e-9]
     assert plan["shadow_sample"] == 1.0
+
+
+# -- type confusion, generated: every config and plan field, every entry point -------------
+
+_ALWAYS_BAD = st.one_of(  # wrong for every numeric setting: none is negative, huge or non-finite
+    st.sampled_from([NAN, INF, -INF]),
+    st.text(max_size=6),
+    st.booleans(),
+    st.lists(st.integers(0, 50), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.integers(min_value=10**13, max_value=10**40),
+    st.integers(min_value=-(10**40), max_value=-1),
+)
+_NULL = st.none()
+_ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def bad_setting(setting: Setting, *, null_is_bad: bool = True) -> st.SearchStrategy[object]:
+    """Values a guardrail setting must refuse, whatever its range."""
+    if setting.kind in ("bool", "bool_or_null"):
+        extra = [_NULL] if setting.kind == "bool" and null_is_bad else []
+        not_bool = st.one_of(
+            st.integers(), _ANY_FLOAT, st.text(max_size=6), st.lists(st.booleans())
+        )
+        return st.one_of(not_bool, *extra)
+    ints_take_no_floats = [_ANY_FLOAT] if setting.kind == "int" else []
+    return st.one_of(_ALWAYS_BAD, *ints_take_no_floats, *([_NULL] if null_is_bad else []))
+
+
+_BAD_STEP = st.one_of(_ALWAYS_BAD, _NULL, st.sampled_from([0, 100, 100.5, -0.0]))
+
+
+def bad_knob(key: str, *, null_is_bad: bool = True) -> st.SearchStrategy[object]:
+    null = [_NULL] if null_is_bad else []
+    if key == "canary_steps":
+        not_a_list = st.one_of(st.text(max_size=6), _ANY_FLOAT, st.integers(), st.booleans(), *null)
+        return st.one_of(not_a_list, st.just([]), st.lists(_BAD_STEP, min_size=1, max_size=3))
+    if key == "shadow_sample":
+        return st.one_of(_ALWAYS_BAD, st.floats(min_value=1.0001, max_value=1e300), *null)
+    if key == "backfill_batch":
+        return st.one_of(_ALWAYS_BAD, _ANY_FLOAT, st.integers(4097, 10**6), st.just(0), *null)
+    assert key == "guardrails"
+    not_an_object = st.one_of(st.text(max_size=6), _ANY_FLOAT, st.lists(st.integers()), *null)
+    bad_rule = st.sampled_from(sorted(FIELDS)).flatmap(
+        lambda name: st.one_of(
+            st.builds(lambda v: {name: v}, st.one_of(st.integers(), st.text(max_size=4), _NULL)),
+            st.sampled_from(sorted(FIELDS[name])).flatmap(
+                lambda field: bad_setting(FIELDS[name][field]).map(lambda v: {name: {field: v}})
+            ),
+        )
+    )
+    return st.one_of(not_an_object, bad_rule)
+
+
+_BAD_PARAM = st.one_of(
+    st.sampled_from(["ef_search", "nprobe"]).flatmap(
+        lambda key: st.one_of(_ALWAYS_BAD, _ANY_FLOAT, st.just(0)).map(lambda v: {key: v})
+    ),
+    st.text(min_size=1, max_size=8)
+    .filter(lambda k: k not in ("ef_search", "nprobe"))
+    .map(lambda key: {key: 1}),
+)
+_KNOBS = ("shadow_sample", "canary_steps", "guardrails")
+_FUZZ = fuzz_settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def unchanged(client: TestClient, before: dict[str, object]) -> None:
+    assert client.get("/v1/config", headers=AUTH).json() == before
+    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+
+
+@_FUZZ
+@given(data=st.data())
+def test_type_confusion_in_put_config_and_patch_plan_is_a_4xx_that_changes_nothing(
+    client: TestClient, data: st.DataObject
+) -> None:
+    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    before = client.get("/v1/config", headers=AUTH).json()
+    where = data.draw(st.sampled_from(["knob", "index", "patch"]))
+    if where == "index":
+        body: object = {"indexes": {"v2": data.draw(_BAD_PARAM)}}
+        response = send(client, "PUT", "/v1/config", body)
+    else:
+        key = data.draw(st.sampled_from(_KNOBS))
+        value = data.draw(bad_knob(key, null_is_bad=where == "knob"))
+        if where == "knob":
+            response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
+        else:
+            response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
+    assert 400 <= response.status_code < 500, response.text
+    assert set(response.json()["error"]) >= {"type", "message"}
+    unchanged(client, before)
+    after = client.get("/v1/migrations/current", headers=AUTH).json()
+    assert after["plan"] == status["plan"]
+
+
+@pytest.fixture
+def empty_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@_FUZZ
+@given(data=st.data())
+def test_type_confusion_in_a_new_migration_is_a_4xx_that_creates_nothing(
+    empty_client: TestClient, data: st.DataObject
+) -> None:
+    key = data.draw(st.sampled_from([*_KNOBS, "backfill_batch"]))
+    value = data.draw(bad_knob(key, null_is_bad=False))  # null means "the default" here
+    body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
+    response = send(empty_client, "POST", "/v1/migrations", body)
+    assert 400 <= response.status_code < 500, response.text
+    assert empty_client.get("/v1/migrations/current", headers=AUTH).status_code == 404
+    assert [i["name"] for i in empty_client.get("/v1/indexes").json()["indexes"]] == ["v1"]
