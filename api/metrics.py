@@ -6,9 +6,10 @@ process never collide. Two sources feed it:
 * ``MetricsMiddleware`` times every request by route template, method and status, and
   every search by the index that served it (its ``X-Served-By`` header).
 * ``ServiceCollector`` reads the facade at scrape time: migration phase, routed share,
-  backfill progress, target lag, shadow reads, guardrail states, the newest eval run's
-  recall@10, rollbacks by cause, per-index counts and applied sequences, served reads and
-  search errors by index. A failing part is logged and left out; a scrape never fails.
+  backfill progress, target lag, shadow reads, guardrail states, the watchdog's health, the
+  newest eval run's recall@10, rollbacks by cause, per-index counts and applied sequences,
+  served reads and search errors by index. A failing part is logged and left out; a scrape
+  never fails.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class ServiceCollector:
             _migration_metrics,
             _shadow_metrics,
             _guardrail_metrics,
+            _watchdog_metrics,
             _recall_metrics,
             self._rollback_metrics,
         )
@@ -326,6 +328,38 @@ def _guardrail_metrics(svc: Switchover) -> list[Metric]:
     for check in list(svc.migrations.last_checks):
         state.add_metric([check.name], GUARDRAIL_STATE.get(check.state, 1))
     return [state]
+
+
+def _watchdog_metrics(svc: Switchover) -> list[Metric]:
+    """Whether the watchdog can judge: 0 while its ticks fail, its failures so far."""
+    health = svc.migrations.watchdog_health
+    healthy = _gauge(
+        "switchover_watchdog_healthy",
+        "1 while the watchdog's ticks succeed (or none has run yet), 0 while they fail.",
+        [],
+    )
+    healthy.add_metric([], 0 if health.state == "failing" else 1)
+    consecutive = _gauge(
+        "switchover_watchdog_consecutive_failures",
+        "Watchdog ticks failed in a row; at the fail-safe limit reads on the target roll back.",
+        [],
+    )
+    consecutive.add_metric([], health.consecutive_failures)
+    failures = CounterMetricFamily(
+        "switchover_watchdog_failures",
+        "Watchdog ticks that failed (raised) since the process started.",
+    )
+    failures.add_metric([], health.failures_total)
+    found: list[Metric] = [healthy, consecutive, failures]
+    if health.last_tick_at is not None:
+        last = _gauge(
+            "switchover_watchdog_last_tick_timestamp_seconds",
+            "When the watchdog last ticked in a watched phase (Unix time).",
+            [],
+        )
+        last.add_metric([], health.last_tick_at)
+        found.append(last)
+    return found
 
 
 def _recall_metrics(svc: Switchover) -> list[Metric]:

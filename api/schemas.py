@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 # SQLite integers are signed 64-bit: a larger id or seed would overflow its binding (a 500),
 # so the API refuses them as invalid input first.
@@ -145,8 +153,9 @@ class TargetBody(_Strict):
 
 class MigrationBody(_Strict):
     target: TargetBody
-    canary_steps: list[float] | None = None
-    shadow_sample: float | None = Field(default=None, ge=0, le=1)
+    # Strict: a numeric string ("5") is refused here as it is by PUT /v1/config.
+    canary_steps: list[StrictFloat] | None = None
+    shadow_sample: StrictFloat | None = Field(default=None, ge=0, le=1)
     backfill_batch: StrictInt | None = None
     guardrails: dict[str, Any] | None = None
     eval_set: StrictStr | None = Field(default=None, description="The eval set that judges it")
@@ -172,8 +181,8 @@ class ActionBody(_Strict):
 
 
 class PlanBody(_Strict):
-    shadow_sample: float | None = Field(default=None, ge=0, le=1)
-    canary_steps: list[float] | None = None
+    shadow_sample: StrictFloat | None = Field(default=None, ge=0, le=1)
+    canary_steps: list[StrictFloat] | None = None
     guardrails: dict[str, Any] | None = None
 
 

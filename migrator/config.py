@@ -4,9 +4,10 @@
      "migration": {"shadow_sample": 0.1, "canary_steps": [...], "guardrails": {...}}}
 
 Every change is stored as a new version (full snapshot, who, why); a revert re-applies an
-earlier version as one step, at once, and is itself a new version. Search parameters go
-straight to the live FAISS wrappers; migration knobs go through the lifecycle, which
-audits them on the migration's timeline too.
+earlier version as one step, at once, and is itself a new version. One change is one
+transaction: the catalog's search parameters, the migration's plan with its audit events
+and the version row commit together, and only then do the live FAISS wrappers and the
+migration change.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from indexes import SearchParams
 from indexes.errors import ConflictError, InvalidInputError
 
 from .lifecycle import MigrationLifecycle
-from .migration import Plan
+from .migration import Migration, Plan, PlanChange
 from .registry import IndexRegistry
 from .store import Store
 
@@ -54,29 +55,39 @@ class RuntimeConfig:
         return self.store.config_versions()
 
     def set(self, changes: Mapping[str, Any], actor: str, reason: str) -> dict[str, Any]:
-        """Validate every change first, then apply them all and record the new version."""
+        """Validate every change, commit it whole in one transaction, then put it in effect.
+
+        The catalog's search parameters, the migration's plan and its audit events and the
+        new version commit together; the live indexes and the migration change only after
+        that commit, so a failure (or a crash) leaves the old configuration in effect and
+        recorded, never a mix.
+        """
         unknown = set(changes) - {"indexes", "migration"}
         if unknown or not changes:
             raise InvalidInputError("send 'indexes' and/or 'migration' changes")
         with self._lock:
-            index_changes = self._check_indexes(changes.get("indexes") or {})
-            migration_changes = self._check_migration(changes.get("migration") or {})
-            if not self.store.config_versions(limit=1):  # what was in effect before the first set
-                self.store.add_config_version(self._snapshot(), "switchover", "initial")
+            index_changes = self._check_indexes(_or_empty(changes.get("indexes")))
+            migration_changes = self._check_migration(_or_empty(changes.get("migration")))
             changed = {
                 name: params
                 for name, params in index_changes.items()
                 if params != self.registry.get(name).index.search_params
             }
-            for name, params in index_changes.items():
-                self.store.set_search_params(name, params)
-                self.registry.get(name).index.set_search_params(params)
-            if changed:  # a judgement of the old parameters no longer holds
-                self.lifecycle.rejudge(changed, actor, reason)
-            m = self.lifecycle.current
-            if migration_changes and m is not None:
-                self.lifecycle.update_plan(m.id, migration_changes, actor)
-            version = self.store.add_config_version(self._snapshot(), actor, reason)
+            before = self._snapshot()
+
+            def commit(m: Migration | None, plan_changes: list[PlanChange]) -> int:
+                plan = plan_changes[-1].plan if plan_changes else None if m is None else m.plan
+                after = self._snapshot_of(index_changes, m, plan)
+                version = self.store.commit_config_change(
+                    index_changes, plan_changes, after, actor, reason, initial=before
+                )
+                for name, params in index_changes.items():  # committed: now in effect
+                    self.registry.get(name).index.set_search_params(params)
+                return version
+
+            version = self.lifecycle.change_config(
+                changed, migration_changes, actor, reason, commit
+            )
         return {**self.current(), "version": version}
 
     def revert(self, version: int | None, actor: str) -> dict[str, Any]:
@@ -105,7 +116,21 @@ class RuntimeConfig:
         snapshot.pop("version")
         return snapshot
 
-    def _check_indexes(self, changes: Mapping[str, Any]) -> dict[str, SearchParams]:
+    def _snapshot_of(
+        self, index_changes: Mapping[str, SearchParams], m: Migration | None, plan: Plan | None
+    ) -> dict[str, Any]:
+        """The configuration as it will be once ``index_changes`` and ``plan`` are in effect."""
+        indexes = {
+            r.name: index_changes.get(r.name, r.index.search_params).to_dict()
+            for r in self.registry.all()
+        }
+        migration = None
+        if m is not None and plan is not None:
+            knobs = plan.to_dict()
+            migration = {"id": m.id, **{k: knobs[k] for k in MIGRATION_KNOBS}}
+        return {"indexes": indexes, "migration": migration}
+
+    def _check_indexes(self, changes: object) -> dict[str, SearchParams]:
         if not isinstance(changes, Mapping):
             raise InvalidInputError("'indexes' maps index names to search parameters")
         checked = {}
@@ -117,7 +142,7 @@ class RuntimeConfig:
             checked[name] = SearchParams.from_dict(merged)
         return checked
 
-    def _check_migration(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+    def _check_migration(self, changes: object) -> dict[str, Any]:
         if not isinstance(changes, Mapping):
             raise InvalidInputError("'migration' must be an object")
         if not changes:
@@ -130,3 +155,8 @@ class RuntimeConfig:
             raise ConflictError("no migration is active; its knobs cannot be set")
         Plan.from_dict({**m.plan.to_dict(), **changes})  # refuse bad values before applying
         return dict(changes)
+
+
+def _or_empty(value: object) -> object:
+    """None (nothing to change) as an empty mapping; anything else as sent, to be checked."""
+    return {} if value is None else value

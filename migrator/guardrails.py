@@ -13,6 +13,7 @@ never "ok". One breach is enough for the watchdog to roll reads back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
@@ -81,26 +82,29 @@ class Guardrails:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Guardrails:
-        """Defaults overridden by ``data``; unknown names or bad values are InvalidInputError."""
+        """Defaults overridden by ``data``; unknown names or bad values are InvalidInputError.
+
+        Every setting has a type, a range and finiteness (see ``FIELDS``): an integer
+        setting takes an int (not a bool, not a float), and the error names the setting.
+        """
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("guardrails must be an object")
         result = cls()
-        for name, overrides in (data or {}).items():
+        for name, overrides in data.items():
             if name not in {f.name for f in fields(cls)}:
                 raise InvalidInputError(f"unknown guardrail {name!r}")
             if not isinstance(overrides, Mapping):
                 raise InvalidInputError(f"guardrail {name!r} takes an object of settings")
             rule = getattr(result, name)
-            known = {f.name: f for f in fields(rule)}
+            known = {f.name for f in fields(rule)}
+            checked: dict[str, Any] = {}
             for key, value in overrides.items():
                 if key not in known:
                     raise InvalidInputError(f"guardrail {name!r} has no setting {key!r}")
-                if key == "enabled":
-                    if value is not None and not isinstance(value, bool):
-                        raise InvalidInputError(f"{name}.enabled must be true, false or null")
-                elif isinstance(value, bool) or not isinstance(value, int | float):
-                    raise InvalidInputError(f"{name}.{key} must be a number")
-                elif value < 0:
-                    raise InvalidInputError(f"{name}.{key} must not be negative")
-            result = replace(result, **{name: replace(rule, **dict(overrides))})
+                checked[key] = FIELDS[name][key].check(f"guardrails.{name}.{key}", value)
+            result = replace(result, **{name: replace(rule, **checked)})
         _validate(result)
         return result
 
@@ -108,17 +112,101 @@ class Guardrails:
         return asdict(self)
 
 
+MAX_SAMPLES = 1_000_000  # more than any eval set or window holds: a larger one never decides
+MAX_WINDOW_S = 3600.0  # the observation windows keep one hour (``observations.Window``)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One guardrail setting's type and range; ``check`` returns the value or refuses it."""
+
+    kind: Literal["int", "number", "bool", "bool_or_null"]
+    low: float = 0.0
+    high: float = 0.0
+    low_open: bool = False  # the range excludes ``low``
+    high_open: bool = False  # the range excludes ``high``
+
+    def check(self, where: str, value: object) -> Any:
+        if self.kind in ("bool", "bool_or_null"):
+            if isinstance(value, bool) or (value is None and self.kind == "bool_or_null"):
+                return value
+            raise InvalidInputError(f"{where} must be {self.describe()}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInputError(f"{where} must be {self.describe()}, got {value!r}")
+        if self.kind == "int" and not isinstance(value, int):
+            raise InvalidInputError(f"{where} must be {self.describe()}, got {value!r}")
+        if not math.isfinite(value) or not self._within(value):
+            raise InvalidInputError(f"{where} must be {self.describe()}, got {value!r}")
+        return value if self.kind == "int" else float(value)
+
+    def _within(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "bool_or_null":
+            return "true, false or null"
+        if self.kind == "int":
+            return f"an integer from {self.low:.0f} to {self.high:.0f}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"a finite number in {left}{self.low:g}, {self.high:g}{right}"
+
+
+def _int(low: int, high: int = MAX_SAMPLES) -> Setting:
+    return Setting("int", low, high)
+
+
+_MARGIN = Setting("number", 0.0, 1.0, high_open=True)
+_CONFIDENCE = Setting("number", 0.0, 1.0, low_open=True, high_open=True)
+_WINDOW = Setting("number", 0.0, MAX_WINDOW_S, low_open=True)
+_SHARE = Setting("number", 0.0, 1.0)
+
+FIELDS: dict[str, dict[str, Setting]] = {
+    "recall": {
+        "margin": _MARGIN,
+        "min_samples": _int(2),
+        "confidence": _CONFIDENCE,
+        "pool": _int(2),
+    },
+    "live_recall": {
+        "enabled": Setting("bool"),
+        "margin": _MARGIN,
+        "min_samples": _int(2),
+        "confidence": _CONFIDENCE,
+        "window_s": _WINDOW,
+    },
+    "latency": {
+        "max_p95_ratio": Setting("number", 0.0, 1000.0, low_open=True),
+        "window_s": _WINDOW,
+        "min_samples": _int(1),
+    },
+    "errors": {"max_rate": _SHARE, "window_s": _WINDOW, "min_samples": _int(1)},
+    "lag": {
+        "max_records": _int(0, 10**12),
+        "max_seconds": Setting("number", 0.0, 7 * 86400.0),
+    },
+    "overlap": {
+        "enabled": Setting("bool_or_null"),
+        "min_mean": _SHARE,
+        "window_s": _WINDOW,
+        "min_samples": _int(1),
+    },
+}
+
+
 def _validate(rails: Guardrails) -> None:
-    """Bounds that keep every judgement well defined."""
-    for rule in (rails.recall, rails.live_recall):
-        if not 0 <= rule.margin < 1:
-            raise InvalidInputError(f"recall margin must be in [0, 1), got {rule.margin}")
-        if not 0 < rule.confidence < 1:
-            raise InvalidInputError(f"confidence must be in (0, 1), got {rule.confidence}")
-        if rule.min_samples < 2:
-            raise InvalidInputError("a recall guardrail needs min_samples >= 2")
-    if rails.recall.pool < 2:
-        raise InvalidInputError("recall.pool must be at least 2")
+    """Bounds across settings, and every setting in range (defaults included)."""
+    for name, settings in FIELDS.items():
+        rule = getattr(rails, name)
+        for key, setting in settings.items():
+            setting.check(f"guardrails.{name}.{key}", getattr(rule, key))
+    if rails.recall.pool < rails.recall.min_samples:
+        raise InvalidInputError(
+            "guardrails.recall.pool must be at least guardrails.recall.min_samples"
+        )
 
 
 @dataclass(frozen=True)
@@ -245,3 +333,45 @@ def verdict(checks: Sequence[Check]) -> State:
     if "breach" in states:
         return "breach"
     return "ok" if states <= {"ok"} else "hold"
+
+
+# -- the watchdog's own health ---------------------------------------------------------------
+
+FAILSAFE_AFTER = 3  # failed ticks in a row after which reads on the target go back to the source
+
+
+@dataclass(frozen=True)
+class WatchdogHealth:
+    """Whether the watchdog can judge: its last tick, and the failures since the last good one.
+
+    ``idle`` until the first tick of a watched phase, ``ok`` after a tick that judged,
+    ``failing`` after a tick that raised; checks of earlier ticks are then no evidence.
+    """
+
+    state: Literal["idle", "ok", "failing"] = "idle"
+    consecutive_failures: int = 0
+    failures_total: int = 0
+    last_error: str | None = None
+    last_tick_at: float | None = None
+    last_ok_at: float | None = None
+
+    def succeeded(self, at: float) -> WatchdogHealth:
+        return replace(self, state="ok", consecutive_failures=0, last_tick_at=at, last_ok_at=at)
+
+    def failed(self, at: float, error: BaseException) -> WatchdogHealth:
+        return replace(
+            self,
+            state="failing",
+            consecutive_failures=self.consecutive_failures + 1,
+            failures_total=self.failures_total + 1,
+            last_error=f"{type(error).__name__}: {error}",
+            last_tick_at=at,
+        )
+
+    @property
+    def fail_safe(self) -> bool:
+        """True once enough ticks in a row failed that the target must stop serving reads."""
+        return self.consecutive_failures >= FAILSAFE_AFTER
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failsafe_after": FAILSAFE_AFTER}

@@ -16,15 +16,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from indexes import Hit, IndexSpec, QueryVectors, SearchParams, load_embedder
 from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .backfill import Backfiller
 from .evaljobs import RecallSession
-from .guardrails import Check, Guardrails
-from .migration import Backfill, Event, Migration, Plan
+from .guardrails import Check, Guardrails, WatchdogHealth
+from .migration import Backfill, Event, Migration, Plan, PlanChange
 from .observations import Observations
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
@@ -34,6 +34,8 @@ from .shadow import ShadowJob, ShadowReader
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ACTIONS = ("backfill", "shadow", "canary", "cutover", "rollback", "resume", "finalize", "abort")
 SHADOW_PHASES = frozenset({Phase.SHADOW, Phase.CANARY, Phase.CUTOVER, Phase.ROLLED_BACK})
@@ -57,6 +59,7 @@ class MigrationLifecycle:
         # per migration: steps that failed after a move had committed (shown in its status)
         self.after_commit_errors: dict[int, list[dict[str, Any]]] = {}
         self.last_checks: list[Check] = []
+        self.watchdog_health = WatchdogHealth()  # the watchdog reports here after every tick
         self._session: RecallSession | None = None
         self._session_key: tuple[int, int] | None = None
         self._epoch = 0  # bumps when a judgement must start afresh (shadow entered, resume)
@@ -205,7 +208,7 @@ class MigrationLifecycle:
     ) -> Migration:
         check_move(m.phase, to)
         share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
-        metrics = {**self.evidence(m), **(evidence or {})}
+        metrics = {**self._evidence_or_error(m), **(evidence or {})}
         updated = self.store.transition(
             m.id, m.phase, to, share or 0.0, actor, reason, metrics, roles
         )
@@ -351,17 +354,24 @@ class MigrationLifecycle:
 
     def update_plan(self, migration_id: int, changes: Mapping[str, Any], actor: str) -> Migration:
         """Change shadow_sample, canary_steps or guardrails of the live migration (audited)."""
+        with self._action_lock:
+            m = self._active(migration_id)
+            change = self._plan_change(m, changes, actor)
+            updated = self.store.update_plan(
+                m.id, change.plan, actor, change.reason, change.metrics
+            )
+            self.current = updated
+            return updated
+
+    def _plan_change(self, m: Migration, changes: Mapping[str, Any], actor: str) -> PlanChange:
+        """The validated new plan and its audit event; nothing is stored or changed yet."""
         allowed = {"shadow_sample", "canary_steps", "guardrails"}
         unknown = set(changes) - allowed
         if unknown or not changes:
             raise InvalidInputError(f"send one or more of {sorted(allowed)}")
-        with self._action_lock:
-            m = self._active(migration_id)
-            plan = Plan.from_dict({**m.plan.to_dict(), **changes})
-            what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
-            updated = self.store.update_plan(m.id, plan, actor, f"plan: {what}", self.evidence(m))
-            self.current = updated
-            return updated
+        plan = Plan.from_dict({**m.plan.to_dict(), **changes})
+        what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        return PlanChange(m.id, plan, actor, f"plan: {what}", self.evidence(m))
 
     # -- judgement -----------------------------------------------------------------------
 
@@ -370,7 +380,44 @@ class MigrationLifecycle:
         """Bumps whenever the evidence gathered so far stops describing the rollout."""
         return self._epoch
 
-    def rejudge(self, changed: Mapping[str, SearchParams], actor: str, why: str) -> None:
+    def change_config(
+        self,
+        changed: Mapping[str, SearchParams],
+        plan_changes: Mapping[str, Any],
+        actor: str,
+        why: str,
+        commit: Callable[[Migration | None, list[PlanChange]], T],
+    ) -> T:
+        """The live migration's side of a runtime config change, committed by ``commit``.
+
+        Builds the plan changes (a rejudge event when the source's or target's search
+        parameters change, then the plan's new knobs), hands them to ``commit``, which
+        stores them with the rest of the change in one transaction, and only after it
+        returns changes the state in memory: the new plan, and a fresh judgement.
+        """
+        with self._action_lock:
+            m = self.current
+            if m is None and plan_changes:
+                raise ConflictError("no migration is active; its knobs cannot be set")
+            changes: list[PlanChange] = []
+            rejudge = None if m is None else self._rejudge_change(m, changed, actor, why)
+            if rejudge is not None:
+                changes.append(rejudge)
+            if m is not None and plan_changes:
+                changes.append(self._plan_change(m, plan_changes, actor))
+            result = commit(m, changes)
+            if m is not None and changes:
+                self.current = self.store.get_migration(m.id)
+            if rejudge is not None:
+                self._epoch += 1
+                self.observations.reset()
+                self.last_checks = []
+                log.info("migration %d: %s", rejudge.migration_id, rejudge.reason)
+            return result
+
+    def _rejudge_change(
+        self, m: Migration, changed: Mapping[str, SearchParams], actor: str, why: str
+    ) -> PlanChange | None:
         """Search parameters of the live migration's source or target changed: judge afresh.
 
         The recall judgement, the latency and error windows and the shadow overlaps were
@@ -379,22 +426,16 @@ class MigrationLifecycle:
         the watchdog starts a fresh recall session, and the change is audited on the
         migration's timeline.
         """
-        with self._action_lock:
-            m = self.current
-            if m is None or not set(changed) & {m.source, m.target}:
-                return
-            self._epoch += 1
-            self.observations.reset()
-            self.last_checks = []
-            what = ", ".join(
-                f"{name} {k}={v}"
-                for name, p in sorted(changed.items())
-                for k, v in p.to_dict().items()
-                if v is not None
-            )
-            reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
-            self.current = self.store.update_plan(m.id, m.plan, actor, reason, self.evidence(m))
-            log.info("migration %d: %s", m.id, reason)
+        if not set(changed) & {m.source, m.target}:
+            return None
+        what = ", ".join(
+            f"{name} {k}={v}"
+            for name, p in sorted(changed.items())
+            for k, v in p.to_dict().items()
+            if v is not None
+        )
+        reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
+        return PlanChange(m.id, m.plan, actor, reason, self.evidence(m))
 
     def recall_session(self, m: Migration) -> RecallSession | None:
         """The eval-set judgement of this rollout (a fresh one after shadow or resume)."""
@@ -453,6 +494,22 @@ class MigrationLifecycle:
                 run_id = self.record_eval(current, session, origin="watchdog-rollback")
             evidence = {**self._judgement_evidence(), "eval_run": run_id}
             log.warning("migration %d: automatic rollback: %s", m.id, reason)
+            return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
+
+    def failsafe_rollback(self, m: Migration, health: WatchdogHealth) -> Migration | None:
+        """Roll reads on the target back because the watchdog cannot judge them; audited."""
+        with self._action_lock:
+            current = self.current
+            if current is None or current.id != m.id:
+                return None
+            if current.phase not in (Phase.CANARY, Phase.CUTOVER):
+                return None
+            reason = (
+                f"watchdog failing: {health.consecutive_failures} ticks in a row failed"
+                f" ({health.last_error}); reads back on the source until it judges again"
+            )
+            log.warning("migration %d: fail-safe rollback: %s", m.id, reason)
+            evidence = {"watchdog": health.to_dict()}
             return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
 
     # -- backfill ------------------------------------------------------------------------
@@ -607,6 +664,14 @@ class MigrationLifecycle:
             "shadow": self.shadow.stats(),
         }
 
+    def _evidence_or_error(self, m: Migration) -> dict[str, Any]:
+        """The evidence, or why it could not be gathered: a move never fails for want of it."""
+        try:
+            return self.evidence(m)
+        except Exception as exc:  # a rollback must land even when reading the numbers fails
+            log.warning("migration %d: evidence not gathered: %s", m.id, exc)
+            return {"evidence_error": f"{type(exc).__name__}: {exc}"}
+
     def status(self, m: Migration) -> dict[str, Any]:
         session = self._session if self._fresh_session(m) else None
         live = self.current is not None and self.current.id == m.id
@@ -627,6 +692,7 @@ class MigrationLifecycle:
             "updated_at": m.updated_at,
             **({"live": self.evidence(m)} if live else {}),
             **({"guardrails": [c.to_dict() for c in self.last_checks]} if live else {}),
+            **({"watchdog": self.watchdog_health.to_dict()} if live else {}),
             **({"judgement": session.progress()} if live and session is not None else {}),
             **(
                 {"after_commit_errors": errors}

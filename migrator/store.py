@@ -28,7 +28,7 @@ from indexes import IndexSpec, SearchParams, content_hash
 from indexes.errors import ConflictError, NotFoundError, StorageError
 
 from .budget import WaitBudget
-from .migration import Backfill, Event, Migration, Plan
+from .migration import Backfill, Event, Migration, Plan, PlanChange
 from .phases import TERMINAL, Phase
 from .records import Document, DocumentIn, LogRecord
 from .schema import migrations
@@ -322,12 +322,16 @@ class Store:
 
     def set_search_params(self, name: str, params: SearchParams) -> None:
         with self._transaction() as db:
-            cursor = db.execute(
-                "UPDATE index_catalog SET search_params = ? WHERE name = ?",
-                [json.dumps(params.to_dict()), name],
-            )
-            if cursor.rowcount == 0:
-                raise NotFoundError(f"index {name!r} does not exist")
+            self._write_search_params(db, name, params)
+
+    @staticmethod
+    def _write_search_params(db: Database, name: str, params: SearchParams) -> None:
+        cursor = db.execute(
+            "UPDATE index_catalog SET search_params = ? WHERE name = ?",
+            [json.dumps(params.to_dict()), name],
+        )
+        if cursor.rowcount == 0:
+            raise NotFoundError(f"index {name!r} does not exist")
 
     # -- embedding cache -----------------------------------------------------------------
 
@@ -469,18 +473,30 @@ class Store:
     ) -> Migration:
         """Change the plan's runtime knobs; audited as an event that keeps the phase."""
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT phase, canary_percent FROM migrations WHERE id = ?", [migration_id]
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"migration {migration_id} does not exist")
-            db.execute(
-                "UPDATE migrations SET plan = ?, updated_at = ? WHERE id = ?",
-                [json.dumps(plan.to_dict()), time.time(), migration_id],
-            )
-            phase = Phase(row[0])
-            self._insert_event(db, migration_id, actor, phase, phase, row[1], reason, metrics)
+            self._write_plan(db, PlanChange(migration_id, plan, actor, reason, metrics))
         return self.get_migration(migration_id)
+
+    def _write_plan(self, db: Database, change: PlanChange) -> None:
+        row = db.execute(
+            "SELECT phase, canary_percent FROM migrations WHERE id = ?", [change.migration_id]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"migration {change.migration_id} does not exist")
+        db.execute(
+            "UPDATE migrations SET plan = ?, updated_at = ? WHERE id = ?",
+            [json.dumps(change.plan.to_dict()), time.time(), change.migration_id],
+        )
+        phase = Phase(row[0])
+        self._insert_event(
+            db,
+            change.migration_id,
+            change.actor,
+            phase,
+            phase,
+            row[1],
+            change.reason,
+            change.metrics,
+        )
 
     def save_backfill(self, migration_id: int, backfill: Backfill) -> None:
         with self._transaction() as db:
@@ -684,10 +700,41 @@ class Store:
 
     def add_config_version(self, config: Mapping[str, Any], actor: str, reason: str) -> int:
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO config_versions (at, actor, reason, config) VALUES (?, ?, ?, ?)",
-                [time.time(), actor, reason, json.dumps(config, sort_keys=True)],
-            )
+            return self._insert_config_version(db, config, actor, reason)
+
+    def commit_config_change(
+        self,
+        search_params: Mapping[str, SearchParams],
+        plan_changes: Sequence[PlanChange],
+        config: Mapping[str, Any],
+        actor: str,
+        reason: str,
+        *,
+        initial: Mapping[str, Any] | None = None,
+    ) -> int:
+        """One runtime config change in one transaction; returns its version.
+
+        The catalog's search parameters, the migration's plan with its audit events and the
+        new config version commit together, or nothing does. ``initial`` (what was in
+        effect before) is recorded first when no version exists yet.
+        """
+        with self._transaction() as db:
+            if initial is not None and not db.execute("SELECT 1 FROM config_versions").fetchone():
+                self._insert_config_version(db, initial, "switchover", "initial")
+            for name, params in search_params.items():
+                self._write_search_params(db, name, params)
+            for change in plan_changes:
+                self._write_plan(db, change)
+            return self._insert_config_version(db, config, actor, reason)
+
+    @staticmethod
+    def _insert_config_version(
+        db: Database, config: Mapping[str, Any], actor: str, reason: str
+    ) -> int:
+        cursor = db.execute(
+            "INSERT INTO config_versions (at, actor, reason, config) VALUES (?, ?, ?, ?)",
+            [time.time(), actor, reason, json.dumps(config, sort_keys=True)],
+        )
         return int(cast(int, cursor.lastrowid))
 
     def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -821,7 +868,7 @@ def _migration(row: Sequence[Any]) -> Migration:
         target=row[2],
         phase=Phase(row[3]),
         canary_percent=float(row[4]),
-        plan=Plan.from_dict(json.loads(row[5])),
+        plan=Plan.from_stored(json.loads(row[5])),
         backfill=Backfill.from_dict(json.loads(row[6])),
         created_at=float(row[7]),
         updated_at=float(row[8]),

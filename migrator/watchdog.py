@@ -3,13 +3,16 @@
 Each tick, during shadow, canary and cutover: draw a few more eval-set queries into the
 recall session (judged at each look of its doubling schedule), gather the other
 guardrails' windows, and if any guardrail is breached, roll back at once: reads to the
-source, writes still dual, recorded as an audit event carrying its evidence.
+source, writes still dual, recorded as an audit event carrying its evidence. A watchdog
+that cannot judge (a tick raises) says so in the status and the metrics, and after a few
+failed ticks in a row rolls reads on the target back too: nobody is watching them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from evals import judge
@@ -33,6 +36,7 @@ from .phases import Phase
 log = logging.getLogger(__name__)
 
 WATCHED = frozenset({Phase.SHADOW, Phase.CANARY, Phase.CUTOVER})
+READS_ON_TARGET = frozenset({Phase.CANARY, Phase.CUTOVER})
 
 
 class Watchdog:
@@ -60,35 +64,59 @@ class Watchdog:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            try:
-                self.tick()
-            except Exception:  # the watchdog must outlive any one bad tick
-                log.exception("watchdog tick failed")
+            self.tick()  # a failing tick is caught, reported and acted on inside
 
     def tick(self) -> list[Check]:
-        """One evaluation; returns the checks (and acts on a breach)."""
+        """One evaluation; returns the checks (and acts on a breach).
+
+        A tick that raises is no evidence: it is reported (``lifecycle.watchdog_health``),
+        the checks of earlier ticks are cleared so nothing presents them as current, and
+        after ``FAILSAFE_AFTER`` failures in a row reads on the target go back to the
+        source. It returns no checks.
+        """
         with self._tick_lock:
-            m = self.lifecycle.current
-            if m is None or m.phase not in WATCHED:
+            try:
+                return self._judge()
+            except Exception as exc:  # the watchdog must outlive any one bad tick, visibly
+                log.exception("watchdog tick failed")
+                self._failed(exc)
                 return []
-            epoch = self.lifecycle.judgement_epoch
-            session = self.lifecycle.recall_session(m)
-            if session is not None and not session.done:
-                before = session.judgement
-                try:
-                    session.step(self.budget)
-                except SwitchoverError as exc:  # a failing index is the errors guardrail's case
-                    log.warning("judging migration %d: %s", m.id, exc)
-                    self.lifecycle.observations.failure(m.target)
-                if session.is_done() and session.judgement is not before:
-                    self.lifecycle.record_eval(m, session, origin="watchdog")
-            checks = self.checks(m, session)
-            if self.lifecycle.judgement_epoch != epoch:
-                return checks  # search parameters changed mid-tick: this evidence is stale
-            self.lifecycle.last_checks = checks
+
+    def _judge(self) -> list[Check]:
+        lc = self.lifecycle
+        m = lc.current
+        if m is None or m.phase not in WATCHED:
+            return []
+        epoch = lc.judgement_epoch
+        session = lc.recall_session(m)
+        if session is not None and not session.done:
+            before = session.judgement
+            try:
+                session.step(self.budget)
+            except SwitchoverError as exc:  # a failing index is the errors guardrail's case
+                log.warning("judging migration %d: %s", m.id, exc)
+                lc.observations.failure(m.target)
+            if session.is_done() and session.judgement is not before:
+                lc.record_eval(m, session, origin="watchdog")
+        checks = self.checks(m, session)
+        if lc.judgement_epoch == epoch:  # else search parameters changed mid-tick: stale
+            lc.last_checks = checks
             if verdict(checks) == "breach":
-                self.lifecycle.auto_rollback(m, checks)
-            return checks
+                lc.auto_rollback(m, checks)
+        lc.watchdog_health = lc.watchdog_health.succeeded(time.time())
+        return checks
+
+    def _failed(self, exc: Exception) -> None:
+        lc = self.lifecycle
+        health = lc.watchdog_health.failed(time.time(), exc)
+        lc.watchdog_health = health
+        lc.last_checks = []
+        m = lc.current
+        if health.fail_safe and m is not None and m.phase in READS_ON_TARGET:
+            try:
+                lc.failsafe_rollback(m, health)
+            except Exception:  # reported; the next failed tick tries again
+                log.exception("the watchdog's fail-safe rollback failed")
 
     def checks(self, m: Migration, session: RecallSession | None) -> list[Check]:
         rails = Guardrails.from_dict(m.plan.guardrails)

@@ -164,8 +164,22 @@
     );
   }
 
+  function renderWatchdog(m) {
+    // a watchdog whose ticks fail judges nothing: say so above the (cleared) checks
+    const w = m && m.watchdog;
+    if (!w || w.state !== "failing") return null;
+    return el("p", { class: "error watchdog-failing", "data-failures": w.consecutive_failures },
+      `Watchdog failing: ${int(w.consecutive_failures)} tick(s) in a row`,
+      ` (reads on the target roll back after ${int(w.failsafe_after)}); last error: ${w.last_error}`);
+  }
+
   function renderGuardrails(m) {
     const checks = (m && m.guardrails) || [];
+    const failing = renderWatchdog(m);
+    if (failing) {
+      fill("guardrails", failing, el("p", { class: "muted" }, "No current checks: the last tick failed."));
+      return;
+    }
     if (!checks.length) {
       fill("guardrails", el("p", { class: "muted" },
         "Guardrails are checked each second while a migration is in shadow, canary or cutover."));

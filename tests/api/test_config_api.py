@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from api import create_app
 from evals import load_dataset
 from migrator import Settings
+from migrator.guardrails import FIELDS, Setting
 from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR
 
 AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -133,3 +139,264 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         history = c.get("/v1/config/history", headers=AUTH).json()["versions"]
         assert history[0]["reason"].startswith("revert to version")
         assert history[0]["config"]["indexes"]["v2"]["nprobe"] == 1
+
+
+def send(client: TestClient, method: str, url: str, body: object) -> Response:
+    """``body`` as JSON with NaN and Infinity spelled as Python's encoder does (the client's
+    own encoder refuses them; the server's JSON parser accepts them)."""
+    headers = {**AUTH, "Content-Type": "application/json"}
+    return client.request(method, url, content=json.dumps(body), headers=headers)
+
+
+BAD_GUARDRAILS = [
+    {"errors": {"min_samples": 0}},
+    {"recall": {"pool": 100.0}},
+    {"latency": {"max_p95_ratio": float("nan")}},
+    {"lag": {"max_seconds": float("inf")}},
+]
+
+
+@pytest.mark.parametrize("guardrails", BAD_GUARDRAILS)
+def test_guardrail_values_that_would_stop_the_watchdog_are_refused_everywhere(
+    client: TestClient, guardrails: dict[str, object]
+) -> None:
+    """PUT /v1/config and PATCH plan both refuse them with a 422 naming the field."""
+    mid = client.get("/v1/migrations/current", headers=AUTH).json()["id"]
+    before = client.get("/v1/config", headers=AUTH).json()
+    field = next(iter(guardrails))
+    put = send(client, "PUT", "/v1/config", {"migration": {"guardrails": guardrails}})
+    patch = send(client, "PATCH", f"/v1/migrations/{mid}/plan", {"guardrails": guardrails})
+    for response in (put, patch):
+        assert response.status_code == 422, response.text
+        assert f"guardrails.{field}." in response.json()["error"]["message"]
+    assert client.get("/v1/config", headers=AUTH).json() == before
+    events = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"]
+    assert [e["reason"] for e in events if e["reason"].startswith("plan:")] == []
+
+
+@pytest.mark.parametrize("guardrails", BAD_GUARDRAILS)
+def test_a_migration_with_such_guardrails_is_not_created(
+    settings: Settings, guardrails: dict[str, object]
+) -> None:
+    with TestClient(create_app(settings)) as c:
+        body = {"target": {"name": "v2", "factory": "Flat"}, "guardrails": guardrails}
+        response = send(c, "POST", "/v1/migrations", body)
+        assert response.status_code == 422, response.text
+        assert "guardrails." in response.json()["error"]["message"]
+        assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
+        assert [i["name"] for i in c.get("/v1/indexes").json()["indexes"]] == ["v1"]
+
+
+NAN, INF = float("nan"), float("inf")
+BAD_KNOBS = [
+    ("canary_steps", 5),
+    ("canary_steps", ["x"]),
+    ("canary_steps", None),
+    ("canary_steps", "123"),
+    ("canary_steps", []),
+    ("canary_steps", [50, 5]),
+    ("canary_steps", [5, 5]),
+    ("canary_steps", [0]),
+    ("canary_steps", [NAN]),
+    ("canary_steps", [5, INF]),
+    ("canary_steps", [True]),
+    ("canary_steps", ["5"]),
+    ("canary_steps", {"5": 5}),
+    ("shadow_sample", "abc"),
+    ("shadow_sample", None),
+    ("shadow_sample", [1]),
+    ("shadow_sample", NAN),
+    ("shadow_sample", -INF),
+    ("shadow_sample", True),
+    ("shadow_sample", "0.5"),
+    ("shadow_sample", 1.5),
+    ("guardrails", None),
+    ("guardrails", [1]),
+    ("guardrails", "recall"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_KNOBS)
+def test_put_config_refuses_a_bad_migration_knob_by_name(
+    client: TestClient, key: str, value: object
+) -> None:
+    before = client.get("/v1/config", headers=AUTH).json()
+    response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
+    assert response.status_code == 422, response.text
+    assert key in response.json()["error"]["message"]
+    assert client.get("/v1/config", headers=AUTH).json() == before
+    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+
+
+@pytest.mark.parametrize(("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None])
+def test_patch_plan_refuses_a_bad_knob_by_name(client: TestClient, key: str, value: object) -> None:
+    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
+    assert response.status_code == 422, response.text
+    assert key in response.json()["error"]["message"]
+    after = client.get("/v1/migrations/current", headers=AUTH).json()
+    assert after["plan"] == status["plan"]
+
+
+BAD_BATCHES = [("backfill_batch", v) for v in (2.5, 128.0, True, 0, 5000, 10**30, "128", [1])]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None] + BAD_BATCHES
+)
+def test_a_migration_with_a_bad_plan_value_is_not_created(
+    settings: Settings, key: str, value: object
+) -> None:
+    with TestClient(create_app(settings)) as c:
+        body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
+        response = send(c, "POST", "/v1/migrations", body)
+        assert response.status_code == 422, response.text
+        assert key in response.json()["error"]["message"]
+        assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ef_search": 5.0},
+        {"ef_search": True},
+        {"ef_search": "64"},
+        {"ef_search": 10**30},
+        {"ef_search": NAN},
+        {"nprobe": 0},
+        {"nprobe": [1]},
+        {"efsearch": 64},
+    ],
+)
+def test_search_params_must_be_known_integers_in_range(
+    client: TestClient, params: dict[str, object]
+) -> None:
+    before = client.get("/v1/config", headers=AUTH).json()
+    response = send(client, "PUT", "/v1/config", {"indexes": {"v2": params}})
+    assert response.status_code == 422, response.text
+    assert next(iter(params)) in response.json()["error"]["message"]
+    assert client.get("/v1/config", headers=AUTH).json() == before
+
+
+def test_good_knobs_still_apply(client: TestClient) -> None:
+    change = {"migration": {"canary_steps": [2, 10.5, 100 - 1e-9], "shadow_sample": 1}}
+    assert client.put("/v1/config", json=change, headers=AUTH).status_code == 200
+    plan = client.get("/v1/migrations/current", headers=AUTH).json()["plan"]
+    assert plan["canary_steps"] == [2.0, 10.5, 100 - 1e-9]
+    assert plan["shadow_sample"] == 1.0
+
+
+# -- type confusion, generated: every config and plan field, every entry point -------------
+
+_ALWAYS_BAD = st.one_of(  # wrong for every numeric setting: none is negative, huge or non-finite
+    st.sampled_from([NAN, INF, -INF]),
+    st.text(max_size=6),
+    st.booleans(),
+    st.lists(st.integers(0, 50), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.integers(min_value=10**13, max_value=10**40),
+    st.integers(min_value=-(10**40), max_value=-1),
+)
+_NULL = st.none()
+_ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def bad_setting(setting: Setting, *, null_is_bad: bool = True) -> st.SearchStrategy[object]:
+    """Values a guardrail setting must refuse, whatever its range."""
+    if setting.kind in ("bool", "bool_or_null"):
+        extra = [_NULL] if setting.kind == "bool" and null_is_bad else []
+        not_bool = st.one_of(
+            st.integers(), _ANY_FLOAT, st.text(max_size=6), st.lists(st.booleans())
+        )
+        return st.one_of(not_bool, *extra)
+    ints_take_no_floats = [_ANY_FLOAT] if setting.kind == "int" else []
+    return st.one_of(_ALWAYS_BAD, *ints_take_no_floats, *([_NULL] if null_is_bad else []))
+
+
+_BAD_STEP = st.one_of(_ALWAYS_BAD, _NULL, st.sampled_from([0, 100, 100.5, -0.0]))
+
+
+def bad_knob(key: str, *, null_is_bad: bool = True) -> st.SearchStrategy[object]:
+    null = [_NULL] if null_is_bad else []
+    if key == "canary_steps":
+        not_a_list = st.one_of(st.text(max_size=6), _ANY_FLOAT, st.integers(), st.booleans(), *null)
+        return st.one_of(not_a_list, st.just([]), st.lists(_BAD_STEP, min_size=1, max_size=3))
+    if key == "shadow_sample":
+        return st.one_of(_ALWAYS_BAD, st.floats(min_value=1.0001, max_value=1e300), *null)
+    if key == "backfill_batch":
+        return st.one_of(_ALWAYS_BAD, _ANY_FLOAT, st.integers(4097, 10**6), st.just(0), *null)
+    assert key == "guardrails"
+    not_an_object = st.one_of(st.text(max_size=6), _ANY_FLOAT, st.lists(st.integers()), *null)
+    bad_rule = st.sampled_from(sorted(FIELDS)).flatmap(
+        lambda name: st.one_of(
+            st.builds(lambda v: {name: v}, st.one_of(st.integers(), st.text(max_size=4), _NULL)),
+            st.sampled_from(sorted(FIELDS[name])).flatmap(
+                lambda field: bad_setting(FIELDS[name][field]).map(lambda v: {name: {field: v}})
+            ),
+        )
+    )
+    return st.one_of(not_an_object, bad_rule)
+
+
+_BAD_PARAM = st.one_of(
+    st.sampled_from(["ef_search", "nprobe"]).flatmap(
+        lambda key: st.one_of(_ALWAYS_BAD, _ANY_FLOAT, st.just(0)).map(lambda v: {key: v})
+    ),
+    st.text(min_size=1, max_size=8)
+    .filter(lambda k: k not in ("ef_search", "nprobe"))
+    .map(lambda key: {key: 1}),
+)
+_KNOBS = ("shadow_sample", "canary_steps", "guardrails")
+_FUZZ = fuzz_settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def unchanged(client: TestClient, before: dict[str, object]) -> None:
+    assert client.get("/v1/config", headers=AUTH).json() == before
+    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+
+
+@_FUZZ
+@given(data=st.data())
+def test_type_confusion_in_put_config_and_patch_plan_is_a_4xx_that_changes_nothing(
+    client: TestClient, data: st.DataObject
+) -> None:
+    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    before = client.get("/v1/config", headers=AUTH).json()
+    where = data.draw(st.sampled_from(["knob", "index", "patch"]))
+    if where == "index":
+        body: object = {"indexes": {"v2": data.draw(_BAD_PARAM)}}
+        response = send(client, "PUT", "/v1/config", body)
+    else:
+        key = data.draw(st.sampled_from(_KNOBS))
+        value = data.draw(bad_knob(key, null_is_bad=where == "knob"))
+        if where == "knob":
+            response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
+        else:
+            response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
+    assert 400 <= response.status_code < 500, response.text
+    assert set(response.json()["error"]) >= {"type", "message"}
+    unchanged(client, before)
+    after = client.get("/v1/migrations/current", headers=AUTH).json()
+    assert after["plan"] == status["plan"]
+
+
+@pytest.fixture
+def empty_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@_FUZZ
+@given(data=st.data())
+def test_type_confusion_in_a_new_migration_is_a_4xx_that_creates_nothing(
+    empty_client: TestClient, data: st.DataObject
+) -> None:
+    key = data.draw(st.sampled_from([*_KNOBS, "backfill_batch"]))
+    value = data.draw(bad_knob(key, null_is_bad=False))  # null means "the default" here
+    body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
+    response = send(empty_client, "POST", "/v1/migrations", body)
+    assert 400 <= response.status_code < 500, response.text
+    assert empty_client.get("/v1/migrations/current", headers=AUTH).status_code == 404
+    assert [i["name"] for i in empty_client.get("/v1/indexes").json()["indexes"]] == ["v1"]

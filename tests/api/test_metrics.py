@@ -177,8 +177,8 @@ def test_a_migration_moves_phase_share_backfill_and_rollbacks(client: TestClient
 def test_a_watchdog_rollback_is_counted_apart_and_guardrails_show_their_state(
     client: TestClient,
 ) -> None:
-    # an overlap floor no shadow read can reach: the first judged window breaches
-    rails = {"overlap": {"min_mean": 2, "min_samples": 1}}
+    # a latency ceiling no shadow read can meet: the first judged window breaches
+    rails = {"latency": {"max_p95_ratio": 0.001, "min_samples": 1}}
     mid = start_migration(client, shadow_sample=1.0, guardrails=rails)
     client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
     svc = facade(client)
@@ -193,7 +193,7 @@ def test_a_watchdog_rollback_is_counted_apart_and_guardrails_show_their_state(
     svc.watchdog.tick()  # the background watchdog may get there first; either way it acts
     samples = scrape(client)
     assert phase_of(samples, mid) == ["rolled_back"]
-    assert value(samples, "switchover_guardrail_state", name="overlap") == 2
+    assert value(samples, "switchover_guardrail_state", name="latency") == 2
     assert value(samples, "switchover_rollbacks_total", cause="watchdog") == 1
     assert value(samples, "switchover_rollbacks_total", cause="operator") == 0
     assert value(samples, "switchover_shadow_reads_completed_total") >= 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -99,3 +100,44 @@ def test_one_breach_decides_and_ok_needs_every_check_ok() -> None:
     assert verdict([ok, ok]) == "ok"
     assert verdict([ok, hold]) == "hold"
     assert verdict([hold, breach]) == "breach"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"recall": {"pool": 100.0}}, "guardrails.recall.pool"),
+        ({"recall": {"min_samples": 2.5}}, "guardrails.recall.min_samples"),
+        ({"recall": {"min_samples": True}}, "guardrails.recall.min_samples"),
+        ({"recall": {"pool": 10**30}}, "guardrails.recall.pool"),
+        ({"errors": {"min_samples": 0}}, "guardrails.errors.min_samples"),
+        ({"errors": {"max_rate": float("nan")}}, "guardrails.errors.max_rate"),
+        ({"errors": {"max_rate": 2.0}}, "guardrails.errors.max_rate"),
+        ({"latency": {"max_p95_ratio": float("inf")}}, "guardrails.latency.max_p95_ratio"),
+        ({"latency": {"window_s": 0}}, "guardrails.latency.window_s"),
+        ({"latency": {"min_samples": 0}}, "guardrails.latency.min_samples"),
+        ({"lag": {"max_records": float("inf")}}, "guardrails.lag.max_records"),
+        ({"lag": {"max_seconds": float("nan")}}, "guardrails.lag.max_seconds"),
+        ({"overlap": {"min_mean": float("nan")}}, "guardrails.overlap.min_mean"),
+        ({"overlap": {"window_s": None}}, "guardrails.overlap.window_s"),
+        ({"live_recall": {"confidence": float("nan")}}, "guardrails.live_recall.confidence"),
+        ({"live_recall": {"enabled": None}}, "guardrails.live_recall.enabled"),
+        ({"live_recall": {"window_s": "900"}}, "guardrails.live_recall.window_s"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_or_out_of_range_is_refused_by_name(
+    data: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(field)):
+        Guardrails.from_dict(data)
+
+
+def test_an_integer_setting_names_its_type_and_range() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        Guardrails.from_dict({"errors": {"min_samples": 0}})
+    assert "guardrails.errors.min_samples must be an integer from 1 to" in str(refused.value)
+
+
+def test_whole_numbers_are_taken_for_number_settings() -> None:
+    rails = Guardrails.from_dict({"lag": {"max_seconds": 30}, "errors": {"max_rate": 0}})
+    assert rails.lag.max_seconds == 30.0
+    assert rails.errors.max_rate == 0.0
