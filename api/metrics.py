@@ -164,7 +164,7 @@ class ServiceCollector:
 
     def _rollback_metrics(self, svc: Switchover) -> list[Metric]:
         """``switchover_rollbacks_total{cause}``: rolled_back events, by the watchdog or not."""
-        latest = svc.store.latest_migration()
+        latest = svc.store.migrations.latest()
         totals: Counter[str] = Counter({"watchdog": 0, "operator": 0})
         for migration_id in range(1, (latest.id if latest else 0) + 1):
             counted = self._ended_rollbacks.get(migration_id)
@@ -226,7 +226,7 @@ def _index_metrics(svc: Switchover) -> list[Metric]:
             dead.add_metric([info.name, info.role], info.stats["dead_vectors"])
             dead_ratio.add_metric([info.name, info.role], info.stats["dead_ratio"])
     last_seq = _gauge("switchover_log_last_seq", "Last sequence in the write log.", [])
-    last_seq.add_metric([], svc.store.last_seq())
+    last_seq.add_metric([], svc.store.log.last_seq())
     return [documents, applied, dead, dead_ratio, last_seq]
 
 
@@ -364,14 +364,14 @@ def _watchdog_metrics(svc: Switchover) -> list[Metric]:
 
 def _recall_metrics(svc: Switchover) -> list[Metric]:
     """recall@10 per index and target - source, from the migration's newest finished run."""
-    latest = svc.migrations.current or svc.store.latest_migration()
+    latest = svc.migrations.current or svc.store.migrations.latest()
     if latest is None:
         return []
-    runs = svc.store.list_eval_runs(latest.id, limit=10)  # newest first; no scan of old reports
-    run = next((r for r in runs if (r.get("report") or {}).get("summary")), None)
+    runs = svc.store.evals.runs(latest.id, limit=10)  # newest first; no scan of old reports
+    run = next((r for r in runs if r.report.get("summary")), None)
     if run is None:
         return []
-    summary: Mapping[str, Any] = run["report"]["summary"]
+    summary: Mapping[str, Any] = run.report["summary"]
     mid = str(latest.id)
     recall = _gauge(
         "switchover_eval_recall_at_10",
@@ -381,7 +381,7 @@ def _recall_metrics(svc: Switchover) -> list[Metric]:
     for side in ("source", "target"):
         value = (summary.get(side) or {}).get(RECALL_METRIC)
         if isinstance(value, int | float):
-            recall.add_metric([mid, str(run[side])], value)
+            recall.add_metric([mid, run.source if side == "source" else run.target], value)
     delta = _gauge(
         "switchover_eval_recall_at_10_delta",
         "Paired mean recall@10 delta, target - source, of that eval run.",
@@ -389,5 +389,5 @@ def _recall_metrics(svc: Switchover) -> list[Metric]:
     )
     value = (summary.get("delta") or {}).get(RECALL_METRIC)
     if isinstance(value, int | float):
-        delta.add_metric([mid, str(run["source"]), str(run["target"])], value)
+        delta.add_metric([mid, run.source, run.target], value)
     return [recall, delta]

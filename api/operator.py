@@ -144,7 +144,7 @@ def rebuild_index(
     spec and search parameters under a new name (default NAME-r2), copying only the live
     documents, then judged, rolled out and finalized like any other migration."""
     payload = body.model_dump(exclude_none=True) if body is not None else {}
-    taken = {entry.name for entry in svc.store.list_indexes()}
+    taken = {entry.name for entry in svc.store.catalog.entries()}
     request = rebuild_migration(svc.runtime(name), taken, payload)
     log.info("operator %s requested a rebuild of %s as %s", operator, name, request["target"])
     return svc.create_migration(request, operator)

@@ -1,7 +1,7 @@
 """Scale benchmark: how ingest, backfill and search grow from 10k to 100k to 1M documents.
 
 Everything goes through the product's own code, in-process: ``Switchover.upsert`` and
-``Store`` (the SQLite write log, the document table, the embedding cache), start-up
+``SqliteStore`` (the SQLite write log, the document table, the embedding cache), start-up
 replay, the migration lifecycle's backfill (store scan, cache reads, version guard,
 checkpoints) and ``VectorIndex.search`` with the hash embedder's query vectors (what
 ``IndexRuntime.search`` does). The background applier and snapshot thread run as in the
@@ -15,7 +15,7 @@ from an 8,000-word vocabulary (seeded), so every text is distinct.
 Ingest through ``Switchover.upsert`` vs the raw hash encode of the same batches (every
 8th batch also encoded bare, just before it is ingested) at the sizes up to
 ``--ingest-max``, the largest of them a second time with the default snapshot policy.
-Per ``--sizes`` size (10k, 100k and 1M by default): a bulk load through ``Store``, start-up
+Per ``--sizes`` size (10k, 100k and 1M by default): a bulk load through ``SqliteStore``, start-up
 replay into the Flat primary, a layout-only backfill into ``IVF256,Flat`` (nprobe 8),
 timed. ``--search-only`` sizes (none by default) get two ``VectorIndex``es fed through
 ``apply`` without a store. Then, with every size loaded
@@ -53,10 +53,9 @@ from indexes import (
     load_embedder,
 )
 from migrator.backfill import CHECKPOINT_GAP_FACTOR
-from migrator.records import DocumentIn
 from migrator.service import Switchover
 from migrator.settings import Settings
-from migrator.store import Store
+from migrator.store import DocumentIn, SqliteStore
 
 DIM = 384
 WORDS_PER_TEXT = 12
@@ -173,20 +172,22 @@ def standalone_indexes(n: int, seed: int) -> tuple[dict[str, VectorIndex], dict[
 
 
 def bulk_load(settings: Settings, texts: list[str], seed: int) -> dict[str, Any]:
-    """Fill the store's write log, document table and embedding cache through ``Store``
+    """Fill the store's write log, document table and embedding cache through ``SqliteStore``
     (the write path's own SQL), with seeded random unit vectors as the cached embeddings."""
     Switchover(settings).close(snapshot=False)  # creates the catalog entry of index v1
     fingerprint = load_embedder(EMBEDDER).fingerprint
     rng = np.random.default_rng(seed)
-    store = Store(settings.db_path)
+    store = SqliteStore(settings.db_path)
     t0 = time.perf_counter()
     try:
         for start in range(0, len(texts), 10_000):
             chunk = texts[start : start + 10_000]
             vectors = rng.standard_normal((len(chunk), DIM)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            store.append_upserts([DocumentIn(f"d{start + i:08d}", t) for i, t in enumerate(chunk)])
-            store.cache_vectors(
+            store.log.append_upserts(
+                [DocumentIn(f"d{start + i:08d}", t) for i, t in enumerate(chunk)]
+            )
+            store.cache.put_many(
                 fingerprint, {content_hash(t): v for t, v in zip(chunk, vectors, strict=True)}
             )
     finally:
@@ -285,8 +286,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f"Run {results['started']} on {results['machine']}; `make bench` (benchmarks/scale.py),"
         f" {results['minutes']} min, load average {_load(results, 'start')} at the start and"
         f" {_load(results, 'end')} at the end. In-process through the product's own code"
-        " (`Store`, the write log, the embedding cache, start-up replay, the migration backfill,"
-        " `VectorIndex.search`), hash embedder at 384 dimensions so the"
+        " (`SqliteStore`, the write log, the embedding cache, start-up replay, the migration"
+        " backfill, `VectorIndex.search`), hash embedder at 384 dimensions so the"
         " system's own costs are measured, FAISS on one OpenMP thread as `switchover serve`"
         " runs it.",
         "",
@@ -340,8 +341,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
         " turn (hash query embedding + `VectorIndex.search`, the path `IndexRuntime.search`"
         " takes), the order rotating per query, with all sizes loaded at once, so machine"
         " drift hits every size alike. The stores of the sizes with replay and backfill"
-        " figures were filled through `Store.append_upserts` (the write path's SQL) and"
-        " `Store.cache_vectors` in chunks of 10,000, with seeded random unit vectors as the"
+        " figures were filled through `SqliteStore.log.append_upserts` (the write path's SQL) and"
+        " `SqliteStore.cache.put_many` in chunks of 10,000, with seeded random unit vectors as the"
         " cached embeddings; the Flat primary was then rebuilt by the server's start-up replay"
         " of the whole log (vectors from the cache, `encoded` = 0), and a layout-only"
         " migration (`Flat` -> `IVF256,Flat`, same embedder) backfilled: store scan, cache"

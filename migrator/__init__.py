@@ -1,9 +1,9 @@
 """The write log, the index catalog, the migration lifecycle and the facade adapters call."""
 
-from .records import Document, DocumentIn, LogRecord, WriteResult
+from .records import WriteResult
 from .service import IndexInfo, SearchResult, Switchover
 from .settings import Limits, Settings, load_settings
-from .store import CatalogEntry, Store
+from .store import CatalogEntry, Document, DocumentIn, LogRecord, SqliteStore, Store
 
 __all__ = [
     "CatalogEntry",
@@ -14,6 +14,7 @@ __all__ = [
     "LogRecord",
     "SearchResult",
     "Settings",
+    "SqliteStore",
     "Store",
     "Switchover",
     "WriteResult",

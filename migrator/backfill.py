@@ -54,7 +54,7 @@ class Backfiller:
         self._stop = stop
         self.gap_factor = gap_factor
         self.checkpoints = 0  # taken by this run, the final one included
-        self.state = store.get_migration(migration_id).backfill
+        self.state = store.migrations.get(migration_id).backfill
         self.rate = 0.0
         self.error: str | None = None
 
@@ -72,20 +72,20 @@ class Backfiller:
     def run(self) -> Backfill:
         if self.state.started_at is None:
             self.state = replace(
-                self.state, total=self.store.document_count(), started_at=time.time()
+                self.state, total=self.store.log.document_count(), started_at=time.time()
             )
-            self.store.save_backfill(self.migration_id, self.state)
+            self.store.migrations.save_backfill(self.migration_id, self.state)
         encoded_before = self.target.encoded_total
         self._train_if_needed()
         started, copied_here = time.monotonic(), 0
         last_checkpoint, gap = time.monotonic(), CHECKPOINT_SECONDS
         while not self._stop.is_set():
-            docs = self.store.backfill_batch(self.state.cursor, self.batch)
+            docs = self.store.log.scan(self.state.cursor, self.batch)
             if not docs:
                 break
             vectors = self.target.embed_documents([d.text for d in docs])
             with self.target.apply_lock:
-                current = self.store.get_documents([d.id for d in docs])
+                current = self.store.log.documents([d.id for d in docs])
                 fresh = {
                     d.id: vectors[d.content_hash]
                     for d in docs
@@ -124,12 +124,12 @@ class Backfiller:
         at = self._checkpoint()
         self.checkpoints += 1
         self.state = replace(self.state, checkpoint_at=at or self.state.checkpoint_at)
-        self.store.save_backfill(self.migration_id, self.state)
+        self.store.migrations.save_backfill(self.migration_id, self.state)
 
     def _train_if_needed(self) -> None:
         if self.target.index.is_trained:
             return
-        sample = self.store.sample_documents(self.target.index.auto_train_size)
+        sample = self.store.log.sample(self.target.index.auto_train_size)
         if not sample:
             return
         vectors = self.target.embed_documents([d.text for d in sample])

@@ -20,9 +20,9 @@ from indexes import SearchParams
 from indexes.errors import ConflictError, InvalidInputError
 
 from .lifecycle import MigrationLifecycle
-from .migration import Migration, Plan, PlanChange
+from .migration import Plan, PlanChange
 from .registry import IndexRegistry
-from .store import Store
+from .store import Migration, Store
 
 MIGRATION_KNOBS = ("shadow_sample", "canary_steps", "guardrails")
 
@@ -44,15 +44,15 @@ class RuntimeConfig:
         if m is not None:
             plan = m.plan.to_dict()
             migration = {"id": m.id, **{k: plan[k] for k in MIGRATION_KNOBS}}
-        versions = self.store.config_versions(limit=1)
+        versions = self.store.config.history(limit=1)
         return {
-            "version": versions[0]["version"] if versions else 0,
+            "version": versions[0].version if versions else 0,
             "indexes": indexes,
             "migration": migration,
         }
 
     def history(self) -> list[dict[str, Any]]:
-        return self.store.config_versions()
+        return [v.to_dict() for v in self.store.config.history()]
 
     def set(self, changes: Mapping[str, Any], actor: str, reason: str) -> dict[str, Any]:
         """Validate every change, commit it whole in one transaction, then put it in effect.
@@ -78,9 +78,7 @@ class RuntimeConfig:
             def commit(m: Migration | None, plan_changes: list[PlanChange]) -> int:
                 plan = plan_changes[-1].plan if plan_changes else None if m is None else m.plan
                 after = self._snapshot_of(index_changes, m, plan)
-                version = self.store.commit_config_change(
-                    index_changes, plan_changes, after, actor, reason, initial=before
-                )
+                version = self._commit(index_changes, plan_changes, after, actor, reason, before)
                 for name, params in index_changes.items():  # committed: now in effect
                     self.registry.get(name).index.set_search_params(params)
                 return version
@@ -92,12 +90,12 @@ class RuntimeConfig:
 
     def revert(self, version: int | None, actor: str) -> dict[str, Any]:
         """Re-apply an earlier version (default: the one before the newest) in one step."""
-        history = self.store.config_versions(limit=2)
+        history = self.store.config.history(limit=2)
         if version is None:
             if len(history) < 2:
                 raise ConflictError("nothing to revert: there is no earlier configuration")
-            version = int(history[1]["version"])
-        target = self.store.config_version(version)["config"]
+            version = history[1].version
+        target = self.store.config.get(version).config
         changes: dict[str, Any] = {
             "indexes": {
                 name: params
@@ -110,6 +108,30 @@ class RuntimeConfig:
         if m is not None and old is not None and old.get("id") == m.id:
             changes["migration"] = {k: old[k] for k in MIGRATION_KNOBS}
         return self.set(changes, actor, f"revert to version {version}")
+
+    def _commit(
+        self,
+        search_params: Mapping[str, SearchParams],
+        plan_changes: list[PlanChange],
+        config: Mapping[str, Any],
+        actor: str,
+        reason: str,
+        initial: Mapping[str, Any],
+    ) -> int:
+        """One change in one transaction; returns its version.
+
+        The catalog's search parameters, the migration's plan with its audit events and the
+        new version commit together, or nothing does. ``initial`` (what was in effect
+        before) is recorded first when no version exists yet.
+        """
+        with self.store.atomic():
+            if not self.store.config.history(limit=1):
+                self.store.config.add(initial, "switchover", "initial")
+            for name, params in search_params.items():
+                self.store.catalog.set_search_params(name, params)
+            for change in plan_changes:
+                self.store.migrations.change_plan(change)
+            return self.store.config.add(config, actor, reason)
 
     def _snapshot(self) -> dict[str, Any]:
         snapshot = self.current()

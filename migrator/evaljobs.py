@@ -21,10 +21,10 @@ from evals.harness import Searcher, Truth
 from indexes import IndexSpec, QueryVectors, VectorIndex
 from indexes.errors import InvalidInputError, SwitchoverError
 
-from .evalsets import build_eval_set, describe, queries_of
+from .evalsets import build_eval_set, queries_of
 from .guardrails import RecallRule
 from .runtime import IndexRuntime
-from .store import Store
+from .store import EvalSetRecord, Store
 
 if TYPE_CHECKING:  # the lifecycle imports this module; only its type is needed here
     from .lifecycle import MigrationLifecycle
@@ -101,7 +101,7 @@ def exact_truth(store: Store, source: IndexRuntime) -> Searcher:
     flat = VectorIndex(spec, source.entry.dim, source.entry.fingerprint)
     cursor: str | None = None
     while True:
-        docs = store.backfill_batch(cursor, 1024)
+        docs = store.log.scan(cursor, 1024)
         if not docs:
             break
         vectors = source.embed_documents([d.text for d in docs])
@@ -122,7 +122,7 @@ class RecallSession:
         store: Store,
         source: IndexRuntime,
         target: IndexRuntime,
-        eval_set: Mapping[str, Any],
+        eval_set: EvalSetRecord,
         rule: RecallRule,
         *,
         k: int = 10,
@@ -131,9 +131,9 @@ class RecallSession:
         self.eval_set = eval_set
         self.rule = rule
         self.k = k
-        self.queries = queries_of(dict(eval_set))[: rule.pool]
+        self.queries = queries_of(eval_set)[: rule.pool]
         if not self.queries:
-            raise InvalidInputError(f"eval set {eval_set['name']!r} has no queries")
+            raise InvalidInputError(f"eval set {eval_set.name!r} has no queries")
         start = min(rule.min_samples, len(self.queries))
         self.sizes = look_schedule(start, len(self.queries))
         self._pair = PairSearchers(source, target)
@@ -146,7 +146,7 @@ class RecallSession:
             if target_timeout_s is None
             else self._pair.bounded_searcher(target, target_timeout_s)
         )
-        self._qrels = eval_set["qrels"] if eval_set["labelled"] else None
+        self._qrels = eval_set.qrels if eval_set.labelled else None
         self._truth = None if self._qrels is not None else exact_truth(store, source)
         self.source_name, self.target_name = source.name, target.name
         self.fingerprints = {
@@ -215,10 +215,10 @@ class RecallSession:
             judgement=self.judgement,
             meta={
                 "at": time.time(),
-                "eval_set": self.eval_set["name"],
-                "eval_set_hash": self.eval_set["content_hash"],
+                "eval_set": self.eval_set.name,
+                "eval_set_hash": self.eval_set.content_hash,
                 "eval_set_sample": len(self.queries),
-                "labelled": bool(self.eval_set["labelled"]),
+                "labelled": self.eval_set.labelled,
                 "source": self.source_name,
                 "target": self.target_name,
                 "fingerprints": self.fingerprints,
@@ -229,7 +229,7 @@ class RecallSession:
     def progress(self) -> dict[str, Any]:
         judgement = self.judgement.to_dict() if self.judgement is not None else None
         return {
-            "eval_set": self.eval_set["name"],
+            "eval_set": self.eval_set.name,
             "done": len(self.results),
             "pool": len(self.queries),
             "finished": self.done,
@@ -251,22 +251,22 @@ class EvalJobs:
 
     def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
         record = build_eval_set(name, path, sample, seed, self.registry.settings.eval_roots)
-        self.store.add_eval_set(record)
-        return describe(record)
+        self.store.evals.add_set(record)
+        return record.summary()
 
     def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Validate, record a running job, and run it in the background."""
         name = body.get("eval_set")
         if not isinstance(name, str):
             raise InvalidInputError("'eval_set' names a registered eval set")
-        eval_set = self.store.get_eval_set(name)
+        eval_set = self.store.evals.get_set(name)
         m = self.lifecycle.current
         source_name = body.get("source") or (m.source if m else None)
         target_name = body.get("target") or (m.target if m else None)
         if not source_name or not target_name:
             raise InvalidInputError("name 'source' and 'target' (no migration is active)")
         source, target = self.registry.get(source_name), self.registry.get(target_name)
-        limit = body.get("limit", len(eval_set["queries"]))
+        limit = body.get("limit", len(eval_set.queries))
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInputError("limit must be a positive integer")
         margin = body.get("margin", RecallRule().margin)
@@ -280,7 +280,7 @@ class EvalJobs:
             self.store, source, target, eval_set, rule, target_timeout_s=timeout_s
         )
         migration_id = m.id if m and {m.source, m.target} == {source.name, target.name} else None
-        run_id = self.store.add_eval_run(
+        run_id = self.store.evals.add_run(
             name, source.name, target.name, migration_id, "job", None, {"status": "running"}
         )
         thread = threading.Thread(
@@ -305,20 +305,20 @@ class EvalJobs:
             session.run_to_end(lambda done, total: self.progress.__setitem__(run_id, (done, total)))
             judgement = session.judgement
             report = session.report(migration_id=migration_id, origin="job", run_id=run_id)
-            self.store.finish_eval_run(
+            self.store.evals.finish_run(
                 run_id, None if judgement is None else judgement.decision, report
             )
         except SwitchoverError as exc:  # an index failed or timed out (the target: bounded)
             done, total = len(session.results), len(session.queries)
             error = f"stopped after {done} of {total} queries: {exc}"
             log.warning("eval run %d failed: %s", run_id, error)
-            self.store.finish_eval_run(run_id, None, {"status": "failed", "error": error})
+            self.store.evals.finish_run(run_id, None, {"status": "failed", "error": error})
         except Exception as exc:  # a failed job is reported, never crashes the server
             log.exception("eval run %d failed", run_id)
-            self.store.finish_eval_run(run_id, None, {"status": "failed", "error": str(exc)})
+            self.store.evals.finish_run(run_id, None, {"status": "failed", "error": str(exc)})
 
     def get(self, run_id: int) -> dict[str, Any]:
-        record = self.store.get_eval_run(run_id)
+        record = self.store.evals.get_run(run_id).to_dict()
         if record["report"].get("status") == "running":
             done, total = self.progress.get(run_id, (0, 0))
             record["report"] = {**record["report"], "done": done, "total": total}

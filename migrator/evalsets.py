@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from evals import Query, load_qrels, load_queries
 from indexes import INDEX_NAME_PATTERN
 from indexes.errors import InvalidInputError
+
+from .store import EvalSetRecord
 
 MAX_SAMPLE = 20_000
 FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
@@ -59,7 +61,7 @@ def confined_folder(path: str, roots: Sequence[Path]) -> Path:
 
 def build_eval_set(
     name: str, path: str, sample: int, seed: int, roots: Sequence[Path]
-) -> dict[str, Any]:
+) -> EvalSetRecord:
     """Validate and sample; the record the store keeps (nothing is written here).
 
     ``roots``: the resolved folders the eval set's files must lie in (see
@@ -80,22 +82,18 @@ def build_eval_set(
     if not pool:
         raise InvalidInputError(f"{path}: no {'judged ' if labelled else ''}queries")
     chosen = pool if sample >= len(pool) else random.Random(seed).sample(pool, sample)  # noqa: S311 - seeded sampling
-    return {
-        "name": name,
-        "path": str(folder),
-        "sample": len(chosen),
-        "seed": seed,
-        "content_hash": folder_hash(folder),
-        "labelled": labelled,
-        "queries": [{"id": q.id, "text": q.text} for q in chosen],
-        "qrels": {q.id: qrels[q.id] for q in chosen} if labelled else {},
-    }
+    return EvalSetRecord(
+        name=name,
+        path=str(folder),
+        sample=len(chosen),
+        seed=seed,
+        content_hash=folder_hash(folder),
+        labelled=labelled,
+        queries=[{"id": q.id, "text": q.text} for q in chosen],
+        qrels={q.id: qrels[q.id] for q in chosen} if labelled else {},
+        created_at=time.time(),
+    )
 
 
-def queries_of(record: dict[str, Any]) -> list[Query]:
-    return [Query(q["id"], q["text"]) for q in record["queries"]]
-
-
-def describe(record: dict[str, Any]) -> dict[str, Any]:
-    """The record without its query list (for listings and responses)."""
-    return {k: v for k, v in record.items() if k not in ("queries", "qrels")}
+def queries_of(record: EvalSetRecord) -> list[Query]:
+    return [Query(q["id"], q["text"]) for q in record.queries]

@@ -24,14 +24,14 @@ from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 from .backfill import Backfiller
 from .evaljobs import RecallSession
 from .guardrails import Check, Guardrails, WatchdogHealth
-from .migration import Backfill, Event, Migration, Plan, PlanChange
+from .migration import Backfill, Plan, PlanChange
 from .observations import Observations
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
 from .routing import routes_to_target
 from .runtime import IndexRuntime
 from .shadow import ShadowJob, ShadowReader
-from .store import Store
+from .store import Event, Migration, Role, Store
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class MigrationLifecycle:
         self.store = store
         self.registry = registry
         self.write_lock = write_lock
-        self.current: Migration | None = store.active_migration()
+        self.current: Migration | None = store.migrations.active()
         self._action_lock = threading.RLock()
         self._backfiller: Backfiller | None = None
         self._backfill_thread: threading.Thread | None = None
@@ -64,7 +64,7 @@ class MigrationLifecycle:
         self._session_key: tuple[int, int] | None = None
         self._epoch = 0  # bumps when a judgement must start afresh (shadow entered, resume)
         self.shadow = ShadowReader(
-            self._shadow_search, store.add_shadow_reads, observe=self.observations.shadow
+            self._shadow_search, store.shadow.add, observe=self.observations.shadow
         )
 
     # -- start-up and shutdown -----------------------------------------------------------
@@ -74,7 +74,7 @@ class MigrationLifecycle:
         m = self.current
         if m is None:
             return
-        entry = next(e for e in self.store.list_indexes() if e.name == m.target)
+        entry = next(e for e in self.store.catalog.entries() if e.name == m.target)
         _, info = self.registry.open(entry, start_seq=m.backfill.as_of_seq)
         bf = m.backfill
         covered = info is not None and (
@@ -87,8 +87,8 @@ class MigrationLifecycle:
                 m.target,
             )
             reset = replace(bf, done=0, cursor=None, finished=False, finished_at=None)
-            self.store.save_backfill(m.id, reset)
-            self.current = self.store.get_migration(m.id)
+            self.store.migrations.save_backfill(m.id, reset)
+            self.current = self.store.migrations.get(m.id)
         m = self.current
         # In ``backfilling`` the backfill runs until it finishes, whether or not it had
         # saved its start before the crash (a kill right after the move commits). In any
@@ -125,7 +125,7 @@ class MigrationLifecycle:
             raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
         plan = Plan.from_dict({k: v for k, v in body.items() if k != "target"})
         if plan.eval_set is not None:
-            self.store.get_eval_set(plan.eval_set)  # NotFoundError names it
+            self.store.evals.get_set(plan.eval_set)  # NotFoundError names it
         spec_fields = {k: v for k, v in target.items() if k != "search_params"}
         source = self.registry.primary()
         spec_fields.setdefault("embedder", source.entry.spec.embedder.to_dict())
@@ -134,21 +134,24 @@ class MigrationLifecycle:
         embedder = load_embedder(spec.embedder)
         spec.validate(embedder.dim)
         with self._action_lock, self.write_lock:
-            m = self.store.create_migration(
+            m = self.store.migrations.create(
                 source.name,
                 spec,
                 embedder.fingerprint,
                 embedder.dim,
                 plan,
                 actor,
-                {"documents": self.store.document_count(), "last_seq": self.store.last_seq()},
+                {
+                    "documents": self.store.log.document_count(),
+                    "last_seq": self.store.log.last_seq(),
+                },
             )
             self.current = m  # committed: until the target opens, reads and writes skip it
             if params != SearchParams():
                 self._after_commit(
                     m,
                     f"search parameters of {spec.name}",
-                    partial(self.store.set_search_params, spec.name, params),
+                    partial(self.store.catalog.set_search_params, spec.name, params),
                     "the target searches with the defaults; set them with PUT /v1/config",
                 )
             self._after_commit(
@@ -161,7 +164,7 @@ class MigrationLifecycle:
         return m
 
     def _open_new_target(self, m: Migration) -> None:
-        entry = next(e for e in self.store.list_indexes() if e.name == m.target)
+        entry = next(e for e in self.store.catalog.entries() if e.name == m.target)
         self.registry.open(entry, start_seq=m.backfill.as_of_seq)
 
     def _after_commit(self, m: Migration, step: str, work: Callable[[], object], then: str) -> None:
@@ -192,7 +195,7 @@ class MigrationLifecycle:
     def _active(self, migration_id: int) -> Migration:
         m = self.current
         if m is None or m.id != migration_id:
-            found = self.store.get_migration(migration_id)  # NotFoundError if unknown
+            found = self.store.migrations.get(migration_id)  # NotFoundError if unknown
             raise ConflictError(f"migration {migration_id} is {found.phase.value}; it is over")
         return m
 
@@ -203,13 +206,13 @@ class MigrationLifecycle:
         actor: str,
         reason: str,
         percent: float | None = None,
-        roles: Mapping[str, str] | None = None,
+        roles: Mapping[str, Role] | None = None,
         evidence: Mapping[str, Any] | None = None,
     ) -> Migration:
         check_move(m.phase, to)
         share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
         metrics = {**self._evidence_or_error(m), **(evidence or {})}
-        updated = self.store.transition(
+        updated = self.store.migrations.transition(
             m.id, m.phase, to, share or 0.0, actor, reason, metrics, roles
         )
         if to in (Phase.SHADOW, Phase.ROLLED_BACK):
@@ -357,9 +360,7 @@ class MigrationLifecycle:
         with self._action_lock:
             m = self._active(migration_id)
             change = self._plan_change(m, changes, actor)
-            updated = self.store.update_plan(
-                m.id, change.plan, actor, change.reason, change.metrics
-            )
+            updated = self.store.migrations.change_plan(change)
             self.current = updated
             return updated
 
@@ -407,7 +408,7 @@ class MigrationLifecycle:
                 changes.append(self._plan_change(m, plan_changes, actor))
             result = commit(m, changes)
             if m is not None and changes:
-                self.current = self.store.get_migration(m.id)
+                self.current = self.store.migrations.get(m.id)
             if rejudge is not None:
                 self._epoch += 1
                 self.observations.reset()
@@ -448,7 +449,7 @@ class MigrationLifecycle:
                 self.store,
                 self.registry.get(m.source),
                 self.registry.get(m.target),
-                self.store.get_eval_set(m.plan.eval_set),
+                self.store.evals.get_set(m.plan.eval_set),
                 rule,
                 target_timeout_s=self.registry.settings.target_timeout_s,
             )
@@ -457,8 +458,8 @@ class MigrationLifecycle:
 
     def record_eval(self, m: Migration, session: RecallSession, origin: str) -> int:
         judgement = session.judgement
-        return self.store.add_eval_run(
-            session.eval_set["name"],
+        return self.store.evals.add_run(
+            session.eval_set.name,
             m.source,
             m.target,
             m.id,
@@ -473,7 +474,7 @@ class MigrationLifecycle:
         if session is not None:
             evidence["recall"] = {
                 **session.progress(),
-                "eval_set_hash": session.eval_set["content_hash"],
+                "eval_set_hash": session.eval_set.content_hash,
                 "fingerprints": session.fingerprints,
                 "truth": session.truth,
             }
@@ -549,7 +550,7 @@ class MigrationLifecycle:
             log.exception("backfill of migration %d failed", backfiller.migration_id)
         m = self.current
         if m is not None and m.id == backfiller.migration_id:
-            self.current = self.store.get_migration(m.id)
+            self.current = self.store.migrations.get(m.id)
 
     def _stop_backfill(self) -> None:
         self._stop.set()
@@ -653,8 +654,8 @@ class MigrationLifecycle:
         target = self.registry.find(m.target)
         lag = target.lag(self.store) if target is not None else (0, 0.0)
         return {
-            "documents": self.store.document_count(),
-            "last_seq": self.store.last_seq(),
+            "documents": self.store.log.document_count(),
+            "last_seq": self.store.log.last_seq(),
             "target_count": len(target.index) if target is not None else None,
             "target_lag_records": lag[0],
             "target_lag_seconds": round(lag[1], 3),
@@ -705,7 +706,7 @@ class MigrationLifecycle:
         return self._session is not None and self._session_key == (m.id, self._epoch)
 
     def events(self, migration_id: int) -> list[Event]:
-        return self.store.events(migration_id)
+        return self.store.migrations.events(migration_id)
 
 
 def _reason(body: Mapping[str, Any], default: str) -> str:

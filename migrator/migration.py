@@ -1,4 +1,4 @@
-"""Migration records: the plan an operator asked for, backfill progress, audit events."""
+"""An index migration's plan (what the operator asked for, checked) and backfill progress."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 from indexes.errors import InvalidInputError
 
 from .guardrails import Guardrails
-from .phases import TARGET_SHARE, Phase
 
 DEFAULT_CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
 MAX_BATCH = 4096
@@ -136,40 +135,3 @@ class Backfill:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Backfill:
         return cls(**dict(data))
-
-
-@dataclass(frozen=True)
-class Migration:
-    id: int
-    source: str
-    target: str
-    phase: Phase
-    canary_percent: float
-    plan: Plan
-    backfill: Backfill
-    created_at: float
-    updated_at: float
-
-    @property
-    def target_share(self) -> float:
-        """Percent of reads the target serves now."""
-        if self.phase == Phase.CANARY:
-            return self.canary_percent
-        return TARGET_SHARE[self.phase]
-
-    @property
-    def dual_write(self) -> bool:
-        return self.phase not in (Phase.FINALIZED, Phase.ABORTED)
-
-
-@dataclass(frozen=True)
-class Event:
-    id: int
-    migration_id: int
-    at: float
-    actor: str
-    from_phase: str | None
-    to_phase: str
-    canary_percent: float
-    reason: str
-    metrics: dict[str, Any]

@@ -28,7 +28,7 @@ from indexes.errors import (
 
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
-from .store import CatalogEntry, SqliteEmbeddingCache, Store
+from .store import CatalogEntry, Role, Store
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class IndexRegistry:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.cache = SqliteEmbeddingCache(store)
+        self.cache = store.cache
         self._runtimes: dict[str, IndexRuntime] = {}
         self._snapshot_seq: dict[str, int] = {}
         self._snapshot_time: dict[str, float] = {}  # when the last snapshot ended
@@ -73,7 +73,7 @@ class IndexRegistry:
     def register(self, entry: CatalogEntry, runtime: IndexRuntime) -> None:
         self._runtimes[entry.name] = runtime
 
-    def set_role(self, name: str, role: str) -> None:
+    def set_role(self, name: str, role: Role) -> None:
         runtime = self._runtimes.get(name)
         if runtime is not None:
             runtime.entry = runtime.entry.with_role(role)

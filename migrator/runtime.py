@@ -25,8 +25,7 @@ from indexes import (
 )
 from indexes.errors import EmbedderError
 
-from .records import LogRecord
-from .store import CatalogEntry, Store
+from .store import CatalogEntry, LogRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +204,10 @@ class IndexRuntime:
         self, store: Store, *, batch: int = 512, progress: ProgressFn | None = None
     ) -> int:
         """Apply every log record after the index's applied sequence; returns how many."""
-        target = store.last_seq()
+        target = store.log.last_seq()
         done = 0
         while True:
-            records = store.read_log(self.index.applied_seq, batch)
+            records = store.log.read(self.index.applied_seq, batch)
             if not records:
                 return done
             self.apply(records)
@@ -234,9 +233,9 @@ class IndexRuntime:
 
     def lag(self, store: Store) -> tuple[int, float]:
         """(records behind the log, seconds since the oldest unapplied record)."""
-        last = store.last_seq()
+        last = store.log.last_seq()
         behind = max(0, last - self.index.applied_seq)
         if behind == 0:
             return 0, 0.0
-        created = store.log_created_at(self.index.applied_seq + 1)
+        created = store.log.created_at(self.index.applied_seq + 1)
         return behind, 0.0 if created is None else max(0.0, time.time() - created)

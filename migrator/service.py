@@ -41,14 +41,12 @@ from indexes.errors import InvalidInputError, NotFoundError, StorageError, Switc
 from .budget import WaitBudget
 from .config import RuntimeConfig
 from .evaljobs import EvalJobs
-from .evalsets import describe
 from .lifecycle import MigrationLifecycle
-from .migration import Event, Migration
-from .records import Document, DocumentIn, LogRecord, WriteResult
+from .records import WriteResult
 from .registry import IndexRegistry
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
-from .store import Store
+from .store import Document, DocumentIn, Event, LogRecord, Migration, SqliteStore, Store
 from .validation import check_doc_id, check_documents, check_query
 from .watchdog import Watchdog
 
@@ -87,18 +85,18 @@ class Switchover:
 
     def __init__(self, settings: Settings, *, progress: ProgressFn | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
+        self.store: Store = SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
         self.registry = IndexRegistry(settings, self.store)
         self._write_lock = threading.Lock()
         if settings.limits.max_pending_writes < 1:
             raise InvalidInputError("limits.max_pending_writes must be at least 1")
         self._write_slots = threading.BoundedSemaphore(settings.limits.max_pending_writes)
-        entries = self.store.list_indexes()
+        entries = self.store.catalog.entries()
         if not entries:
             spec = settings.default_index
             embedder = load_embedder(spec.embedder)
             spec.validate(embedder.dim)
-            entries = [self.store.add_index(spec, embedder.fingerprint, embedder.dim, "primary")]
+            entries = [self.store.catalog.add(spec, embedder.fingerprint, embedder.dim, "primary")]
         for entry in entries:
             if entry.role == "primary":
                 self.registry.open(entry, progress=progress)
@@ -109,7 +107,7 @@ class Switchover:
         self.config = RuntimeConfig(self.store, self.registry, self.migrations)
         # The last write acknowledged to a client (everything logged before this start
         # counts): a read is served by the target only once the target has applied it.
-        self._acked_seq = self.store.last_seq()
+        self._acked_seq = self.store.log.last_seq()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -159,7 +157,7 @@ class Switchover:
                 observations.failure(runtime.name)
                 vectors[runtime.name] = None
         with self._write_locked(budget):
-            records = self.store.append_upserts(documents)
+            records = self.store.log.append_upserts(documents)
             for i, runtime in enumerate(sync):
                 self._apply(runtime, records, vectors.get(runtime.name), primary=i == 0)
             self._acked_seq = records[-1].seq
@@ -173,7 +171,7 @@ class Switchover:
             self.store.waits_within(budget),
             self._write_locked(budget),
         ):
-            record = self.store.append_delete(doc_id)
+            record = self.store.log.append_delete(doc_id)
             for i, runtime in enumerate(self.migrations.sync_runtimes()):
                 self._apply(runtime, [record], {}, primary=i == 0)
             self._acked_seq = record.seq
@@ -242,7 +240,7 @@ class Switchover:
 
     def get(self, doc_id: str) -> Document:
         check_doc_id(doc_id, self.settings.limits)
-        doc = self.store.get_document(doc_id)
+        doc = self.store.log.document(doc_id)
         if doc is None:
             raise NotFoundError(f"document {doc_id!r} does not exist")
         return doc
@@ -283,7 +281,7 @@ class Switchover:
         self.migrations.maybe_shadow(
             query, k, serve, [h.id for h in hits], served_ms, vectors, embed_ms
         )
-        docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
+        docs = self.store.log.documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, serve.name, docs, used_fallback)
 
     def search_pinned(
@@ -293,7 +291,7 @@ class Switchover:
         query, k = check_query(query, k, self.settings.limits)
         runtime = self.registry.get(index_name)
         hits = self._search_on(runtime, query, k)
-        docs = self.store.get_documents([h.id for h in hits]) if include_documents else None
+        docs = self.store.log.documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, runtime.name, docs)
 
     def _embed_and_search(
@@ -320,7 +318,7 @@ class Switchover:
         catch_up: bool = True,
     ) -> list[Hit]:
         """Search one index, first closing any gap a failed apply left (read your writes)."""
-        if catch_up and runtime.index.applied_seq < self.store.last_seq():
+        if catch_up and runtime.index.applied_seq < self.store.log.last_seq():
             runtime.catch_up(self.store)
         return runtime.search(query, k, vectors=vectors)
 
@@ -329,7 +327,7 @@ class Switchover:
 
     def indexes(self) -> list[IndexInfo]:
         infos = []
-        for entry in self.store.list_indexes():
+        for entry in self.store.catalog.entries():
             runtime = self.registry.find(entry.name)
             behind, seconds = runtime.lag(self.store) if runtime else (0, 0.0)
             infos.append(
@@ -358,8 +356,8 @@ class Switchover:
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
-            "documents": self.store.document_count(),
-            "last_seq": self.store.last_seq(),
+            "documents": self.store.log.document_count(),
+            "last_seq": self.store.log.last_seq(),
             "serving": self.registry.primary().name,
         }
 
@@ -391,7 +389,7 @@ class Switchover:
         return self.migrations.status(self.migrations.update_plan(migration_id, changes, actor))
 
     def current_migration(self) -> dict[str, Any]:
-        m: Migration | None = self.migrations.current or self.store.latest_migration()
+        m: Migration | None = self.migrations.current or self.store.migrations.latest()
         if m is None:
             raise NotFoundError("no migration has been created")
         return self.migrations.status(m)
@@ -405,7 +403,7 @@ class Switchover:
         return self.evals.add_eval_set(name, path, sample, seed)
 
     def eval_sets(self) -> list[dict[str, Any]]:
-        return [describe(r) for r in self.store.list_eval_sets()]
+        return [r.summary() for r in self.store.evals.sets()]
 
     def start_eval(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.evals.start(body)
@@ -414,4 +412,4 @@ class Switchover:
         return self.evals.get(run_id)
 
     def eval_runs(self, migration_id: int | None = None) -> list[dict[str, Any]]:
-        return self.store.list_eval_runs(migration_id)
+        return [r.to_dict() for r in self.store.evals.runs(migration_id)]

@@ -21,6 +21,8 @@ import numpy as np
 from evals.metrics import overlap_at_k
 from indexes import Hit, QueryVectors
 
+from .store import ShadowReadRecord
+
 log = logging.getLogger(__name__)
 
 # (index name, query, k, the served query's vectors to reuse if the embedder matches)
@@ -47,7 +49,7 @@ class ShadowReader:
     def __init__(
         self,
         search: ShadowSearch,
-        record: Callable[[Sequence[tuple[Any, ...]]], None],
+        record: Callable[[Sequence[ShadowReadRecord]], None],
         *,
         observe: Callable[[str, float, float | None], None] | None = None,
         maxsize: int = 1000,
@@ -86,7 +88,7 @@ class ShadowReader:
             time.sleep(0.01)
 
     def _run(self) -> None:
-        pending: list[tuple[Any, ...]] = []
+        pending: list[ShadowReadRecord] = []
         last_flush = time.monotonic()
         while True:
             try:
@@ -105,7 +107,7 @@ class ShadowReader:
                 pending, last_flush = [], time.monotonic()
             self._queue.task_done()
 
-    def _run_one(self, job: ShadowJob) -> tuple[Any, ...]:
+    def _run_one(self, job: ShadowJob) -> ShadowReadRecord:
         started = time.perf_counter()
         error: str | None = None
         overlap: float | None = None
@@ -131,7 +133,7 @@ class ShadowReader:
             self._recent.append(row)
             self.completed += 1
             self.errors += error is not None
-        return (
+        return ShadowReadRecord(
             job.migration_id,
             time.time(),
             job.k,
@@ -142,7 +144,7 @@ class ShadowReader:
             error,
         )
 
-    def _flush(self, rows: list[tuple[Any, ...]]) -> None:
+    def _flush(self, rows: list[ShadowReadRecord]) -> None:
         if not rows:
             return
         try:

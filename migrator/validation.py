@@ -9,8 +9,8 @@ from typing import Any
 
 from indexes.errors import InvalidInputError
 
-from .records import DocumentIn
 from .settings import Limits
+from .store import DocumentIn
 
 
 def _has_control_chars(value: str) -> bool:

@@ -30,8 +30,8 @@ from .guardrails import (
     verdict,
 )
 from .lifecycle import MigrationLifecycle
-from .migration import Migration
 from .phases import Phase
+from .store import Migration
 
 log = logging.getLogger(__name__)
 

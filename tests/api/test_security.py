@@ -598,19 +598,51 @@ def test_hostile_strings_round_trip_and_every_table_survives(
     assert client.get("/healthz").json()["documents"] == len(documents)
 
 
-SQL_MODULES = [REPO / "migrator" / "store.py", REPO / "migrator" / "schema.py"]
-SQL_CALLS = {"execute", "executemany", "executescript", "query"}
+SQL_MODULES = sorted((REPO / "migrator" / "store").glob("*.py"))
+# Calls that take SQL text (or a table name), and which of their positional arguments do;
+# their keyword arguments in SQL_KEYWORDS are SQL text too (sqlite-utils interpolates them).
+SQL_ARGS = {
+    "execute": (0,),
+    "executemany": (0,),
+    "executescript": (0,),
+    "query": (0,),
+    "table": (0,),
+    "rows_where": (0,),
+    "count_where": (0,),
+    "_fetch": (0,),
+    "rows": (0, 1),
+    "one": (0, 1),
+    "insert_row": (0,),
+    "update_row": (0,),
+}
+SQL_KEYWORDS = {"where", "order_by", "select"}
 
 # The only non-constant pieces of SQL text, each checked by its exact source: a list of "?"
-# placeholders sized to the values (the values themselves are bound), and a WHERE clause
-# chosen between two constants. Any other interpolation fails the test until reviewed here.
+# placeholders sized to the values (the values themselves are bound). Any other
+# interpolation fails the test until reviewed here.
 ALLOWED_LOCALS = {
-    ("get_documents", "marks"): '",".join("?" * len(doc_ids))',
-    ("cached_vectors", "marks"): '",".join("?" * len(chunk))',
-    ("list_eval_runs", "where"): (
-        '("WHERE migration_id = ?", [migration_id]) if migration_id else ("", [])'
-    ),
+    ("documents", "marks"): '",".join("?" * len(doc_ids))',
+    ("get_many", "marks"): '",".join("?" * len(chunk))',
 }
+# The store's own SQL helpers pass these parameters on; every call of them is checked above.
+PASS_THROUGH = {
+    ("_fetch", "sql"),
+    ("rows", "table"),
+    ("rows", "where"),
+    ("rows", "order_by"),
+    ("one", "table"),
+    ("one", "where"),
+    ("insert_row", "table"),
+    ("update_row", "table"),
+}
+
+
+def sql_arguments(call: ast.Call) -> list[ast.expr]:
+    """The arguments of ``call`` that are SQL text, if it is a call that takes SQL."""
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in SQL_ARGS:
+        return []
+    positional = [call.args[i] for i in SQL_ARGS[call.func.attr] if i < len(call.args)]
+    return positional + [k.value for k in call.keywords if k.arg in SQL_KEYWORDS]
 
 
 def sql_problems(source: str) -> list[str]:
@@ -637,25 +669,24 @@ def sql_problems(source: str) -> list[str]:
             for name in ast.walk(target)
             if isinstance(name, ast.Name)
         }
+        parameters = {a.arg for a in [*function.args.args, *function.args.kwonlyargs]}
         for call in ast.walk(function):
-            if not (
-                isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Attribute)
-                and call.func.attr in SQL_CALLS
-                and call.args
-            ):
+            if not isinstance(call, ast.Call):
                 continue
-            for part in unsafe_parts(call.args[0], constants):
-                local = (function.name, part)
-                expected = ALLOWED_LOCALS.get(local)
-                value = assigned.get(part)
-                if (
-                    expected is not None
-                    and value is not None
-                    and ast.unparse(value) == ast.unparse(ast.parse(expected, mode="eval").body)
-                ):
-                    continue
-                problems.append(f"{function.name}:{call.lineno}: {part}")
+            for argument in sql_arguments(call):
+                for part in unsafe_parts(argument, constants):
+                    local = (function.name, part)
+                    if local in PASS_THROUGH and part in parameters:
+                        continue
+                    expected = ALLOWED_LOCALS.get(local)
+                    value = assigned.get(part)
+                    if (
+                        expected is not None
+                        and value is not None
+                        and ast.unparse(value) == ast.unparse(ast.parse(expected, mode="eval").body)
+                    ):
+                        continue
+                    problems.append(f"{function.name}:{call.lineno}: {part}")
     return problems
 
 
@@ -706,3 +737,18 @@ def f(db, name, n):
     assert len(problems) == 4, problems
     assert any("name" in p for p in problems)
     assert any("sql" in p for p in problems)
+
+
+def test_the_sql_check_reads_every_store_module_and_the_sqlite_utils_calls() -> None:
+    names = {module.name for module in SQL_MODULES}
+    assert {"connection.py", "schema.py", "write_log.py", "migrations.py"} <= names
+    bad = """
+def g(db, conns, name, key):
+    db.table(name).rows_where("x = ?", [key])
+    db.table("t").rows_where(f"name = '{name}'")
+    conns.rows("t", "x = ?", [key], order_by=name)
+    conns.one("t", "name = " + name, [])
+    conns.insert_row(name, {"x": key})
+"""
+    problems = sql_problems(bad)
+    assert len(problems) == 5, problems

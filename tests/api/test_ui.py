@@ -119,7 +119,7 @@ def test_status_carries_eval_run_summaries_but_no_per_query_results(client: Test
         "judgement": {"decision": "fail", "metric": "recall@10", "mean_delta": -0.5},
         "queries": [{"query_id": "q1"}, {"query_id": "q2"}],
     }
-    svc.store.add_eval_run("sample", "v1", "v2", mid, "watchdog", "fail", report)
+    svc.store.evals.add_run("sample", "v1", "v2", mid, "watchdog", "fail", report)
 
     run = status(client)["eval_runs"][0]
     assert run["migration_id"] == mid
@@ -151,7 +151,7 @@ def test_the_snapshot_keeps_only_the_newest_events_and_eval_runs(
         client.patch(f"/v1/migrations/{mid}/plan", json=plan, headers=AUTH).raise_for_status()
     svc = client.app.state.service  # type: ignore[attr-defined]
     for i in range(4):
-        svc.store.add_eval_run("s", "v1", "v2", mid, "job", None, {"status": f"run {i}"})
+        svc.store.evals.add_run("s", "v1", "v2", mid, "job", None, {"status": f"run {i}"})
 
     body = status(client)
     assert len(body["events"]) == 3

@@ -179,10 +179,10 @@ def wait_until_caught_up(svc: Switchover, timeout_s: float = 10.0) -> None:
 def assert_converged(svc: Switchover, names: Sequence[str] = ("v1", "v2")) -> None:
     """No lag; each index holds exactly the live documents, each with its newest text."""
     wait_until_caught_up(svc)
-    live = svc.store.get_documents(sorted(svc.store.document_ids()))
+    live = svc.store.log.documents(sorted(svc.store.log.document_ids()))
     for name in names:
         runtime = svc.runtime(name)
-        assert runtime.index.applied_seq == svc.store.last_seq(), name
+        assert runtime.index.applied_seq == svc.store.log.last_seq(), name
         assert runtime.index.ids() == set(live), f"{name} does not hold exactly the live documents"
         ids = sorted(live)
         queries = runtime.embedder.embed_queries([live[i].text for i in ids])

@@ -93,7 +93,7 @@ def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_every
         svc = service_of(client)  # restarted, the disk still full
         recovery = svc.registry.recovery["v1"]
         assert recovery["snapshot_seq"] == good_seq
-        assert recovery["replayed_records"] == svc.store.last_seq() - good_seq
+        assert recovery["replayed_records"] == svc.store.log.last_seq() - good_seq
         assert recovery["encoded"] == 0, "replay comes from the embedding cache"
         assert_converged(svc, names=("v1",))
         assert client.get("/healthz").json()["documents"] == 49

@@ -146,7 +146,7 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[tuple[float, T | Excep
 
 def unchanged_state(svc: Switchover) -> tuple[int, set[str], set[str]]:
     """What a refused write must leave alone: the log, the documents, the index."""
-    return svc.store.last_seq(), svc.store.document_ids(), svc.runtime("v1").index.ids()
+    return svc.store.log.last_seq(), svc.store.log.document_ids(), svc.runtime("v1").index.ids()
 
 
 def test_concurrent_writes_on_a_locked_database_each_wait_one_busy_timeout_not_a_queue_of_them(

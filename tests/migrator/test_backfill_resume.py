@@ -16,7 +16,9 @@ def test_a_backfill_whose_start_was_never_saved_resumes_after_a_restart(
     target = {"name": "v2", "factory": "HNSW32,Flat", "metric": "ip"}
     mid = svc.create_migration({"target": target}, "tester")["id"]
     # the move's commit, and nothing after it: the process dies before the backfill starts
-    svc.store.transition(mid, Phase.PLANNED, Phase.BACKFILLING, 0.0, "tester", "backfill", {})
+    svc.store.migrations.transition(
+        mid, Phase.PLANNED, Phase.BACKFILLING, 0.0, "tester", "backfill", {}
+    )
     svc.close(snapshot=False)
 
     again = Switchover(settings)

@@ -59,9 +59,9 @@ def state(svc: Switchover) -> dict[str, Any]:
     return {
         "config": svc.config.current(),
         "history": svc.config.history(),
-        "catalog": {e.name: e.search_params for e in svc.store.list_indexes()},
+        "catalog": {e.name: e.search_params for e in svc.store.catalog.entries()},
         "live_params": {r.name: r.index.search_params for r in svc.registry.all()},
-        "stored_plan": svc.store.get_migration(m.id).plan,
+        "stored_plan": svc.store.migrations.get(m.id).plan,
         "live_plan": m.plan,
         "events": [(e.actor, e.reason) for e in svc.migration_events(m.id)],
         "epoch": svc.migrations.judgement_epoch,

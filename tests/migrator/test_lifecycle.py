@@ -115,9 +115,9 @@ def test_live_writes_during_backfill_end_newest_and_deletes_stay_deleted(
         svc.migrations.wait_backfill()
         target = svc.runtime("v2")
         target.catch_up(svc.store)
-        assert target.index.ids() == svc.store.document_ids()
+        assert target.index.ids() == svc.store.log.document_ids()
         for i in (0, 7, 700, 1498):
-            text = svc.store.get_document(f"d{i:04d}").text  # type: ignore[union-attr]
+            text = svc.store.log.document(f"d{i:04d}").text  # type: ignore[union-attr]
             assert svc.search_pinned("v2", text, 1).hits[0].id == f"d{i:04d}"
     finally:
         svc.close(snapshot=False)
@@ -239,7 +239,7 @@ def test_a_bad_migration_request_changes_nothing(svc: Switchover, body: dict[str
     with pytest.raises((InvalidInputError, ConflictError)):
         svc.create_migration(body, "alice")
     assert [i.name for i in svc.indexes()] == ["v1"]
-    assert svc.store.active_migration() is None
+    assert svc.store.migrations.active() is None
 
 
 def test_a_failing_target_embedder_never_fails_a_write(
@@ -256,8 +256,8 @@ def test_a_failing_target_embedder_never_fails_a_write(
 
     monkeypatch.setattr(target, "embed_documents", broken)
     result = svc.upsert([DocumentIn("during-outage", "harbour pilot boats at dawn")])
-    assert svc.store.get_document("during-outage") is not None
-    assert result.seq == svc.store.last_seq()
+    assert svc.store.log.document("during-outage") is not None
+    assert result.seq == svc.store.log.last_seq()
     assert target.lag(svc.store)[0] >= 1
     served = {svc.search("harbour pilot", 3, routing_key=f"k{i}").served_by for i in range(50)}
     assert served == {"v1"}, "a target missing an acknowledged write serves no read"
@@ -281,7 +281,7 @@ def test_restart_mid_migration_recovers_the_target(tmp_path: Path) -> None:
     again = Switchover(settings)
     try:
         assert again.current_migration()["phase"] == "shadow"
-        assert again.runtime("v2").index.ids() == again.store.document_ids()
+        assert again.runtime("v2").index.ids() == again.store.log.document_ids()
     finally:
         again.close(snapshot=False)
 
@@ -322,7 +322,7 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
     served = svc.registry.primary()
     assert served.name == "v2"
     served.catch_up(svc.store)
-    assert served.index.ids() == svc.store.document_ids()
-    for doc_id in list(svc.store.document_ids())[:30]:
+    assert served.index.ids() == svc.store.log.document_ids()
+    for doc_id in list(svc.store.log.document_ids())[:30]:
         text = svc.get(doc_id).text
         assert svc.search(text, 3).hits[0].id == doc_id

@@ -80,7 +80,7 @@ def index_info(client: TestClient, name: str) -> dict[str, Any]:
 
 def eval_folder(folder: Path, svc: Switchover) -> Path:
     """A labelled BEIR folder: each live document's newest text finds it."""
-    live = svc.store.get_documents(sorted(svc.store.document_ids()))
+    live = svc.store.log.documents(sorted(svc.store.log.document_ids()))
     folder.mkdir()
     (folder / "queries.jsonl").write_text(
         "".join(json.dumps({"id": f"q-{i}", "text": d.text}) + "\n" for i, d in live.items())
@@ -144,7 +144,7 @@ def test_a_rebuild_holds_only_the_live_vectors_judged_like_any_migration_and_los
         assert client.get("/v1/migrations/current", headers=AUTH).json()["phase"] == "backfilling"
     svc.migrations.wait_backfill()
 
-    live = svc.store.document_ids()
+    live = svc.store.log.document_ids()
     assert len(live) == DOCS - deletes
     assert_converged(svc, ("v1-r2",))  # every acknowledged write, with its newest text
     assert svc.runtime("v1").index.ids() == live

@@ -28,7 +28,7 @@ def ids(svc: Switchover, query: str, k: int = 4) -> list[str]:
 def test_upsert_is_logged_then_searchable(service: Switchover) -> None:
     result = service.upsert(DOCS)
     assert result.written == 4
-    assert result.seq == service.store.last_seq() == 4
+    assert result.seq == service.store.log.last_seq() == 4
     assert ids(service, "wild yeast sourdough starter")[0] == "bread"
     assert service.get("lighthouse").metadata == {"topic": "sea"}
 
@@ -58,7 +58,7 @@ def test_delete_removes_from_store_and_index(service: Switchover) -> None:
 def test_deleting_an_unknown_document_is_not_found_and_logs_nothing(service: Switchover) -> None:
     with pytest.raises(NotFoundError):
         service.delete("nope")
-    assert service.store.last_seq() == 0
+    assert service.store.log.last_seq() == 0
 
 
 @pytest.mark.parametrize(
@@ -81,8 +81,8 @@ def test_a_bad_batch_is_rejected_whole_and_changes_nothing(
     batch = [DOCS[1], *docs] if docs else []  # a good document does not save a bad batch
     with pytest.raises(InvalidInputError, match=message):
         service.upsert(batch)
-    assert service.store.last_seq() == 1
-    assert service.store.document_count() == 1
+    assert service.store.log.last_seq() == 1
+    assert service.store.log.document_count() == 1
     assert len(service.registry.primary().index) == 1
 
 

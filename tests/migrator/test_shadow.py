@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from indexes import Hit, QueryVectors
 from migrator import Switchover
 from migrator.shadow import ShadowJob, ShadowReader
+from migrator.store import ShadowReadRecord
 from tests.migrator.test_lifecycle import backfill, doc, hnsw_target
 
 
@@ -18,12 +18,12 @@ def job(i: int, served: tuple[str, ...] = ("a", "b")) -> ShadowJob:
 
 
 def test_overlap_and_latency_are_recorded_in_batches() -> None:
-    recorded: list[tuple[Any, ...]] = []
+    recorded: list[ShadowReadRecord] = []
 
     def search(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
         return [Hit("a", 1.0), Hit("c", 0.5)], False
 
-    def record(rows: Sequence[tuple[Any, ...]]) -> None:
+    def record(rows: Sequence[ShadowReadRecord]) -> None:
         recorded.extend(rows)
 
     reader = ShadowReader(search, record)
@@ -32,7 +32,7 @@ def test_overlap_and_latency_are_recorded_in_batches() -> None:
     reader.drain()
     reader.close()
     assert len(recorded) == 10
-    assert {row[4] for row in recorded} == {0.5}, "overlap@2 of (a, b) and (a, c)"
+    assert {row.overlap for row in recorded} == {0.5}, "overlap@2 of (a, b) and (a, c)"
     stats = reader.stats()
     assert stats["completed"] == 10
     assert stats["mean_overlap"] == 0.5
@@ -60,12 +60,12 @@ def test_a_failing_shadow_search_is_recorded_as_an_error_not_raised() -> None:
     def broken(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
         raise RuntimeError("target exploded")
 
-    rows: list[tuple[Any, ...]] = []
+    rows: list[ShadowReadRecord] = []
     reader = ShadowReader(broken, rows.extend)
     reader.submit(job(0))
     reader.drain()
     reader.close()
-    assert rows[0][7] == "RuntimeError: target exploded"
+    assert rows[0].error == "RuntimeError: target exploded"
     assert reader.stats()["errors"] == 1
 
 
@@ -77,17 +77,19 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
     for i in range(20):
         assert service.search(f"lamp tide document {i}", 5).served_by == "v1"
     service.migrations.shadow.drain()
-    reads = service.store.shadow_reads(mid)
+    reads = service.store.shadow.recent(mid)
     assert len(reads) == 20
-    assert all(r["served_by"] == "v1" and r["error"] is None for r in reads)
-    assert min(r["overlap"] for r in reads) >= 0.8, "HNSW over the same vectors agrees with Flat"
+    assert all(r.served_by == "v1" and r.error is None and r.migration_id == mid for r in reads)
+    assert min(r.overlap or 0.0 for r in reads) >= 0.8, (
+        "HNSW over the same vectors agrees with Flat"
+    )
     live = service.current_migration()["live"]["shadow"]
     assert live["completed"] == 20
     assert live["mean_overlap"] >= 0.8
 
 
 def test_a_shadow_side_that_reused_the_query_vector_is_charged_the_embedding() -> None:
-    rows: list[tuple[Any, ...]] = []
+    rows: list[ShadowReadRecord] = []
 
     def reusing(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
         return [Hit("a", 1.0)], True
@@ -96,4 +98,6 @@ def test_a_shadow_side_that_reused_the_query_vector_is_charged_the_embedding() -
     reader.submit(ShadowJob(1, "q", 1, "v1", "v2", ("a",), 30.0, None, 25.0))
     reader.drain()
     reader.close()
-    assert rows[0][6] >= 25.0, "shadow latency includes the embedding it did not redo"
+    assert (rows[0].shadow_ms or 0.0) >= 25.0, (
+        "shadow latency includes the embedding it did not redo"
+    )

@@ -239,6 +239,6 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
         assert resumed_at == [saved[-1]]
         status = again.current_migration()["backfill"]
         assert status["done"] == 400, status
-        assert again.runtime("v2").index.ids() == again.store.document_ids()
+        assert again.runtime("v2").index.ids() == again.store.log.document_ids()
     finally:
         again.close(snapshot=False)

@@ -56,7 +56,7 @@ def test_a_good_target_passes_and_may_advance(svc: Switchover) -> None:
     assert "override" not in event.reason
     recall = event.metrics["recall"]
     assert recall["judgement"]["decision"] == "pass"
-    assert recall["eval_set_hash"] == svc.store.get_eval_set("sample")["content_hash"]
+    assert recall["eval_set_hash"] == svc.store.evals.get_set("sample").content_hash
     runs = svc.eval_runs(mid)
     assert runs[0]["decision"] == "pass"
     assert runs[0]["origin"] == "watchdog"
@@ -75,7 +75,7 @@ def test_a_bad_target_is_rolled_back_automatically_with_its_evidence(svc: Switch
     assert judgement["decision"] == "fail"
     assert judgement["ci_high"] < -0.02
     assert judgement["margin"] == 0.02
-    assert recall["eval_set_hash"] == svc.store.get_eval_set("sample")["content_hash"]
+    assert recall["eval_set_hash"] == svc.store.evals.get_set("sample").content_hash
     assert set(recall["fingerprints"]) == {"v1", "v2"}
     assert event.metrics["eval_run"] is not None
     # writes stay dual after the automatic rollback

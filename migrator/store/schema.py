@@ -1,17 +1,20 @@
-"""The database schema, as an ordered set of ``sqlite_utils.Migrations``.
+"""The database schema: ordered, versioned steps applied through ``sqlite_utils.Migrations``.
 
-Add a new function at the end to change the schema; never edit an applied one.
+Add a new schema version at the end to change the schema; never edit an applied one. Each
+version keeps the name it was first recorded under in ``_sqlite_migrations`` (``name=``),
+so databases created before the versions were renamed do not apply them again. (These are
+schema versions of the database; "migration" elsewhere means an index migration.)
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
-migrations = Migrations("switchover")
+SCHEMA_VERSIONS = Migrations("switchover")
 
 
-@migrations()
-def m001_core(db: Database) -> None:
+@SCHEMA_VERSIONS(name="m001_core")
+def v001_core(db: Database) -> None:
     """Documents, the write log, the index catalog and the embedding cache."""
     db.execute(
         """
@@ -62,9 +65,9 @@ def m001_core(db: Database) -> None:
     )
 
 
-@migrations()
-def m002_migrations(db: Database) -> None:
-    """Migrations, their audit events, and the shadow-read records."""
+@SCHEMA_VERSIONS(name="m002_migrations")
+def v002_index_migrations(db: Database) -> None:
+    """Index migrations, their audit events, and the shadow-read records."""
     db.execute(
         """
         CREATE TABLE migrations (
@@ -114,8 +117,8 @@ def m002_migrations(db: Database) -> None:
     db.execute("CREATE INDEX shadow_reads_by_migration ON shadow_reads (migration_id, id)")
 
 
-@migrations()
-def m003_evals(db: Database) -> None:
+@SCHEMA_VERSIONS(name="m003_evals")
+def v003_evals(db: Database) -> None:
     """Eval sets (a seeded sample of a BEIR-layout folder) and eval runs with their reports."""
     db.execute(
         """
@@ -150,8 +153,8 @@ def m003_evals(db: Database) -> None:
     db.execute("CREATE INDEX eval_runs_by_migration ON eval_runs (migration_id, id)")
 
 
-@migrations()
-def m004_config_versions(db: Database) -> None:
+@SCHEMA_VERSIONS(name="m004_config_versions")
+def v004_config_versions(db: Database) -> None:
     """Versioned runtime configuration: every change and every revert is a new version."""
     db.execute(
         """

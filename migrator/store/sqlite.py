@@ -1,0 +1,42 @@
+"""``SqliteStore``: every concern of the store on one SQLite file, composed as attributes."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from ..budget import WaitBudget
+from .catalog import SqliteCatalog
+from .config_versions import SqliteConfigVersions
+from .connection import Connections
+from .embedding_cache import SqliteEmbeddingCache
+from .evals import SqliteEvals
+from .migrations import SqliteMigrations
+from .shadow_reads import SqliteShadowReads
+from .write_log import SqliteWriteLog
+
+
+class SqliteStore:
+    """The embedded store: ``log``, ``catalog``, ``cache``, ``migrations``, ``evals``,
+    ``config`` and ``shadow`` over one writer connection and per-thread readers."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+        """``busy_timeout_s``: how long a statement waits for another connection's lock."""
+        self.path = path
+        self._conns = Connections(path, busy_timeout_s=busy_timeout_s)
+        self.log = SqliteWriteLog(self._conns)
+        self.catalog = SqliteCatalog(self._conns)
+        self.cache = SqliteEmbeddingCache(self._conns)
+        self.migrations = SqliteMigrations(self._conns, self.catalog, self.log)
+        self.evals = SqliteEvals(self._conns)
+        self.config = SqliteConfigVersions(self._conns)
+        self.shadow = SqliteShadowReads(self._conns)
+
+    def atomic(self) -> AbstractContextManager[object]:
+        return self._conns.atomic()
+
+    def waits_within(self, budget: WaitBudget) -> AbstractContextManager[None]:
+        return self._conns.waits_within(budget)
+
+    def close(self) -> None:
+        self._conns.close()
