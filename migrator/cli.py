@@ -23,8 +23,10 @@ from indexes.errors import SwitchoverError
 from .client import Client
 from .demo import run_demo
 from .drill import run_drill
+from .homelock import HomeLock
 from .runbook import render_runbook
-from .settings import TOKEN_ENV, TOKEN_FILE, load_settings
+from .settings import TOKEN_ENV, TOKEN_FILE, Settings, load_settings
+from .store import Store
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -63,7 +65,7 @@ def main() -> None:
     help="Folder for the database, snapshots and switchover.toml (created if missing).",
 )
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option(
     "--log-level",
     default="info",
@@ -91,9 +93,10 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
     faiss.omp_set_num_threads(1)
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     _ensure_operator_token(home)
     settings = load_settings(home, host=host, port=port)
+    _check_home(settings)
     click.echo(
         f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
     )
@@ -105,6 +108,20 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=log_level, **extra
     )
+
+
+def _check_home(settings: Settings) -> None:
+    """Refuse in one clean line, before the HTTP server starts: a home in use, a bad database.
+
+    The service takes the home's lock again when the app starts and holds it from then
+    on; this check only moves the common refusals ahead of uvicorn's start-up, whose
+    failures come with a traceback.
+    """
+    lock = HomeLock.acquire(settings.home)
+    try:
+        Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s).close()
+    finally:
+        lock.release()
 
 
 def _ensure_operator_token(home: Path) -> None:

@@ -35,6 +35,7 @@ from indexes.errors import NotFoundError, SwitchoverError
 from .config import RuntimeConfig
 from .evaljobs import EvalJobs
 from .evalsets import describe
+from .homelock import HomeLock
 from .lifecycle import MigrationLifecycle
 from .migration import Event, Migration
 from .records import Document, DocumentIn, LogRecord, WriteResult
@@ -79,7 +80,19 @@ class Switchover:
     """The service: one store, the live index versions, the migration lifecycle."""
 
     def __init__(self, settings: Settings, *, progress: ProgressFn | None = None) -> None:
+        """Open the home; ConflictError if another process (or service) has it open."""
         self.settings = settings
+        # One service per home, for as long as it is open: a second one would route and
+        # apply from its own stale view of the shared log (released in close()).
+        self._home_lock = HomeLock.acquire(settings.home)
+        try:
+            self._open(progress)
+        except BaseException:
+            self._home_lock.release()
+            raise
+
+    def _open(self, progress: ProgressFn | None) -> None:
+        settings = self.settings
         self.store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
         self.registry = IndexRegistry(settings, self.store)
         self._write_lock = threading.Lock()
@@ -118,6 +131,7 @@ class Switchover:
             for runtime in self.registry.all():
                 self.registry.snapshot(runtime, force=False, min_records=1)
         self.store.close()
+        self._home_lock.release()
 
     # -- writes --------------------------------------------------------------------------
 
