@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,10 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
     faiss.omp_set_num_threads(1)
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _ensure_operator_token(home)
+    # A bad switchover.toml, a home in use or a bad database: one line, nothing written.
     settings = load_settings(home, host=host, port=port)
     _check_home(settings)
+    settings = _with_operator_token(settings)
     click.echo(
         f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
     )
@@ -124,18 +125,17 @@ def _check_home(settings: Settings) -> None:
         lock.release()
 
 
-def _ensure_operator_token(home: Path) -> None:
+def _with_operator_token(settings: Settings) -> Settings:
     """Without any configured token, write a random one to HOME/operator-token (mode 0600)."""
-    token_file = home / TOKEN_FILE
-    config = home / "switchover.toml"
-    if os.environ.get(TOKEN_ENV) or token_file.exists():
-        return
-    if config.exists() and "[operators]" in config.read_text(encoding="utf-8"):
-        return
+    if settings.operator_tokens:
+        return settings
+    token_file = settings.home / TOKEN_FILE
+    token = secrets.token_urlsafe(32)
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
+        handle.write(token + "\n")
     click.echo(f"switchover: operator token written to {token_file}", err=True)
+    return replace(settings, operator_tokens={"local": token})
 
 
 def _operator_token(token: str | None, home: Path | None) -> str | None:
