@@ -12,7 +12,10 @@ and the log record change together or not at all.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,6 +34,8 @@ from .migration import Backfill, Event, Migration, Plan
 from .phases import TERMINAL, Phase
 from .records import Document, DocumentIn, LogRecord
 from .schema import migrations
+
+log = logging.getLogger(__name__)
 
 Role = str  # "primary" | "target" | "retired"
 
@@ -63,6 +68,24 @@ def _connect(path: Path, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
     return conn
 
 
+def _make_private(path: Path) -> None:
+    """The database file 0600 (created so if missing), and any -wal/-shm left 0644 too.
+
+    SQLite gives the -wal and -shm files it creates the database file's mode, so a
+    private database keeps its journal private. Only group and other bits are removed.
+    """
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            current = stat.S_IMODE(file.stat().st_mode)
+            if current & 0o077:
+                file.chmod(current & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours to change (another owner): say so, and go on
+            log.warning("cannot make %s private: %s", file, exc)
+
+
 @contextmanager
 def _storage_errors() -> Iterator[None]:
     """Turn SQLite's operational failures (locked, disk full, I/O) into StorageError."""
@@ -79,7 +102,8 @@ class Store:
         """``busy_timeout_s``: how long a statement waits for another connection's lock."""
         self.path = path
         self.busy_timeout_s = busy_timeout_s
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private(path)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         with _storage_errors():
