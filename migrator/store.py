@@ -87,6 +87,39 @@ def _make_private(path: Path) -> None:
 
 
 @contextmanager
+def _not_a_switchover_database(path: Path) -> Iterator[None]:
+    """A file SQLite cannot read as a database (a corrupted header): one clear StorageError.
+
+    Operational errors (locked, I/O) pass through to ``_storage_errors``.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(_not_ours(path, str(exc))) from exc
+
+
+def _not_ours(path: Path, why: str) -> str:
+    return f"{path} is not a switchover database or is corrupted: {why}; restore it from a backup"
+
+
+def _check_schema(db: Database, path: Path) -> None:
+    """Refuse another application's database, and one a newer switchover has migrated."""
+    applied = {m.name for m in migrations.applied(db)}
+    known = {m.name for m in migrations.pending(Database(memory=True))}
+    newer = sorted(applied - known)
+    if newer:
+        raise StorageError(
+            f"{path} was written by a newer switchover (schema steps {newer} are unknown to"
+            " this version): upgrade switchover, or restore a backup this version wrote"
+        )
+    foreign = sorted(set(db.table_names()) - {migrations.migrations_table})
+    if not applied and foreign:  # each schema step commits with its record: not ours
+        raise StorageError(_not_ours(path, f"it holds other tables {foreign[:5]}"))
+
+
+@contextmanager
 def _storage_errors() -> Iterator[None]:
     """Turn SQLite's operational failures (locked, disk full, I/O) into StorageError."""
     try:
@@ -106,8 +139,9 @@ class Store:
         _make_private(path)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        with _storage_errors():
+        with _storage_errors(), _not_a_switchover_database(path):
             self._writer = Database(_connect(path, busy_timeout_s))
+            _check_schema(self._writer, path)  # before anything writes to a foreign file
             self._writer.execute("PRAGMA journal_mode = WAL")
             migrations.apply(self._writer)
 
