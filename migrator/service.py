@@ -22,19 +22,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from functools import partial, wraps
+from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 
 from indexes import Hit, IndexSpec, QueryVectors, load_embedder
-from indexes.errors import NotFoundError, SwitchoverError
+from indexes.errors import NotFoundError, StorageError, SwitchoverError
 
 from .config import RuntimeConfig
 from .evaljobs import EvalJobs
 from .evalsets import describe
+from .health import WriteOutcome, probe_storage
 from .homelock import HomeLock
 from .lifecycle import MigrationLifecycle
 from .migration import Event, Migration
@@ -47,6 +48,7 @@ from .validation import check_doc_id, check_documents, check_query
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,31 @@ class IndexInfo:
     recovery: dict[str, Any]
 
 
+def _watch_storage(
+    write: Callable[Concatenate[Switchover, P], WriteResult],
+) -> Callable[Concatenate[Switchover, P], WriteResult]:
+    """Record a client write's storage outcome for ``health()`` (a failure until a success)."""
+
+    @wraps(write)
+    def watched(service: Switchover, /, *args: P.args, **kwargs: P.kwargs) -> WriteResult:
+        try:
+            result = write(service, *args, **kwargs)
+        except StorageError as exc:
+            service.write_outcome.failed(exc)
+            raise
+        service.write_outcome.succeeded()
+        return result
+
+    return watched
+
+
 class Switchover:
     """The service: one store, the live index versions, the migration lifecycle."""
 
     def __init__(self, settings: Settings, *, progress: ProgressFn | None = None) -> None:
         """Open the home; ConflictError if another process (or service) has it open."""
         self.settings = settings
+        self.write_outcome = WriteOutcome()  # the last client write's storage outcome
         # One service per home, for as long as it is open: a second one would route and
         # apply from its own stale view of the shared log (released in close()).
         self._home_lock = HomeLock.acquire(settings.home)
@@ -135,6 +156,7 @@ class Switchover:
 
     # -- writes --------------------------------------------------------------------------
 
+    @_watch_storage
     def upsert(self, documents: Sequence[DocumentIn]) -> WriteResult:
         check_documents(documents, self.settings.limits)
         texts = [d.text for d in documents]
@@ -166,6 +188,7 @@ class Switchover:
         self.registry.wake()
         return WriteResult(written=len(records), seq=records[-1].seq)
 
+    @_watch_storage
     def delete(self, doc_id: str) -> WriteResult:
         check_doc_id(doc_id, self.settings.limits)
         with self._write_lock:
@@ -322,8 +345,11 @@ class Switchover:
         return infos
 
     def health(self) -> dict[str, Any]:
+        """``degraded``, with reasons, while the home refuses writes (reads still work)."""
+        reasons = probe_storage(self.settings.db_path, self.write_outcome.error)
         return {
-            "status": "ok",
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "documents": self.store.document_count(),
             "last_seq": self.store.last_seq(),
             "serving": self.registry.primary().name,
