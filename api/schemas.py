@@ -135,7 +135,8 @@ class SnapshotResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
+    status: str = Field(description="'ok', or 'degraded' while writes fail (reads still work)")
+    reasons: list[str] = Field(default_factory=list, description="Why it is degraded")
     documents: int
     last_seq: int
     serving: str

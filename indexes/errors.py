@@ -52,3 +52,10 @@ class SnapshotError(SwitchoverError):
 
 class StorageError(SwitchoverError):
     """The store could not commit (database locked, disk full)."""
+
+
+class StorageBusyError(StorageError):
+    """Transient: the write waited its whole budget for a lock, or too many are in flight.
+
+    Nothing is wrong with the home; the same write succeeds once the lock is free.
+    """

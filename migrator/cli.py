@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from indexes.errors import SwitchoverError
 from .client import Client
 from .demo import run_demo
 from .drill import run_drill
+from .homelock import HomeLock
 from .runbook import render_runbook
-from .settings import TOKEN_ENV, TOKEN_FILE, load_settings
+from .settings import TOKEN_ENV, TOKEN_FILE, Settings, load_settings
+from .store import SqliteStore
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -63,7 +66,7 @@ def main() -> None:
     help="Folder for the database, snapshots and switchover.toml (created if missing).",
 )
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option(
     "--log-level",
     default="info",
@@ -91,9 +94,10 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
     faiss.omp_set_num_threads(1)
-    home.mkdir(parents=True, exist_ok=True)
-    _ensure_operator_token(home)
+    # A bad switchover.toml, a home in use or a bad database: one line, nothing written.
     settings = load_settings(home, host=host, port=port)
+    _check_home(settings)
+    settings = _with_operator_token(settings)
     click.echo(
         f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
     )
@@ -107,18 +111,31 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     )
 
 
-def _ensure_operator_token(home: Path) -> None:
+def _check_home(settings: Settings) -> None:
+    """Refuse in one clean line, before the HTTP server starts: a home in use, a bad database.
+
+    The service takes the home's lock again when the app starts and holds it from then
+    on; this check only moves the common refusals ahead of uvicorn's start-up, whose
+    failures come with a traceback.
+    """
+    lock = HomeLock.acquire(settings.home)
+    try:
+        SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s).close()
+    finally:
+        lock.release()
+
+
+def _with_operator_token(settings: Settings) -> Settings:
     """Without any configured token, write a random one to HOME/operator-token (mode 0600)."""
-    token_file = home / TOKEN_FILE
-    config = home / "switchover.toml"
-    if os.environ.get(TOKEN_ENV) or token_file.exists():
-        return
-    if config.exists() and "[operators]" in config.read_text(encoding="utf-8"):
-        return
+    if settings.operator_tokens:
+        return settings
+    token_file = settings.home / TOKEN_FILE
+    token = secrets.token_urlsafe(32)
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
+        handle.write(token + "\n")
     click.echo(f"switchover: operator token written to {token_file}", err=True)
+    return replace(settings, operator_tokens={"local": token})
 
 
 def _operator_token(token: str | None, home: Path | None) -> str | None:

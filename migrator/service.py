@@ -27,20 +27,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from functools import partial, wraps
+from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 
 from indexes import Hit, IndexSpec, QueryVectors, load_embedder
-from indexes.errors import InvalidInputError, NotFoundError, StorageError, SwitchoverError
+from indexes.errors import (
+    InvalidInputError,
+    NotFoundError,
+    StorageBusyError,
+    StorageError,
+    SwitchoverError,
+)
 
 from .budget import WaitBudget
 from .config import RuntimeConfig
 from .evaljobs import EvalJobs
+from .health import WriteOutcome, probe_storage
+from .homelock import HomeLock
 from .lifecycle import MigrationLifecycle
 from .records import WriteResult
 from .registry import IndexRegistry
@@ -51,6 +59,7 @@ from .validation import check_doc_id, check_documents, check_query
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -80,11 +89,42 @@ class IndexInfo:
     recovery: dict[str, Any]
 
 
+def _watch_storage(
+    write: Callable[Concatenate[Switchover, P], WriteResult],
+) -> Callable[Concatenate[Switchover, P], WriteResult]:
+    """Record a client write's storage outcome for ``health()`` (a failure until a success)."""
+
+    @wraps(write)
+    def watched(service: Switchover, /, *args: P.args, **kwargs: P.kwargs) -> WriteResult:
+        try:
+            result = write(service, *args, **kwargs)
+        except StorageError as exc:
+            service.write_outcome.failed(exc)
+            raise
+        service.write_outcome.succeeded()
+        return result
+
+    return watched
+
+
 class Switchover:
     """The service: one store, the live index versions, the migration lifecycle."""
 
     def __init__(self, settings: Settings, *, progress: ProgressFn | None = None) -> None:
+        """Open the home; ConflictError if another process (or service) has it open."""
         self.settings = settings
+        self.write_outcome = WriteOutcome()  # the last client write's storage outcome
+        # One service per home, for as long as it is open: a second one would route and
+        # apply from its own stale view of the shared log (released in close()).
+        self._home_lock = HomeLock.acquire(settings.home)
+        try:
+            self._open(progress)
+        except BaseException:
+            self._home_lock.release()
+            raise
+
+    def _open(self, progress: ProgressFn | None) -> None:
+        settings = self.settings
         self.store: Store = SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
         self.registry = IndexRegistry(settings, self.store)
         self._write_lock = threading.Lock()
@@ -126,9 +166,11 @@ class Switchover:
             for runtime in self.registry.all():
                 self.registry.snapshot(runtime, force=False, min_records=1)
         self.store.close()
+        self._home_lock.release()
 
     # -- writes --------------------------------------------------------------------------
 
+    @_watch_storage
     def upsert(self, documents: Sequence[DocumentIn]) -> WriteResult:
         check_documents(documents, self.settings.limits)
         with self._write_admission() as budget, self.store.waits_within(budget):
@@ -164,6 +206,7 @@ class Switchover:
         self.registry.wake()
         return WriteResult(written=len(records), seq=records[-1].seq)
 
+    @_watch_storage
     def delete(self, doc_id: str) -> WriteResult:
         check_doc_id(doc_id, self.settings.limits)
         with (
@@ -186,7 +229,7 @@ class Switchover:
         changed) instead of queueing behind the others for locks they cannot get.
         """
         if not self._write_slots.acquire(blocking=False):
-            raise StorageError(
+            raise StorageBusyError(
                 f"database busy: {self.settings.limits.max_pending_writes} writes are already"
                 " in flight; retry"
             )
@@ -199,7 +242,7 @@ class Switchover:
     def _write_locked(self, budget: WaitBudget) -> Iterator[None]:
         """The service's write lock (log order = apply order), within the write's budget."""
         if not budget.acquire(self._write_lock):
-            raise StorageError(
+            raise StorageBusyError(
                 f"database is locked: other writes (or an operator move) held the write lock"
                 f" for the whole {budget.total:g} s this write may wait"
             )
@@ -354,8 +397,11 @@ class Switchover:
         return infos
 
     def health(self) -> dict[str, Any]:
+        """``degraded``, with reasons, while the home refuses writes (reads still work)."""
+        reasons = probe_storage(self.settings.db_path, self.write_outcome.error)
         return {
-            "status": "ok",
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "documents": self.store.log.document_count(),
             "last_seq": self.store.log.last_seq(),
             "serving": self.registry.primary().name,

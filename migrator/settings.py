@@ -1,21 +1,24 @@
 """Settings: built explicitly from a home folder, never at import time.
 
 The home folder holds ``switchover.db``, ``indexes/<name>/snapshots`` and an
-optional ``switchover.toml``::
+optional ``switchover.toml``. Every key is checked at start-up: an unknown section or
+key, a wrong type (strictly: a bool is not an integer, a string is not a number; a
+number key takes an integer or a float) or a value outside the range noted below is an
+error naming the file, the section and the key::
 
     [server]
-    host = "127.0.0.1"
-    port = 8000
-    target_timeout_seconds = 2.0    # a request's wait for the target before going on without it
-    db_busy_timeout_seconds = 10.0  # a write's wait for a database lock before a 503
+    host = "127.0.0.1"              # a non-empty string
+    port = 8000                     # an integer from 1 to 65535
+    target_timeout_seconds = 2.0    # (0, 600]: a request's wait for the target
+    db_busy_timeout_seconds = 10.0  # [0, 600]: a write's wait for a database lock (then 503)
     eval_data_roots = ["data"]      # folders eval sets may be read from (relative: to the home)
 
-    [limits]
+    [limits]               # every limit (see Limits): an integer >= 1
     max_batch = 256
     max_text_chars = 32768
     max_pending_writes = 32         # writes in flight; past it a write gets a 503 at once
 
-    [default_index]        # the first index created in a new home
+    [default_index]        # the first index created in a new home (checked as IndexSpec is)
     name = "v1"
     factory = "Flat"
     metric = "ip"
@@ -23,28 +26,86 @@ optional ``switchover.toml``::
     model = "packaged:all-MiniLM-L6-v2"
 
     [snapshots]              # periodic snapshots; the write log stays the source of truth
-    every_records = 5000     # due after max(every_records, growth_fraction x documents)
-    growth_fraction = 0.25   #   records since the last one (amortised-linear bulk loads)
-    interval_seconds = 60    # ... or after this long with any change
-    gap_factor = 4           # never sooner than gap_factor x the last one's duration
+    every_records = 5000     # >= 1: due after max(every_records, growth_fraction x documents)
+    growth_fraction = 0.25   # >= 0: records since the last one (amortised-linear bulk loads)
+    interval_seconds = 60    # > 0: ... or after this long with any change
+    gap_factor = 4           # >= 0: never sooner than gap_factor x the last one's duration
 
-    [operators]            # name = token; SWITCHOVER_OPERATOR_TOKEN adds one named "env"
+    [operators]            # name = "token" (non-empty); SWITCHOVER_OPERATOR_TOKEN adds "env"
     alice = "..."
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_type_hints
 
 from indexes import EmbedderSpec, IndexSpec
 from indexes.errors import InvalidInputError
 
 TOKEN_ENV = "SWITCHOVER_OPERATOR_TOKEN"  # noqa: S105 - a variable name, not a secret
 TOKEN_FILE = "operator-token"  # noqa: S105 - a file name, not a secret
+
+Labeller = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Range:
+    """A setting's documented type and range: checked strictly, described in errors.
+
+    ``int``: an integer, never a bool or a float. ``float``: a finite integer or float,
+    never a bool or a string (returned as a float). ``str``: a non-empty string. Bounds
+    are inclusive, except ``low`` when ``low_open``.
+    """
+
+    kind: type[int] | type[float] | type[str]
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def check(self, value: object, name: str) -> Any:
+        """``value`` as the setting's type; InvalidInputError naming ``name`` otherwise."""
+        if not self._fits(value):
+            raise InvalidInputError(f"{name} must be {self}, got {value!r}")
+        return float(cast(float, value)) if self.kind is float else value
+
+    def _fits(self, value: object) -> bool:
+        if self.kind is str:
+            return isinstance(value, str) and bool(value)
+        if isinstance(value, bool) or not isinstance(value, self.kind | int):
+            return False  # a bool is an int to Python, never to a config file
+        number = float(cast(float, value))
+        if not math.isfinite(number):
+            return False
+        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
+            return False
+        return self.high is None or number <= self.high
+
+    def __str__(self) -> str:
+        if self.kind is str:
+            return "a non-empty string"
+        what = "an integer" if self.kind is int else "a number"
+        low, high = _plain(self.low), _plain(self.high)
+        if self.low is not None and self.high is not None and not self.low_open:
+            return f"{what} from {low} to {high}"
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '>='} {low}")
+        if self.high is not None:
+            bounds.append(f"<= {high}")
+        return " ".join([what, " and ".join(bounds)]).strip()
+
+
+def _plain(bound: float | None) -> str:
+    if bound is None:
+        return ""
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
 @dataclass(frozen=True)
@@ -103,6 +164,36 @@ class Settings:
         return self.home / "indexes" / index_name / "snapshots"
 
 
+# The documented range of every key of switchover.toml. [limits]: see limit_ranges().
+SECTIONS = ("server", "limits", "default_index", "snapshots", "operators")
+SCALAR_KEYS: dict[str, dict[str, tuple[str, Range]]] = {  # section -> key -> (field, range)
+    "server": {
+        "host": ("host", Range(str)),
+        "port": ("port", Range(int, 1, 65535)),
+        "target_timeout_seconds": ("target_timeout_s", Range(float, 0, 600, low_open=True)),
+        "db_busy_timeout_seconds": ("db_busy_timeout_s", Range(float, 0, 600)),
+    },
+    "snapshots": {
+        "every_records": ("snapshot_every_records", Range(int, 1)),
+        "interval_seconds": ("snapshot_interval_seconds", Range(float, 0, low_open=True)),
+        "growth_fraction": ("snapshot_growth_fraction", Range(float, 0)),
+        "gap_factor": ("snapshot_gap_factor", Range(float, 0)),
+    },
+}
+
+
+def limit_ranges() -> dict[str, Range]:
+    """Each field of :class:`Limits` with its range: ``metadata["range"]`` if it has one,
+    else an integer >= 1 (a number > 0 for a float field): a zero or negative bound would
+    refuse every request. Generic, so a limit added later is checked too."""
+    hints = get_type_hints(Limits)
+    ranges = {}
+    for f in fields(Limits):
+        default = Range(float, 0, low_open=True) if hints[f.name] is float else Range(int, 1)
+        ranges[f.name] = f.metadata.get("range", default)
+    return ranges
+
+
 def load_settings(home: Path, **overrides: Any) -> Settings:
     """Settings for ``home``: defaults, then ``switchover.toml``, then ``overrides``."""
     home = home.expanduser().resolve()
@@ -125,46 +216,67 @@ def load_settings(home: Path, **overrides: Any) -> Settings:
 
 
 def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:
-    known = {"server", "limits", "default_index", "snapshots", "operators"}
-    unknown = set(raw) - known
-    if unknown:
-        raise InvalidInputError(f"{source}: unknown section(s) {sorted(unknown)}")
+    """Every key known, strictly typed and in its range; errors name file, section and key."""
+    _check_known(raw, SECTIONS, f"{source}: ", "section", "[{}]".format)
+    tables = {name: _table(raw, name, source) for name in raw}
     values: dict[str, Any] = {}
-    server = raw.get("server", {})
-    for key in ("host", "port"):
-        if key in server:
-            values[key] = server[key]
-    for key, name in (
-        ("target_timeout_seconds", "target_timeout_s"),
-        ("db_busy_timeout_seconds", "db_busy_timeout_s"),
-    ):
-        if key in server:
-            values[name] = float(server[key])
-    if "eval_data_roots" in server:
-        values["eval_data_roots"] = _eval_data_roots(server["eval_data_roots"], source)
-    if "limits" in raw:
-        names = {f.name for f in fields(Limits)}
-        bad = set(raw["limits"]) - names
-        if bad:
-            raise InvalidInputError(f"{source}: unknown limit(s) {sorted(bad)}")
-        values["limits"] = Limits(**raw["limits"])
-    if "default_index" in raw:
-        spec = dict(raw["default_index"])
-        spec.setdefault("name", "v1")
-        spec["embedder"] = EmbedderSpec.from_dict(spec.get("embedder", {})).to_dict()
-        values["default_index"] = IndexSpec.from_dict(spec)
-    snaps = raw.get("snapshots", {})
-    for key, cast in (
-        ("every_records", int),
-        ("interval_seconds", float),
-        ("growth_fraction", float),
-        ("gap_factor", float),
-    ):
-        if key in snaps:
-            values[f"snapshot_{key}"] = cast(snaps[key])
-    if "operators" in raw:
-        values["operator_tokens"] = {str(k): str(v) for k, v in raw["operators"].items()}
+    for section, given in tables.items():
+        table = dict(given)
+        if section == "server" and "eval_data_roots" in table:  # a list, checked on its own
+            values["eval_data_roots"] = _eval_data_roots(table.pop("eval_data_roots"), source)
+        if section in SCALAR_KEYS:
+            keys = SCALAR_KEYS[section]
+            _check_known(table, keys, f"{source}: [{section}] ", "key", repr)
+            for key, value in table.items():
+                name, rule = keys[key]
+                values[name] = rule.check(value, f"{source}: [{section}] {key}")
+    if "limits" in tables:
+        rules = limit_ranges()
+        limits = tables["limits"]
+        _check_known(limits, rules, f"{source}: [limits] ", "key", repr)
+        values["limits"] = Limits(
+            **{k: rules[k].check(v, f"{source}: [limits] {k}") for k, v in limits.items()}
+        )
+    if "default_index" in tables:
+        values["default_index"] = _default_index(tables["default_index"], source)
+    if "operators" in tables:
+        token = Range(str)
+        values["operator_tokens"] = {
+            str(k): token.check(v, f"{source}: [operators] {k}")
+            for k, v in tables["operators"].items()
+        }
     return values
+
+
+def _table(raw: dict[str, Any], name: str, source: Path) -> dict[str, Any]:
+    table = raw[name]
+    if not isinstance(table, dict):
+        raise InvalidInputError(f"{source}: [{name}] must be a table, got {table!r}")
+    return table
+
+
+def _check_known(
+    table: Mapping[str, Any], known: Iterable[str], where: str, kind: str, label: Labeller
+) -> None:
+    """An unknown key is an error naming it, with the nearest known one as a hint."""
+    expected = sorted(known)
+    unknown = sorted(set(table) - set(expected))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], expected, n=1)
+        hint = f" (did you mean {label(close[0])}?)" if close else ""
+        raise InvalidInputError(
+            f"{where}unknown {kind} {label(unknown[0])}{hint}; expected one of {expected}"
+        )
+
+
+def _default_index(table: dict[str, Any], source: Path) -> IndexSpec:
+    spec = dict(table)
+    spec.setdefault("name", "v1")
+    try:
+        spec["embedder"] = EmbedderSpec.from_dict(spec.get("embedder", {}))
+        return IndexSpec.from_dict(spec)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{source}: [default_index] {exc}") from exc
 
 
 def _eval_data_roots(roots: Any, source: Path) -> tuple[Path, ...]:

@@ -23,9 +23,10 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
-from indexes.errors import StorageError
+from indexes.errors import StorageBusyError, StorageError
 
 from ..budget import WaitBudget
+from .file_checks import check_schema, make_private, not_a_switchover_database
 from .schema import SCHEMA_VERSIONS
 
 
@@ -54,11 +55,13 @@ class Connections:
         """``busy_timeout_s``: how long a statement waits for another connection's lock."""
         self.path = path
         self.busy_timeout_s = busy_timeout_s
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(path)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        with storage_errors():
+        with storage_errors(), not_a_switchover_database(path):
             self._writer = Database(_connect(path, busy_timeout_s))
+            check_schema(self._writer, path)  # before anything writes to a foreign file
             self._writer.execute("PRAGMA journal_mode = WAL")
             SCHEMA_VERSIONS.apply(self._writer)
 
@@ -154,7 +157,7 @@ class Connections:
         if budget is None:
             self._write_lock.acquire()
         elif not budget.acquire(self._write_lock):
-            raise StorageError(
+            raise StorageBusyError(
                 f"database is locked: other writes of this server held it for the whole"
                 f" {budget.total:g} s this write may wait"
             )

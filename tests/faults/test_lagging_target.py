@@ -112,9 +112,11 @@ def test_a_healthy_target_under_a_steady_write_stream_still_serves_its_share(
 
     writer = threading.Thread(target=write_stream, daemon=True)
     writer.start()
-    try:
-        time.sleep(0.05)
-        served = [search(client, text_of(i % 60, 0), keys[i % len(keys)])[0] for i in range(200)]
+    served: list[str] = []
+    try:  # read until the stream has written enough (bounded: 2,000 reads at most)
+        while (written[0] <= 50 or len(served) < 200) and len(served) < 2000:
+            i = len(served)
+            served.append(search(client, text_of(i % 60, 0), keys[i % len(keys)])[0])
     finally:
         stop.set()
         writer.join(timeout=10)

@@ -37,6 +37,11 @@ from tests.faults.faults import AUTH, assert_converged, docs, put_body, text_of
 from tests.server import ServerProcess
 
 BUSY_TIMEOUT_S = 0.5
+# What the hardening issue promises on a loaded 2-core machine: a refused write is answered
+# within the busy timeout + 1 s, a read meanwhile within 1 s (one that queued behind the
+# writes would wait for them: one or more busy timeouts per wave of 40 threads).
+ANSWER_SLACK_S = 1.0
+READ_BOUND_S = 1.0
 T = TypeVar("T")
 
 _HOLDER = """
@@ -231,14 +236,14 @@ def test_reads_are_answered_at_once_while_more_writes_than_request_threads_wait_
             reads += 1
         writer.join(timeout=120)
     assert reads >= 1
-    assert slowest_read < BUSY_TIMEOUT_S, f"a read took {slowest_read:.2f} s"
+    assert slowest_read < READ_BOUND_S, f"a read took {slowest_read:.2f} s"
     assert len(outcomes) == len(writes)
     for seconds, response in outcomes:
         assert not isinstance(response, Exception), response
         assert response.status_code == 503, response.text
         assert response.headers["Retry-After"] == "1"
         assert response.json()["error"]["type"] == "storage_unavailable"
-        assert seconds < BUSY_TIMEOUT_S + 0.5
+        assert seconds < BUSY_TIMEOUT_S + ANSWER_SLACK_S
     assert api.get("/healthz").json() == before, "the refused writes changed nothing"
     assert api.put("/v1/documents", json=put_body(range(100, 145))).status_code == 200
 
