@@ -6,13 +6,15 @@
 * :func:`embed_documents_cached` encodes only text the :class:`EmbeddingCache` lacks.
 * :class:`IndexSpec` names an immutable index version; :class:`SearchParams` are its
   runtime knobs.
-* :class:`VectorIndex` wraps FAISS with string ids, write-log sequencing, deletes on
-  every layout and concurrent searches; it refuses queries from another embedder.
+* :class:`IndexBackend` is the seam the core indexes through; :class:`VectorIndex`,
+  its FAISS implementation, adds string ids, write-log sequencing, deletes on every
+  layout and concurrent searches; it refuses queries from another embedder.
 * :func:`write_snapshot` / :func:`load_latest_snapshot` persist and restore it.
 
 The package knows nothing of migrations, HTTP or SQL.
 """
 
+from .backend import Hit, IndexBackend, SnapshotBackend, snapshottable
 from .cache import (
     CachedEmbedding,
     EmbeddingCache,
@@ -37,7 +39,8 @@ from .errors import (
     SnapshotError,
     SwitchoverError,
 )
-from .faiss_index import Hit, IndexState, VectorIndex
+from .faiss_index import VectorIndex
+from .index_state import IndexState
 from .snapshots import SnapshotInfo, list_snapshots, load_latest_snapshot, write_snapshot
 from .spec import INDEX_NAME_PATTERN, IndexSpec, Metric, SearchParams
 
@@ -52,6 +55,7 @@ __all__ = [
     "EmbeddingCache",
     "HashEmbedder",
     "Hit",
+    "IndexBackend",
     "IndexSpec",
     "IndexState",
     "InvalidInputError",
@@ -60,6 +64,7 @@ __all__ = [
     "QueryVectors",
     "SearchParams",
     "SentenceTransformerEmbedder",
+    "SnapshotBackend",
     "SnapshotError",
     "SnapshotInfo",
     "SwitchoverError",
@@ -70,5 +75,6 @@ __all__ = [
     "load_embedder",
     "load_latest_snapshot",
     "resolve_model_path",
+    "snapshottable",
     "write_snapshot",
 ]

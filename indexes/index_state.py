@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from .errors import SnapshotError
-from .spec import IndexSpec, SearchParams
+from .spec import IndexSpec, SearchParams, faiss_message
 
 
 @dataclass(eq=False)
@@ -52,3 +52,14 @@ def check_state(state: IndexState, idmap: Any) -> None:
         problems.append("buffered ids do not match the id map")
     if problems:
         raise SnapshotError("inconsistent index state: " + "; ".join(problems))
+
+
+def deserialize_idmap(state: IndexState) -> Any:
+    """The ``IndexIDMap2`` serialised in ``state``; unreadable or another type: SnapshotError."""
+    try:
+        idmap = faiss.deserialize_index(np.ascontiguousarray(state.faiss_bytes, np.uint8))
+    except RuntimeError as exc:
+        raise SnapshotError(f"unreadable FAISS index: {faiss_message(exc)}") from exc
+    if not isinstance(idmap, faiss.IndexIDMap2):
+        raise SnapshotError(f"expected an IndexIDMap2, found {type(idmap).__name__}")
+    return idmap

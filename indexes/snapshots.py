@@ -33,9 +33,11 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_int
+from .backend import SnapshotBackend
 from .durable import fsync_dir, sha256_file, write_synced
 from .errors import SnapshotError, SwitchoverError
-from .faiss_index import IndexState, VectorIndex
+from .faiss_index import VectorIndex
+from .index_state import IndexState
 from .spec import IndexSpec, SearchParams
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class _RejectedError(Exception):
 # -- writing -----------------------------------------------------------------------
 
 
-def write_snapshot(index: VectorIndex, directory: Path, keep: int = 2) -> SnapshotInfo:
+def write_snapshot(index: SnapshotBackend, directory: Path, keep: int = 2) -> SnapshotInfo:
     """Write a snapshot of ``index`` into ``directory`` and keep the newest ``keep``.
 
     Any filesystem failure raises :class:`SnapshotError` and leaves no folder under a

@@ -12,10 +12,12 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from indexes import (
+    IndexBackend,
     SnapshotInfo,
     VectorIndex,
     load_embedder,
     load_latest_snapshot,
+    snapshottable,
     write_snapshot,
 )
 from indexes.errors import (
@@ -104,6 +106,7 @@ class IndexRegistry:
             self.settings.snapshot_dir(entry.name), entry.spec, entry.fingerprint
         )
         info: SnapshotInfo | None = None
+        index: IndexBackend
         if loaded is None:
             index = VectorIndex(entry.spec, entry.dim, entry.fingerprint, entry.search_params)
             if start_seq:
@@ -144,15 +147,17 @@ class IndexRegistry:
     ) -> dict[str, Any] | None:
         """Write a snapshot when forced, when ``min_records`` records arrived since the last
         (at shutdown), or when due by the periodic cadence (:func:`snapshot_due`)."""
-        name = runtime.name
-        since = runtime.index.applied_seq - self._snapshot_seq.get(name, 0)
+        name, index = runtime.name, runtime.index
+        if not snapshottable(index):
+            return None  # the backend persists itself: there is nothing to write
+        since = index.applied_seq - self._snapshot_seq.get(name, 0)
         if min_records is not None:
             due = since >= min_records
         else:
             due = snapshot_due(
                 self.settings,
                 since=since,
-                count=len(runtime.index),
+                count=len(index),
                 idle_s=time.monotonic() - self._snapshot_time.get(name, 0.0),
                 last_cost_s=self._snapshot_cost.get(name, 0.0),
             )
@@ -161,7 +166,7 @@ class IndexRegistry:
         try:
             with self._snapshot_lock:
                 started = time.monotonic()  # its own cost, not the wait for another's
-                info = write_snapshot(runtime.index, self.settings.snapshot_dir(name))
+                info = write_snapshot(index, self.settings.snapshot_dir(name))
         except SnapshotError:
             log.exception("snapshot of %s failed; the log still holds every write", name)
             if force:

@@ -1,4 +1,4 @@
-"""A live index version: catalog entry + embedder + FAISS index, fed from the write log."""
+"""A live index version: catalog entry + embedder + index backend, fed from the write log."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from indexes import (
     Embedder,
     EmbeddingCache,
     Hit,
+    IndexBackend,
     QueryVectors,
     SearchParams,
-    VectorIndex,
     content_hash,
     embed_documents_cached,
 )
@@ -131,7 +131,7 @@ class IndexRuntime:
         self,
         entry: CatalogEntry,
         embedder: Embedder,
-        index: VectorIndex,
+        index: IndexBackend,
         cache: EmbeddingCache,
     ) -> None:
         self.entry = entry

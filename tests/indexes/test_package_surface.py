@@ -22,6 +22,7 @@ EXPECTED = {
     "EmbeddingCache",
     "HashEmbedder",
     "Hit",
+    "IndexBackend",
     "IndexSpec",
     "IndexState",
     "InvalidInputError",
@@ -30,6 +31,7 @@ EXPECTED = {
     "QueryVectors",
     "SearchParams",
     "SentenceTransformerEmbedder",
+    "SnapshotBackend",
     "SnapshotError",
     "SnapshotInfo",
     "SwitchoverError",
@@ -40,6 +42,7 @@ EXPECTED = {
     "load_embedder",
     "load_latest_snapshot",
     "resolve_model_path",
+    "snapshottable",
     "write_snapshot",
 }
 
