@@ -1,11 +1,15 @@
-"""Shared fixtures: settings on a temporary home, with the fast hash embedder by default."""
+"""Shared fixtures: settings on a temporary home, with the fast hash embedder by default.
+
+Also the one operator header (:data:`OPERATOR`) and the one seeding helper
+(:func:`seed_documents`) every test that talks HTTP uses.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,12 +18,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from indexes import EmbedderSpec, IndexSpec
 from migrator import Settings, Switchover
 
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
 REPO = Path(__file__).resolve().parent.parent
 SQUAD_DIR = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/squad-v1.1-dev"))
 SAMPLE_DIR = REPO / "data" / "sample"
 
 HASH_EMBEDDER = EmbedderSpec(kind="hash", dim=64)
 OPERATOR_TOKEN = "test-operator-token"  # noqa: S105 - a fixture value, not a secret
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}  # the header of an operator call
+
+
+def seed_documents(client: TestClient, count: int) -> None:
+    """Write documents ``d0 .. d{count-1}``, text ``lamp tide gear number {i}``, over HTTP."""
+    docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(count)]
+    response = client.put("/v1/documents", json={"documents": docs})
+    assert response.status_code == 200, response.text
 
 
 def hash_settings(home: Path, factory: str = "Flat", **overrides: Any) -> Settings:

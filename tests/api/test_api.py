@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -11,19 +10,13 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from migrator import Settings
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import OPERATOR
 
 DOCS = [
     {"id": "a", "text": "lighthouse lamp keeper at the rocky coast", "metadata": {"n": 1}},
     {"id": "b", "text": "sourdough starter and wild yeast bread", "metadata": {}},
     {"id": "dir/with/slash", "text": "river delta silt and sediment", "metadata": {}},
 ]
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def state(client: TestClient) -> tuple[int, int]:
@@ -154,11 +147,10 @@ def test_snapshot_needs_an_operator_token(client: TestClient) -> None:
     assert client.post("/v1/indexes/v1/snapshot").status_code == 401
     wrong = {"Authorization": "Bearer wrong"}
     assert client.post("/v1/indexes/v1/snapshot", headers=wrong).status_code == 401
-    ok = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-    response = client.post("/v1/indexes/v1/snapshot", headers=ok)
+    response = client.post("/v1/indexes/v1/snapshot", headers=OPERATOR)
     assert response.status_code == 200
     assert response.json()["snapshots"][0]["applied_seq"] == 3
-    assert client.post("/v1/indexes/nope/snapshot", headers=ok).status_code == 404
+    assert client.post("/v1/indexes/nope/snapshot", headers=OPERATOR).status_code == 404
 
 
 def test_openapi_schema_lists_every_route(client: TestClient) -> None:

@@ -16,21 +16,20 @@ from api import create_app
 from evals import load_dataset
 from migrator import Settings
 from migrator.guardrails import FIELDS, Setting
-from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR
+from tests.api.conftest import service_of
+from tests.conftest import OPERATOR, SAMPLE_DIR
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+pytestmark = pytest.mark.documents(40)
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
-        c.put("/v1/documents", json={"documents": docs})
-        body = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
-        mid = c.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
-        c.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
-        c.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
-        yield c
+def client(client: TestClient) -> TestClient:
+    """The shared client, with a migration to ``v2`` (HNSW) backfilled: two live indexes."""
+    body = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
+    mid = client.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
+    assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
+    assert service_of(client).migrations.wait_backfill().finished
+    return client
 
 
 def ef_search(client: TestClient) -> int | None:
@@ -40,20 +39,20 @@ def ef_search(client: TestClient) -> int | None:
 
 
 def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> None:
-    assert client.get("/v1/config", headers=AUTH).json()["version"] == 0
+    assert client.get("/v1/config", headers=OPERATOR).json()["version"] == 0
     first = client.put(
         "/v1/config",
         json={"indexes": {"v2": {"ef_search": 128}}, "reason": "more recall"},
-        headers=AUTH,
+        headers=OPERATOR,
     )
     assert first.status_code == 200
     assert ef_search(client) == 128
-    second = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 16}}}, headers=AUTH)
+    second = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 16}}}, headers=OPERATOR)
     assert ef_search(client) == 16
-    reverted = client.post("/v1/config/revert", headers=AUTH)
+    reverted = client.post("/v1/config/revert", headers=OPERATOR)
     assert reverted.status_code == 200
     assert ef_search(client) == 128, "the previous search parameters, at once"
-    history = client.get("/v1/config/history", headers=AUTH).json()["versions"]
+    history = client.get("/v1/config/history", headers=OPERATOR).json()["versions"]
     assert [v["reason"] for v in history] == [
         f"revert to version {first.json()['version']}",
         "set",
@@ -65,13 +64,13 @@ def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> 
 
 
 def test_migration_knobs_are_versioned_and_audited_on_the_timeline(client: TestClient) -> None:
-    client.put("/v1/config", json={"migration": {"shadow_sample": 0.9}}, headers=AUTH)
-    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    client.put("/v1/config", json={"migration": {"shadow_sample": 0.9}}, headers=OPERATOR)
+    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
     assert status["plan"]["shadow_sample"] == 0.9
-    events = client.get(f"/v1/migrations/{status['id']}/events", headers=AUTH).json()["events"]
+    events = client.get(f"/v1/migrations/{status['id']}/events", headers=OPERATOR).json()["events"]
     assert events[-1]["reason"] == "plan: shadow_sample=0.9"
-    client.post("/v1/config/revert", headers=AUTH)
-    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    client.post("/v1/config/revert", headers=OPERATOR)
+    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
     assert status["plan"]["shadow_sample"] == 0.1
 
 
@@ -88,12 +87,12 @@ def test_migration_knobs_are_versioned_and_audited_on_the_timeline(client: TestC
     ],
 )
 def test_bad_config_changes_are_4xx_and_change_nothing(client: TestClient, body: object) -> None:
-    before = client.get("/v1/config", headers=AUTH).json()
-    response = client.put("/v1/config", json=body, headers=AUTH)
+    before = client.get("/v1/config", headers=OPERATOR).json()
+    response = client.put("/v1/config", json=body, headers=OPERATOR)
     assert 400 <= response.status_code < 500
-    after = client.get("/v1/config", headers=AUTH).json()
+    after = client.get("/v1/config", headers=OPERATOR).json()
     assert after == before
-    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+    assert client.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
 
 
 def test_config_needs_the_operator_token(client: TestClient) -> None:
@@ -108,9 +107,9 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
         c.put("/v1/documents", json={"documents": docs})
         body = {"target": {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 1}}}
-        mid = c.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
-        c.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
-        c.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
+        mid = c.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
+        c.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
+        service_of(c).migrations.wait_backfill()
 
         def agreement() -> int:
             same = 0
@@ -131,12 +130,12 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         c.put(
             "/v1/config",
             json={"indexes": {"v2": {"nprobe": 8}}, "reason": "probe all"},
-            headers=AUTH,
+            headers=OPERATOR,
         )
         assert agreement() == 40, "probing every list is exact search"
-        c.post("/v1/config/revert", headers=AUTH)
+        c.post("/v1/config/revert", headers=OPERATOR)
         assert agreement() == narrow < 40, "the revert brings nprobe 1 back at once"
-        history = c.get("/v1/config/history", headers=AUTH).json()["versions"]
+        history = c.get("/v1/config/history", headers=OPERATOR).json()["versions"]
         assert history[0]["reason"].startswith("revert to version")
         assert history[0]["config"]["indexes"]["v2"]["nprobe"] == 1
 
@@ -144,7 +143,7 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
 def send(client: TestClient, method: str, url: str, body: object) -> Response:
     """``body`` as JSON with NaN and Infinity spelled as Python's encoder does (the client's
     own encoder refuses them; the server's JSON parser accepts them)."""
-    headers = {**AUTH, "Content-Type": "application/json"}
+    headers = {**OPERATOR, "Content-Type": "application/json"}
     return client.request(method, url, content=json.dumps(body), headers=headers)
 
 
@@ -161,16 +160,16 @@ def test_guardrail_values_that_would_stop_the_watchdog_are_refused_everywhere(
     client: TestClient, guardrails: dict[str, object]
 ) -> None:
     """PUT /v1/config and PATCH plan both refuse them with a 422 naming the field."""
-    mid = client.get("/v1/migrations/current", headers=AUTH).json()["id"]
-    before = client.get("/v1/config", headers=AUTH).json()
+    mid = client.get("/v1/migrations/current", headers=OPERATOR).json()["id"]
+    before = client.get("/v1/config", headers=OPERATOR).json()
     field = next(iter(guardrails))
     put = send(client, "PUT", "/v1/config", {"migration": {"guardrails": guardrails}})
     patch = send(client, "PATCH", f"/v1/migrations/{mid}/plan", {"guardrails": guardrails})
     for response in (put, patch):
         assert response.status_code == 422, response.text
         assert f"guardrails.{field}." in response.json()["error"]["message"]
-    assert client.get("/v1/config", headers=AUTH).json() == before
-    events = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"]
+    assert client.get("/v1/config", headers=OPERATOR).json() == before
+    events = client.get(f"/v1/migrations/{mid}/events", headers=OPERATOR).json()["events"]
     assert [e["reason"] for e in events if e["reason"].startswith("plan:")] == []
 
 
@@ -183,7 +182,7 @@ def test_a_migration_with_such_guardrails_is_not_created(
         response = send(c, "POST", "/v1/migrations", body)
         assert response.status_code == 422, response.text
         assert "guardrails." in response.json()["error"]["message"]
-        assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
+        assert c.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
         assert [i["name"] for i in c.get("/v1/indexes").json()["indexes"]] == ["v1"]
 
 
@@ -220,21 +219,21 @@ BAD_KNOBS = [
 def test_put_config_refuses_a_bad_migration_knob_by_name(
     client: TestClient, key: str, value: object
 ) -> None:
-    before = client.get("/v1/config", headers=AUTH).json()
+    before = client.get("/v1/config", headers=OPERATOR).json()
     response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
     assert response.status_code == 422, response.text
     assert key in response.json()["error"]["message"]
-    assert client.get("/v1/config", headers=AUTH).json() == before
-    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+    assert client.get("/v1/config", headers=OPERATOR).json() == before
+    assert client.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
 
 
 @pytest.mark.parametrize(("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None])
 def test_patch_plan_refuses_a_bad_knob_by_name(client: TestClient, key: str, value: object) -> None:
-    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
     response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
     assert response.status_code == 422, response.text
     assert key in response.json()["error"]["message"]
-    after = client.get("/v1/migrations/current", headers=AUTH).json()
+    after = client.get("/v1/migrations/current", headers=OPERATOR).json()
     assert after["plan"] == status["plan"]
 
 
@@ -252,7 +251,7 @@ def test_a_migration_with_a_bad_plan_value_is_not_created(
         response = send(c, "POST", "/v1/migrations", body)
         assert response.status_code == 422, response.text
         assert key in response.json()["error"]["message"]
-        assert c.get("/v1/migrations/current", headers=AUTH).status_code == 404
+        assert c.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -271,17 +270,17 @@ def test_a_migration_with_a_bad_plan_value_is_not_created(
 def test_search_params_must_be_known_integers_in_range(
     client: TestClient, params: dict[str, object]
 ) -> None:
-    before = client.get("/v1/config", headers=AUTH).json()
+    before = client.get("/v1/config", headers=OPERATOR).json()
     response = send(client, "PUT", "/v1/config", {"indexes": {"v2": params}})
     assert response.status_code == 422, response.text
     assert next(iter(params)) in response.json()["error"]["message"]
-    assert client.get("/v1/config", headers=AUTH).json() == before
+    assert client.get("/v1/config", headers=OPERATOR).json() == before
 
 
 def test_good_knobs_still_apply(client: TestClient) -> None:
     change = {"migration": {"canary_steps": [2, 10.5, 100 - 1e-9], "shadow_sample": 1}}
-    assert client.put("/v1/config", json=change, headers=AUTH).status_code == 200
-    plan = client.get("/v1/migrations/current", headers=AUTH).json()["plan"]
+    assert client.put("/v1/config", json=change, headers=OPERATOR).status_code == 200
+    plan = client.get("/v1/migrations/current", headers=OPERATOR).json()["plan"]
     assert plan["canary_steps"] == [2.0, 10.5, 100 - 1e-9]
     assert plan["shadow_sample"] == 1.0
 
@@ -353,8 +352,8 @@ _FUZZ = fuzz_settings(
 
 
 def unchanged(client: TestClient, before: dict[str, object]) -> None:
-    assert client.get("/v1/config", headers=AUTH).json() == before
-    assert client.get("/v1/config/history", headers=AUTH).json()["versions"] == []
+    assert client.get("/v1/config", headers=OPERATOR).json() == before
+    assert client.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
 
 
 @_FUZZ
@@ -362,8 +361,8 @@ def unchanged(client: TestClient, before: dict[str, object]) -> None:
 def test_type_confusion_in_put_config_and_patch_plan_is_a_4xx_that_changes_nothing(
     client: TestClient, data: st.DataObject
 ) -> None:
-    status = client.get("/v1/migrations/current", headers=AUTH).json()
-    before = client.get("/v1/config", headers=AUTH).json()
+    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
+    before = client.get("/v1/config", headers=OPERATOR).json()
     where = data.draw(st.sampled_from(["knob", "index", "patch"]))
     if where == "index":
         body: object = {"indexes": {"v2": data.draw(_BAD_PARAM)}}
@@ -378,7 +377,7 @@ def test_type_confusion_in_put_config_and_patch_plan_is_a_4xx_that_changes_nothi
     assert 400 <= response.status_code < 500, response.text
     assert set(response.json()["error"]) >= {"type", "message"}
     unchanged(client, before)
-    after = client.get("/v1/migrations/current", headers=AUTH).json()
+    after = client.get("/v1/migrations/current", headers=OPERATOR).json()
     assert after["plan"] == status["plan"]
 
 
@@ -398,5 +397,5 @@ def test_type_confusion_in_a_new_migration_is_a_4xx_that_creates_nothing(
     body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
     response = send(empty_client, "POST", "/v1/migrations", body)
     assert 400 <= response.status_code < 500, response.text
-    assert empty_client.get("/v1/migrations/current", headers=AUTH).status_code == 404
+    assert empty_client.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
     assert [i["name"] for i in empty_client.get("/v1/indexes").json()["indexes"]] == ["v1"]

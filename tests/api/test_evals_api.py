@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from evals import load_dataset
-from migrator import Settings
-from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR
-
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+from tests.api.conftest import service_of
+from tests.conftest import OPERATOR, SAMPLE_DIR
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        data = load_dataset(SAMPLE_DIR)
-        docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
-        c.put("/v1/documents", json={"documents": docs})
-        yield c
+@pytest.fixture(autouse=True)
+def _sample_corpus(client: TestClient) -> None:
+    """The sample eval set's own corpus, so its questions have their answers indexed."""
+    data = load_dataset(SAMPLE_DIR)
+    docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
+    assert client.put("/v1/documents", json={"documents": docs}).status_code == 200
 
 
 def register(client: TestClient, **body: Any) -> Any:
     payload = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 100, "seed": 3, **body}
-    return client.post("/v1/eval-sets", json=payload, headers=AUTH)
+    return client.post("/v1/eval-sets", json=payload, headers=OPERATOR)
 
 
 def test_an_eval_set_is_a_seeded_sample_with_its_hash(client: TestClient) -> None:
@@ -38,7 +33,7 @@ def test_an_eval_set_is_a_seeded_sample_with_its_hash(client: TestClient) -> Non
     assert record["sample"] == 100
     assert record["labelled"] is True
     assert len(record["content_hash"]) == 64
-    listed = client.get("/v1/eval-sets", headers=AUTH).json()["eval_sets"]
+    listed = client.get("/v1/eval-sets", headers=OPERATOR).json()["eval_sets"]
     assert [r["name"] for r in listed] == ["sample"]
     assert register(client).status_code == 409
 
@@ -57,7 +52,7 @@ def test_an_eval_set_is_a_seeded_sample_with_its_hash(client: TestClient) -> Non
 def test_bad_eval_sets_are_4xx_and_register_nothing(client: TestClient, body: Any) -> None:
     response = register(client, **body)
     assert response.status_code == 422
-    assert client.get("/v1/eval-sets", headers=AUTH).json()["eval_sets"] == []
+    assert client.get("/v1/eval-sets", headers=OPERATOR).json()["eval_sets"] == []
 
 
 def test_eval_routes_need_the_operator_token(client: TestClient) -> None:
@@ -68,30 +63,30 @@ def test_eval_routes_need_the_operator_token(client: TestClient) -> None:
 def test_an_eval_job_runs_in_the_background_and_reports_three_ways(client: TestClient) -> None:
     register(client)
     target = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
-    mid = client.post("/v1/migrations", json=target, headers=AUTH).json()["id"]
-    client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
-    client.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
-    job = client.post("/v1/evals", json={"eval_set": "sample"}, headers=AUTH)
+    mid = client.post("/v1/migrations", json=target, headers=OPERATOR).json()["id"]
+    client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
+    service_of(client).migrations.wait_backfill()
+    job = client.post("/v1/evals", json={"eval_set": "sample"}, headers=OPERATOR)
     assert job.status_code == 202
     assert (job.json()["source"], job.json()["target"]) == ("v1", "v2")
     run_id = job.json()["id"]
     deadline = time.monotonic() + 60
-    record = client.get(f"/v1/evals/{run_id}", headers=AUTH).json()
+    record = client.get(f"/v1/evals/{run_id}", headers=OPERATOR).json()
     while record["report"].get("status") == "running" and time.monotonic() < deadline:
         time.sleep(0.1)
-        record = client.get(f"/v1/evals/{run_id}", headers=AUTH).json()
+        record = client.get(f"/v1/evals/{run_id}", headers=OPERATOR).json()
     assert record["decision"] in ("pass", "hold")
     assert record["migration_id"] == mid
     report = record["report"]
     assert report["meta"]["eval_set_hash"] == register(client, name="other").json()["content_hash"]
     assert report["summary"]["n"] >= 50
-    markdown = client.get(f"/v1/evals/{run_id}?format=markdown", headers=AUTH)
+    markdown = client.get(f"/v1/evals/{run_id}?format=markdown", headers=OPERATOR)
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert "recall@10" in markdown.text
-    html = client.get(f"/v1/evals/{run_id}?format=html", headers=AUTH)
+    html = client.get(f"/v1/evals/{run_id}?format=html", headers=OPERATOR)
     assert html.headers["content-type"].startswith("text/html")
     assert "<svg" in html.text
-    listed = client.get("/v1/evals", headers=AUTH).json()["evals"]
+    listed = client.get("/v1/evals", headers=OPERATOR).json()["evals"]
     assert listed[0]["id"] == run_id
 
 
@@ -106,5 +101,5 @@ def test_an_eval_job_runs_in_the_background_and_reports_three_ways(client: TestC
 )
 def test_bad_eval_jobs_are_4xx(client: TestClient, body: Any) -> None:
     register(client)
-    response = client.post("/v1/evals", json=body, headers=AUTH)
+    response = client.post("/v1/evals", json=body, headers=OPERATOR)
     assert 400 <= response.status_code < 500

@@ -43,11 +43,10 @@ from hypothesis import HealthCheck, given, settings
 
 from api import create_app
 from migrator import Switchover
-from tests.api.seeding import seed_live_migration
-from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
+from tests.api.conftest import seed_live_migration
+from tests.conftest import OPERATOR, OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
 from tests.server import ServerProcess
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
 
 FAST_EXAMPLES = 35  # per operation, mode and token: a few thousand requests, about a minute
@@ -315,7 +314,7 @@ def test_ids_beyond_64_bits_are_422_not_500(
     client: TestClient, method: str, path: str, body: Any
 ) -> None:
     """They reached SQLite's binding, which raised OverflowError: a 500."""
-    response = client.request(method, path, json=body, headers=AUTH)
+    response = client.request(method, path, json=body, headers=OPERATOR)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["type"] == "invalid_input"
 
@@ -335,9 +334,3 @@ def test_framework_errors_use_the_error_body(client: TestClient) -> None:
         assert 400 <= status < 500
         assert set(response.json()) == {"error"}
         assert response.json()["error"]["message"]
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(hash_settings(tmp_path / "home"))) as c:
-        yield c

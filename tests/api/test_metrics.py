@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,9 +15,9 @@ from api.metrics import ServiceCollector
 from evals import load_dataset
 from indexes.errors import StorageError
 from migrator import Settings, Switchover
-from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR
+from tests.api.conftest import service_of
+from tests.conftest import OPERATOR, SAMPLE_DIR
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 TARGET = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
 PHASES = (
     "planned",
@@ -34,17 +33,7 @@ PHASES = (
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(60)]
-        c.put("/v1/documents", json={"documents": docs})
-        yield c
-
-
-def facade(client: TestClient) -> Switchover:
-    svc: Switchover = client.app.state.service  # type: ignore[attr-defined]
-    return svc
+pytestmark = pytest.mark.documents(60)
 
 
 def scrape(client: TestClient) -> Samples:
@@ -74,11 +63,11 @@ def phase_of(samples: Samples, migration: int) -> list[str]:
 
 def start_migration(client: TestClient, **plan: object) -> int:
     """Create the v2 migration and run its backfill to the end."""
-    created = client.post("/v1/migrations", json={**TARGET, **plan}, headers=AUTH)
+    created = client.post("/v1/migrations", json={**TARGET, **plan}, headers=OPERATOR)
     assert created.status_code == 201
     mid: int = created.json()["id"]
-    assert client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH).status_code == 200
-    facade(client).migrations.wait_backfill()
+    assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
+    service_of(client).migrations.wait_backfill()
     return mid
 
 
@@ -147,11 +136,11 @@ def test_a_migration_moves_phase_share_backfill_and_rollbacks(client: TestClient
     assert value(samples, "switchover_index_documents", index="v2", role="target") == 60
     assert value(samples, "switchover_target_lag_records", migration=str(mid), target="v2") == 0
 
-    client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
+    client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
     assert phase_of(scrape(client), mid) == ["shadow"]
 
     canary = {"percent": 50, "override": True}
-    assert client.post(f"/v1/migrations/{mid}/canary", json=canary, headers=AUTH).is_success
+    assert client.post(f"/v1/migrations/{mid}/canary", json=canary, headers=OPERATOR).is_success
     samples = scrape(client)
     assert phase_of(samples, mid) == ["canary"]
     share = "switchover_migration_target_share_percent"
@@ -166,7 +155,7 @@ def test_a_migration_moves_phase_share_backfill_and_rollbacks(client: TestClient
     assert value(samples, "switchover_search_duration_seconds_count", **searched) > 0
 
     reason = {"reason": "test"}
-    assert client.post(f"/v1/migrations/{mid}/rollback", json=reason, headers=AUTH).is_success
+    assert client.post(f"/v1/migrations/{mid}/rollback", json=reason, headers=OPERATOR).is_success
     samples = scrape(client)
     assert phase_of(samples, mid) == ["rolled_back"]
     assert value(samples, share, migration=str(mid), target="v2") == 0
@@ -180,8 +169,8 @@ def test_a_watchdog_rollback_is_counted_apart_and_guardrails_show_their_state(
     # a latency ceiling no shadow read can meet: the first judged window breaches
     rails = {"latency": {"max_p95_ratio": 0.001, "min_samples": 1}}
     mid = start_migration(client, shadow_sample=1.0, guardrails=rails)
-    client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
-    svc = facade(client)
+    client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
+    svc = service_of(client)
     svc.watchdog.tick()
     samples = scrape(client)
     assert value(samples, "switchover_guardrail_state", name="recall") == 1  # no eval set
@@ -202,9 +191,9 @@ def test_a_watchdog_rollback_is_counted_apart_and_guardrails_show_their_state(
 
 def test_rollbacks_of_ended_migrations_still_count(client: TestClient) -> None:
     mid = start_migration(client)
-    client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
-    client.post(f"/v1/migrations/{mid}/rollback", json={"reason": "one"}, headers=AUTH)
-    client.post(f"/v1/migrations/{mid}/abort", headers=AUTH)
+    client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
+    client.post(f"/v1/migrations/{mid}/rollback", json={"reason": "one"}, headers=OPERATOR)
+    client.post(f"/v1/migrations/{mid}/abort", headers=OPERATOR)
     for _ in range(2):  # the second scrape reads the ended migration's cached count
         samples = scrape(client)
         assert value(samples, "switchover_rollbacks_total", cause="operator") == 1
@@ -217,14 +206,14 @@ def test_recall_gauges_match_the_newest_eval_run(settings: Settings) -> None:
         docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
         client.put("/v1/documents", json={"documents": docs})
         eval_set = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 100, "seed": 3}
-        assert client.post("/v1/eval-sets", json=eval_set, headers=AUTH).status_code == 201
+        assert client.post("/v1/eval-sets", json=eval_set, headers=OPERATOR).status_code == 201
         mid = start_migration(client)
-        job = client.post("/v1/evals", json={"eval_set": "sample"}, headers=AUTH).json()
+        job = client.post("/v1/evals", json={"eval_set": "sample"}, headers=OPERATOR).json()
         deadline = time.monotonic() + 60
-        record = client.get(f"/v1/evals/{job['id']}", headers=AUTH).json()
+        record = client.get(f"/v1/evals/{job['id']}", headers=OPERATOR).json()
         while record["report"].get("status") == "running" and time.monotonic() < deadline:
             time.sleep(0.05)
-            record = client.get(f"/v1/evals/{job['id']}", headers=AUTH).json()
+            record = client.get(f"/v1/evals/{job['id']}", headers=OPERATOR).json()
         summary = record["report"]["summary"]
         samples = scrape(client)
     recall = "switchover_eval_recall_at_10"

@@ -2,43 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
-from migrator import Settings
-from tests.conftest import OPERATOR_TOKEN
+from tests.api.conftest import service_of
+from tests.conftest import OPERATOR
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 TARGET = {"target": {"name": "v2", "factory": "HNSW32,Flat", "metric": "ip"}}
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(60)]
-        c.put("/v1/documents", json={"documents": docs})
-        yield c
+pytestmark = pytest.mark.documents(60)
 
 
 def wait_backfill(client: TestClient) -> None:
-    client.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
+    service_of(client).migrations.wait_backfill()
 
 
 def test_a_whole_migration_over_http(client: TestClient) -> None:
-    created = client.post("/v1/migrations", json=TARGET, headers=AUTH)
+    created = client.post("/v1/migrations", json=TARGET, headers=OPERATOR)
     assert created.status_code == 201
     mid = created.json()["id"]
-    assert client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH).status_code == 200
+    assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
     wait_backfill(client)
-    status = client.get("/v1/migrations/current", headers=AUTH).json()
+    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
     assert status["backfill"]["finished"]
     assert status["backfill"]["done"] == 60
-    client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
+    client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
     canary = client.post(
-        f"/v1/migrations/{mid}/canary", json={"percent": 50, "override": True}, headers=AUTH
+        f"/v1/migrations/{mid}/canary", json={"percent": 50, "override": True}, headers=OPERATOR
     )
     assert canary.json()["target_share"] == 50
     served = {
@@ -51,10 +42,10 @@ def test_a_whole_migration_over_http(client: TestClient) -> None:
     pinned = client.post("/v1/indexes/v2/search", json={"query": "gear number 7", "k": 1})
     assert pinned.json()["served_by"] == "v2"
     assert pinned.headers["x-served-by"] == "v2"
-    client.post(f"/v1/migrations/{mid}/cutover", json={"override": True}, headers=AUTH)
-    final = client.post(f"/v1/migrations/{mid}/finalize", headers=AUTH).json()
+    client.post(f"/v1/migrations/{mid}/cutover", json={"override": True}, headers=OPERATOR)
+    final = client.post(f"/v1/migrations/{mid}/finalize", headers=OPERATOR).json()
     assert final["phase"] == "finalized"
-    events = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"]
+    events = client.get(f"/v1/migrations/{mid}/events", headers=OPERATOR).json()["events"]
     assert [e["to_phase"] for e in events] == [
         "planned",
         "backfilling",
@@ -68,11 +59,11 @@ def test_a_whole_migration_over_http(client: TestClient) -> None:
 
 
 def test_illegal_moves_are_409_naming_the_phase(client: TestClient) -> None:
-    mid = client.post("/v1/migrations", json=TARGET, headers=AUTH).json()["id"]
-    response = client.post(f"/v1/migrations/{mid}/cutover", headers=AUTH)
+    mid = client.post("/v1/migrations", json=TARGET, headers=OPERATOR).json()["id"]
+    response = client.post(f"/v1/migrations/{mid}/cutover", headers=OPERATOR)
     assert response.status_code == 409
     assert "from phase 'planned'" in response.json()["error"]["message"]
-    assert client.post("/v1/migrations", json=TARGET, headers=AUTH).status_code == 409
+    assert client.post("/v1/migrations", json=TARGET, headers=OPERATOR).status_code == 409
 
 
 @pytest.mark.parametrize(
@@ -88,10 +79,10 @@ def test_illegal_moves_are_409_naming_the_phase(client: TestClient) -> None:
 def test_bad_actions_are_4xx_and_change_nothing(
     client: TestClient, path: str, body: object, status: int
 ) -> None:
-    client.post("/v1/migrations", json=TARGET, headers=AUTH)
-    response = client.post(path, json=body, headers=AUTH)
+    client.post("/v1/migrations", json=TARGET, headers=OPERATOR)
+    response = client.post(path, json=body, headers=OPERATOR)
     assert response.status_code == status
-    assert client.get("/v1/migrations/current", headers=AUTH).json()["phase"] == "planned"
+    assert client.get("/v1/migrations/current", headers=OPERATOR).json()["phase"] == "planned"
 
 
 @pytest.mark.parametrize(
@@ -109,9 +100,9 @@ def test_bad_actions_are_4xx_and_change_nothing(
 def test_bad_migration_requests_are_4xx_and_create_nothing(
     client: TestClient, body: object
 ) -> None:
-    response = client.post("/v1/migrations", json=body, headers=AUTH)
+    response = client.post("/v1/migrations", json=body, headers=OPERATOR)
     assert 400 <= response.status_code < 500
-    assert client.get("/v1/migrations/current", headers=AUTH).status_code == 404
+    assert client.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
     assert [i["name"] for i in client.get("/v1/indexes").json()["indexes"]] == ["v1"]
 
 
@@ -121,15 +112,20 @@ def test_pinned_search_on_an_unknown_index_is_404(client: TestClient) -> None:
 
 
 def test_plan_changes_are_audited_and_validated(client: TestClient) -> None:
-    mid = client.post("/v1/migrations", json=TARGET, headers=AUTH).json()["id"]
-    response = client.patch(f"/v1/migrations/{mid}/plan", json={"shadow_sample": 1.0}, headers=AUTH)
+    mid = client.post("/v1/migrations", json=TARGET, headers=OPERATOR).json()["id"]
+    response = client.patch(
+        f"/v1/migrations/{mid}/plan", json={"shadow_sample": 1.0}, headers=OPERATOR
+    )
     assert response.status_code == 200
     assert response.json()["plan"]["shadow_sample"] == 1.0
-    event = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"][-1]
+    event = client.get(f"/v1/migrations/{mid}/events", headers=OPERATOR).json()["events"][-1]
     assert event["reason"] == "plan: shadow_sample=1.0"
     assert (event["from_phase"], event["to_phase"]) == ("planned", "planned")
     for bad in ({"shadow_sample": 3}, {}, {"canary_steps": [9, 1]}, {"phase": "cutover"}):
-        assert client.patch(f"/v1/migrations/{mid}/plan", json=bad, headers=AUTH).status_code == 422
+        assert (
+            client.patch(f"/v1/migrations/{mid}/plan", json=bad, headers=OPERATOR).status_code
+            == 422
+        )
     assert (
         client.patch(f"/v1/migrations/{mid}/plan", json={"shadow_sample": 0.5}).status_code == 401
     )

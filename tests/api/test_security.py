@@ -37,10 +37,8 @@ import api.auth
 from api import create_app
 from api.auth import OperatorRoute
 from migrator import Settings
-from tests.api.seeding import seed_live_migration
-from tests.conftest import OPERATOR_TOKEN, REPO, SAMPLE_DIR, hash_settings
-
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+from tests.api.conftest import seed_live_migration, service_of
+from tests.conftest import OPERATOR, OPERATOR_TOKEN, REPO, SAMPLE_DIR, hash_settings
 
 # Routes anyone may call: retrieval, health, metrics, the status page and the schema itself.
 PUBLIC = {
@@ -133,7 +131,7 @@ def state(client: TestClient, home: Path) -> dict[str, Any]:
         "/v1/eval-sets",
         "/v1/evals",
     ]
-    seen: dict[str, Any] = {path: client.get(path, headers=AUTH).json() for path in reads}
+    seen: dict[str, Any] = {path: client.get(path, headers=OPERATOR).json() for path in reads}
     for index in seen["/v1/indexes"]["indexes"]:
         index.pop("lag_seconds")  # time passes
     migration = seen["/v1/migrations/current"]
@@ -159,12 +157,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     with TestClient(create_app(hash_settings(home))) as client:
         seed_live_migration(client, documents=30, sample=10)
         yield client, home
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 # -- (a) every non-public route needs the token --------------------------------------------
@@ -263,7 +255,7 @@ def test_tokens_are_compared_in_constant_time(
     monkeypatch.setattr(hmac, "compare_digest", spy)  # the module api.auth calls
     assert client.get("/v1/config", headers={"Authorization": "Bearer guess"}).status_code == 401
     assert compared == [(b"guess", OPERATOR_TOKEN.encode())]
-    assert client.get("/v1/config", headers=AUTH).status_code == 200
+    assert client.get("/v1/config", headers=OPERATOR).status_code == 200
     # No other comparison touches the token: no ==, !=, in or startswith on it.
     source = Path(api.auth.__file__).read_text(encoding="utf-8")
     function = next(
@@ -500,16 +492,16 @@ def test_hostile_index_and_eval_set_names_are_refused_and_create_nothing(
     client, root = jail
     before = files_under(root)
     target = {"target": {"name": name, "factory": "Flat"}}
-    response = client.post("/v1/migrations", json=target, headers=AUTH)
+    response = client.post("/v1/migrations", json=target, headers=OPERATOR)
     assert 400 <= response.status_code < 500, response.text
     body = {"name": name, "path": str(SAMPLE_DIR), "sample": 5}
     if name != "a..b":  # a legal eval-set name (no slash): it names a row, never a path
-        response = client.post("/v1/eval-sets", json=body, headers=AUTH)
+        response = client.post("/v1/eval-sets", json=body, headers=OPERATOR)
         assert 400 <= response.status_code < 500, response.text
     for method, path in (("POST", "/v1/indexes/{}/snapshot"), ("POST", "/v1/indexes/{}/search")):
         # Percent-encoded, dots too, so the client sends the name as is (no dot-segment folding).
         url = path.format(quote(name, safe="").replace(".", "%2E"))
-        response = client.request(method, url, json={"query": "lamp"}, headers=AUTH)
+        response = client.request(method, url, json={"query": "lamp"}, headers=OPERATOR)
         assert 400 <= response.status_code < 500, (url, response.text)
     assert files_under(root) == before
     assert [i["name"] for i in client.get("/v1/indexes").json()["indexes"]] == ["v1"]
@@ -518,7 +510,7 @@ def test_hostile_index_and_eval_set_names_are_refused_and_create_nothing(
 def test_snapshots_land_only_under_the_home(jail: tuple[TestClient, Path]) -> None:
     client, root = jail
     before = files_under(root)
-    assert client.post("/v1/indexes/v1/snapshot", headers=AUTH).status_code == 200
+    assert client.post("/v1/indexes/v1/snapshot", headers=OPERATOR).status_code == 200
     created = files_under(root) - before
     assert created
     assert all(path.startswith("jail/home/indexes") for path in created), created
@@ -573,25 +565,27 @@ def test_hostile_strings_round_trip_and_every_table_survives(
         missing = quote(text.replace(chr(0), ""), safe="")
         assert client.get(f"/v1/documents/{missing}").status_code == 404
         run = {"eval_set": text, "source": "v1", "target": "v1"}
-        assert client.post("/v1/evals", json=run, headers=AUTH).status_code in (404, 422)
+        assert client.post("/v1/evals", json=run, headers=OPERATOR).status_code in (404, 422)
         body = {"name": text, "path": str(SAMPLE_DIR), "sample": 5}
-        assert client.post("/v1/eval-sets", json=body, headers=AUTH).status_code == 422
+        assert client.post("/v1/eval-sets", json=body, headers=OPERATOR).status_code == 422
     # Free text that is stored: config reasons and migration reasons come back unchanged.
     for text in HOSTILE_STRINGS:
         body = {"indexes": {"v1": {}}, "reason": text}
-        assert client.put("/v1/config", json=body, headers=AUTH).status_code == 200
-    history = client.get("/v1/config/history", headers=AUTH).json()["versions"]
+        assert client.put("/v1/config", json=body, headers=OPERATOR).status_code == 200
+    history = client.get("/v1/config/history", headers=OPERATOR).json()["versions"]
     assert [v["reason"] for v in history[: len(HOSTILE_STRINGS)]] == HOSTILE_STRINGS[::-1]
     target = {"target": {"name": "v2", "factory": "Flat"}}
-    mid = client.post("/v1/migrations", json=target, headers=AUTH).json()["id"]
+    mid = client.post("/v1/migrations", json=target, headers=OPERATOR).json()["id"]
     for text in HOSTILE_STRINGS:
-        client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
-        client.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
-        client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
-        answer = client.post(f"/v1/migrations/{mid}/rollback", json={"reason": text}, headers=AUTH)
+        client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
+        service_of(client).migrations.wait_backfill()
+        client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
+        answer = client.post(
+            f"/v1/migrations/{mid}/rollback", json={"reason": text}, headers=OPERATOR
+        )
         assert answer.status_code == 200, answer.text
-        client.post(f"/v1/migrations/{mid}/resume", headers=AUTH)
-    events = client.get(f"/v1/migrations/{mid}/events", headers=AUTH).json()["events"]
+        client.post(f"/v1/migrations/{mid}/resume", headers=OPERATOR)
+    events = client.get(f"/v1/migrations/{mid}/events", headers=OPERATOR).json()["events"]
     reasons = [e["reason"] for e in events if e["to_phase"] == "rolled_back"]
     assert reasons == HOSTILE_STRINGS
     assert tables(settings.db_path) == before

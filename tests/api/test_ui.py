@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app, ui
+from api import ui
 from migrator import Settings
-from tests.conftest import OPERATOR_TOKEN
+from tests.api.conftest import service_of
+from tests.conftest import OPERATOR
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 TARGET = {"target": {"name": "v2", "factory": "HNSW32,Flat"}, "canary_steps": [10, 50]}
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
-        c.put("/v1/documents", json={"documents": docs}).raise_for_status()
-        yield c
+pytestmark = pytest.mark.documents(40)
 
 
 def status(client: TestClient) -> dict[str, Any]:
@@ -73,12 +67,12 @@ def test_status_without_a_migration_says_so(client: TestClient) -> None:
 
 
 def test_status_reflects_a_migration_driven_over_the_operator_api(client: TestClient) -> None:
-    mid = client.post("/v1/migrations", json=TARGET, headers=AUTH).json()["id"]
-    client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH).raise_for_status()
-    client.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
-    client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH).raise_for_status()
+    mid = client.post("/v1/migrations", json=TARGET, headers=OPERATOR).json()["id"]
+    client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).raise_for_status()
+    service_of(client).migrations.wait_backfill()
+    client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR).raise_for_status()
     client.post(
-        f"/v1/migrations/{mid}/rollback", json={"reason": "status page test"}, headers=AUTH
+        f"/v1/migrations/{mid}/rollback", json={"reason": "status page test"}, headers=OPERATOR
     ).raise_for_status()
     for i in range(5):
         client.post("/v1/search", json={"query": f"tide {i}", "k": 3}).raise_for_status()
@@ -110,8 +104,8 @@ def test_status_reflects_a_migration_driven_over_the_operator_api(client: TestCl
 
 
 def test_status_carries_eval_run_summaries_but_no_per_query_results(client: TestClient) -> None:
-    mid = client.post("/v1/migrations", json=TARGET, headers=AUTH).json()["id"]
-    svc = client.app.state.service  # type: ignore[attr-defined]
+    mid = client.post("/v1/migrations", json=TARGET, headers=OPERATOR).json()["id"]
+    svc = service_of(client)
     report = {
         "format": "switchover.eval-run/1",
         "meta": {"at": 1.0, "eval_set": "sample", "fingerprints": {"v1": "x"}},
@@ -132,7 +126,7 @@ def test_status_carries_eval_run_summaries_but_no_per_query_results(client: Test
 
 
 def test_status_holds_no_token(client: TestClient, settings: Settings) -> None:
-    client.post("/v1/migrations", json=TARGET, headers=AUTH).raise_for_status()
+    client.post("/v1/migrations", json=TARGET, headers=OPERATOR).raise_for_status()
     text = client.get("/ui/status.json").text
     for token in settings.operator_tokens.values():
         assert token not in text
@@ -145,11 +139,11 @@ def test_the_snapshot_keeps_only_the_newest_events_and_eval_runs(
 ) -> None:
     monkeypatch.setattr(ui, "EVENT_LIMIT", 3)
     monkeypatch.setattr(ui, "EVAL_RUN_LIMIT", 2)
-    mid = client.post("/v1/migrations", json=TARGET, headers=AUTH).json()["id"]
+    mid = client.post("/v1/migrations", json=TARGET, headers=OPERATOR).json()["id"]
     for percent in (20, 30, 40, 60):
         plan = {"canary_steps": [percent]}
-        client.patch(f"/v1/migrations/{mid}/plan", json=plan, headers=AUTH).raise_for_status()
-    svc = client.app.state.service  # type: ignore[attr-defined]
+        client.patch(f"/v1/migrations/{mid}/plan", json=plan, headers=OPERATOR).raise_for_status()
+    svc = service_of(client)
     for i in range(4):
         svc.store.evals.add_run("s", "v1", "v2", mid, "job", None, {"status": f"run {i}"})
 

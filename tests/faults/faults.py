@@ -22,9 +22,7 @@ from fastapi.testclient import TestClient
 from indexes import Embedder, EmbedderSpec, QueryVectors
 from indexes.errors import EmbedderError
 from migrator import DocumentIn, Switchover
-from tests.conftest import OPERATOR_TOKEN
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 NEW_MODEL = EmbedderSpec(kind="hash", dim=48)  # the target's "new model": another fingerprint
 HANG_LIMIT_S = 60.0  # a hang ends by itself after this, so a broken test cannot hang CI
 

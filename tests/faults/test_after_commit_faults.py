@@ -20,7 +20,8 @@ from indexes import load_latest_snapshot
 from indexes.errors import StorageError
 from migrator import Settings, Switchover
 from migrator.store.catalog import SqliteCatalog
-from tests.faults.faults import AUTH, assert_converged, docs, put_body, start_canary, text_of
+from tests.conftest import OPERATOR
+from tests.faults.faults import assert_converged, docs, put_body, start_canary, text_of
 from tests.faults.test_snapshot_faults import disk_full
 
 
@@ -42,7 +43,7 @@ def test_finalize_whose_snapshots_hit_a_full_disk_after_the_commit_answers_final
     svc, mid = cutover
     with TestClient(create_app(fault_settings, service=svc)) as client:
         refused = disk_full(monkeypatch)
-        answer = client.post(f"/v1/migrations/{mid}/finalize", headers=AUTH)
+        answer = client.post(f"/v1/migrations/{mid}/finalize", headers=OPERATOR)
         assert answer.status_code == 200, answer.text
         assert refused, "the post-commit snapshots really ran into the full disk"
         status = answer.json()
@@ -50,7 +51,9 @@ def test_finalize_whose_snapshots_hit_a_full_disk_after_the_commit_answers_final
         steps = {e["step"]: e["error"] for e in status["after_commit_errors"]}
         assert set(steps) == {"snapshot of v2", "snapshot of v1"}
         assert all("No space left on device" in error for error in steps.values())
-        assert client.get("/v1/migrations/current", headers=AUTH).json() == status  # says so too
+        assert (
+            client.get("/v1/migrations/current", headers=OPERATOR).json() == status
+        )  # says so too
 
         # what committed holds: v2 is the primary, serves reads and takes writes
         indexes = {i["name"]: i["role"] for i in client.get("/v1/indexes").json()["indexes"]}
@@ -59,7 +62,7 @@ def test_finalize_whose_snapshots_hit_a_full_disk_after_the_commit_answers_final
         search = client.post("/v1/search", json={"query": text_of(82), "k": 1})
         assert search.json()["hits"][0]["id"] == "d0082"
         assert search.json()["served_by"] == "v2"
-        again = client.post(f"/v1/migrations/{mid}/finalize", headers=AUTH)
+        again = client.post(f"/v1/migrations/{mid}/finalize", headers=OPERATOR)
         assert again.status_code == 409  # the move is done; it was never reported otherwise
 
         assert "periodic snapshotter" in status["after_commit_errors"][0]["then"]
@@ -86,7 +89,7 @@ def test_a_migration_whose_search_parameters_fail_after_its_commit_is_created_an
         body = {
             "target": {"name": "v2", "factory": "HNSW32,Flat", "search_params": {"ef_search": 64}}
         }
-        answer = client.post("/v1/migrations", json=body, headers=AUTH)
+        answer = client.post("/v1/migrations", json=body, headers=OPERATOR)
         assert answer.status_code == 201, answer.text
         status = answer.json()
         assert status["phase"] == "planned"
@@ -97,7 +100,7 @@ def test_a_migration_whose_search_parameters_fail_after_its_commit_is_created_an
 
         # the migration exists and runs: the target is live and takes the dual writes
         mid = status["id"]
-        assert client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH).status_code == 200
+        assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
         svc = client.app.state.service  # type: ignore[attr-defined]
         assert isinstance(svc, Switchover)
         svc.migrations.wait_backfill()

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from indexes import Embedder
 from migrator import Switchover
+from tests.conftest import OPERATOR
 from tests.faults.conftest import TARGET_TIMEOUT_S
 from tests.faults.faults import (
-    AUTH,
     NEW_MODEL,
     FaultyEmbedder,
     assert_converged,
@@ -92,11 +92,11 @@ def test_an_eval_job_on_a_hung_target_ends_failed_with_the_reason(
     _, faulty = start_canary(svc, 50, shadow_sample=0.0)
     faulty.fail("hang")
 
-    started = client.post("/v1/evals", json={"eval_set": "faults"}, headers=AUTH)
+    started = client.post("/v1/evals", json={"eval_set": "faults"}, headers=OPERATOR)
     assert started.status_code == 202, started.text
     run_id = started.json()["id"]
     deadline = time.monotonic() + SETTLE_S
-    while (report := client.get(f"/v1/evals/{run_id}", headers=AUTH).json()["report"])[
+    while (report := client.get(f"/v1/evals/{run_id}", headers=OPERATOR).json()["report"])[
         "status"
     ] == "running":
         assert time.monotonic() < deadline, f"the eval job still runs on a hung target: {report}"
@@ -108,9 +108,9 @@ def test_an_eval_job_on_a_hung_target_ends_failed_with_the_reason(
     assert faulty.hung <= 4, "a hang holds at most the target's bounded workers"
 
     faulty.heal()
-    rerun = client.post("/v1/evals", json={"eval_set": "faults"}, headers=AUTH).json()["id"]
+    rerun = client.post("/v1/evals", json={"eval_set": "faults"}, headers=OPERATOR).json()["id"]
     deadline = time.monotonic() + SETTLE_S
-    while (report := client.get(f"/v1/evals/{rerun}", headers=AUTH).json()["report"]).get(
+    while (report := client.get(f"/v1/evals/{rerun}", headers=OPERATOR).json()["report"]).get(
         "status"
     ) == "running":
         assert time.monotonic() < deadline, "the eval job did not finish once the target healed"

@@ -23,8 +23,8 @@ from indexes.errors import ConflictError
 from migrator import Settings, Switchover
 from migrator.backfill import Backfiller
 from migrator.migration import Backfill
+from tests.conftest import OPERATOR
 from tests.faults.faults import (
-    AUTH,
     assert_converged,
     docs,
     put_body,
@@ -57,7 +57,7 @@ def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_every
     snapshot_dir = fault_settings.snapshot_dir("v1")
     with TestClient(create_app(fault_settings)) as client:
         assert client.put("/v1/documents", json=put_body(range(40))).status_code == 200
-        good = client.post("/v1/indexes/v1/snapshot", headers=AUTH)
+        good = client.post("/v1/indexes/v1/snapshot", headers=OPERATOR)
         assert good.status_code == 200
         good_seq = good.json()["snapshots"][0]["applied_seq"]
 
@@ -68,7 +68,7 @@ def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_every
         assert client.put("/v1/documents", json=put_body(range(40, 50))).status_code == 200
         assert client.delete("/v1/documents/d0039").status_code == 200
 
-        failed = client.post("/v1/indexes/v1/snapshot", headers=AUTH)
+        failed = client.post("/v1/indexes/v1/snapshot", headers=OPERATOR)
         assert failed.status_code == 503
         assert failed.headers["Retry-After"]
         assert failed.json()["error"]["type"] == "snapshot_failed"
@@ -99,7 +99,7 @@ def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_every
         assert client.get("/healthz").json()["documents"] == 49
 
         monkeypatch.undo()  # space freed: snapshots work again
-        assert client.post("/v1/indexes/v1/snapshot", headers=AUTH).status_code == 200
+        assert client.post("/v1/indexes/v1/snapshot", headers=OPERATOR).status_code == 200
 
     with TestClient(create_app(fault_settings)) as client:
         svc = service_of(client)

@@ -33,7 +33,8 @@ from fastapi.testclient import TestClient
 from api import create_app
 from indexes.errors import StorageError
 from migrator import Settings, Switchover
-from tests.faults.faults import AUTH, assert_converged, docs, put_body, text_of
+from tests.conftest import OPERATOR
+from tests.faults.faults import assert_converged, docs, put_body, text_of
 from tests.server import ServerProcess
 
 BUSY_TIMEOUT_S = 0.5
@@ -281,7 +282,7 @@ def test_a_lock_held_past_the_busy_timeout_is_a_clean_503_and_changes_nothing(
         refused_delete = api.delete("/v1/documents/d0002")
         refused_update = api.put("/v1/documents", json=put_body(range(3, 6), version=1))
         assert reads_are_served(api) < BUSY_TIMEOUT_S / 2
-        snapshot = api.post("/v1/indexes/v1/snapshot", headers=AUTH)  # no database write
+        snapshot = api.post("/v1/indexes/v1/snapshot", headers=OPERATOR)  # no database write
     for response in (refused, refused_delete, refused_update):
         assert response.status_code == 503, response.text
         assert response.headers["Retry-After"] == "1"

@@ -17,9 +17,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from migrator import Settings, load_settings
-from tests.conftest import OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
-
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+from tests.conftest import OPERATOR, SAMPLE_DIR, hash_settings
 
 
 @pytest.fixture
@@ -44,7 +42,7 @@ def client(tmp_path: Path, root: Path) -> Iterator[TestClient]:
 
 def register(client: TestClient, path: Path | str) -> Any:
     body = {"name": "evals", "path": str(path), "sample": 20, "seed": 1}
-    return client.post("/v1/eval-sets", json=body, headers=AUTH)
+    return client.post("/v1/eval-sets", json=body, headers=OPERATOR)
 
 
 def assert_refused(client: TestClient, path: Path | str, root: Path) -> None:
@@ -54,7 +52,7 @@ def assert_refused(client: TestClient, path: Path | str, root: Path) -> None:
     assert error["type"] == "invalid_input"
     assert "outside the eval data roots" in error["message"]
     assert str(root.resolve()) in error["message"], "the message names the allowed roots"
-    assert client.get("/v1/eval-sets", headers=AUTH).json()["eval_sets"] == []
+    assert client.get("/v1/eval-sets", headers=OPERATOR).json()["eval_sets"] == []
 
 
 def test_a_folder_inside_a_data_root_registers(client: TestClient, root: Path) -> None:

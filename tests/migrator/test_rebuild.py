@@ -27,11 +27,10 @@ from api import create_app
 from migrator import DocumentIn, Settings, Switchover
 from migrator.cli import main
 from migrator.registry import rebuild_name
-from tests.conftest import OPERATOR_TOKEN, hash_settings
+from tests.conftest import OPERATOR, OPERATOR_TOKEN, hash_settings
 from tests.faults.faults import assert_converged
 from tests.server import free_port
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 DOCS, REWRITES = 500, 40
 HNSW = "HNSW32,Flat"
 
@@ -128,7 +127,7 @@ def test_a_rebuild_holds_only_the_live_vectors_judged_like_any_migration_and_los
 
     svc.add_eval_set("live", str(eval_folder(tmp_path / "live", svc)), 400, 1)
     body = {"eval_set": "live", "backfill_batch": 20}
-    started = client.post("/v1/indexes/v1/rebuild", json=body, headers=AUTH)
+    started = client.post("/v1/indexes/v1/rebuild", json=body, headers=OPERATOR)
     assert started.status_code == 201, started.text
     status = started.json()
     assert (status["source"], status["target"], status["phase"]) == ("v1", "v1-r2", "planned")
@@ -139,9 +138,11 @@ def test_a_rebuild_holds_only_the_live_vectors_judged_like_any_migration_and_los
 
     writes = 60
     with svc.runtime("v1-r2").apply_lock:  # the backfill's first copy waits here ...
-        assert client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH).status_code == 200
+        assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
         deletes = write_while_held(client, writes)  # ... while these writes are acknowledged
-        assert client.get("/v1/migrations/current", headers=AUTH).json()["phase"] == "backfilling"
+        assert (
+            client.get("/v1/migrations/current", headers=OPERATOR).json()["phase"] == "backfilling"
+        )
     svc.migrations.wait_backfill()
 
     live = svc.store.log.document_ids()
@@ -154,20 +155,20 @@ def test_a_rebuild_holds_only_the_live_vectors_judged_like_any_migration_and_los
     assert stats["rebuild_needed"] is False
     assert index_info(client, "v1-r2")["encoded_since_start"] == 0, "from the embedding cache"
 
-    assert client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH).status_code == 200
-    refused = client.post(f"/v1/migrations/{mid}/canary", json={"percent": 50}, headers=AUTH)
+    assert client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR).status_code == 200
+    refused = client.post(f"/v1/migrations/{mid}/canary", json={"percent": 50}, headers=OPERATOR)
     assert refused.status_code == 409, "a rebuild needs a passing judgement like any migration"
     assert judge(svc) == "ok", "the recall judgement passes"
     run = svc.eval_runs(mid)[0]["report"]["summary"]
     # 97.6% dead vectors cost the old graph some recall; the rebuilt one is exact again
     assert run["target"]["recall@10"] >= run["source"]["recall@10"], run
     for action, payload in (("canary", {"percent": 50}), ("cutover", {}), ("finalize", {})):
-        response = client.post(f"/v1/migrations/{mid}/{action}", json=payload, headers=AUTH)
+        response = client.post(f"/v1/migrations/{mid}/{action}", json=payload, headers=OPERATOR)
         assert response.status_code == 200, response.text
     roles = {i["name"]: i["role"] for i in client.get("/v1/indexes").json()["indexes"]}
     assert roles == {"v1": "retired", "v1-r2": "primary"}
     assert_converged(svc, ("v1-r2",))
-    again = client.post("/v1/indexes/v1-r2/rebuild", headers=AUTH).json()
+    again = client.post("/v1/indexes/v1-r2/rebuild", headers=OPERATOR).json()
     assert (again["source"], again["target"]) == ("v1-r2", "v1-r3"), "the next free name"
 
 
@@ -188,7 +189,7 @@ def test_a_rebuild_is_named_after_its_source_with_the_next_free_number(
 
 
 def test_a_rebuild_takes_the_name_given(client: TestClient) -> None:
-    named = client.post("/v1/indexes/v1/rebuild", json={"target": "v1-fresh"}, headers=AUTH)
+    named = client.post("/v1/indexes/v1/rebuild", json={"target": "v1-fresh"}, headers=OPERATOR)
     assert named.status_code == 201, named.text
     assert named.json()["target"] == "v1-fresh"
 
@@ -207,7 +208,7 @@ def test_bad_rebuilds_are_refused_and_change_nothing(
     client: TestClient, path: str, body: dict[str, Any], status: int
 ) -> None:
     before = client.get("/v1/indexes").json()["indexes"]
-    response = client.post(path, json=body, headers=AUTH)
+    response = client.post(path, json=body, headers=OPERATOR)
     assert response.status_code == status, response.text
     assert {"type", "message"} <= set(response.json()["error"])
     assert client.get("/v1/indexes").json()["indexes"] == before
@@ -215,13 +216,13 @@ def test_bad_rebuilds_are_refused_and_change_nothing(
 
 
 def test_only_the_primary_is_rebuilt_and_one_migration_at_a_time(client: TestClient) -> None:
-    mid = client.post("/v1/indexes/v1/rebuild", headers=AUTH).json()["id"]
-    again = client.post("/v1/indexes/v1/rebuild", headers=AUTH)
+    mid = client.post("/v1/indexes/v1/rebuild", headers=OPERATOR).json()["id"]
+    again = client.post("/v1/indexes/v1/rebuild", headers=OPERATOR)
     assert again.status_code == 409, again.text
-    target = client.post("/v1/indexes/v1-r2/rebuild", headers=AUTH)
+    target = client.post("/v1/indexes/v1-r2/rebuild", headers=OPERATOR)
     assert target.status_code == 409, target.text
     assert "primary" in target.json()["error"]["message"]
-    assert client.get("/v1/migrations/current", headers=AUTH).json()["id"] == mid
+    assert client.get("/v1/migrations/current", headers=OPERATOR).json()["id"] == mid
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from migrator import Settings
 from migrator.client import Client
 from migrator.drill import run_drill
 from migrator.runbook import render_runbook
-from tests.conftest import OPERATOR_TOKEN
-
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+from tests.conftest import OPERATOR, OPERATOR_TOKEN
 
 
 @pytest.fixture
@@ -28,10 +26,10 @@ def client(settings: Settings) -> Iterator[Client]:
             "canary_steps": [2, 20],
             "guardrails": {"recall": {"margin": 0.03}, "latency": {"max_p95_ratio": 1.5}},
         }
-        mid = http.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
-        http.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
+        mid = http.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
+        http.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
         http.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
-        http.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
+        http.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
         yield Client("http://testserver", token=OPERATOR_TOKEN, http=http)
 
 

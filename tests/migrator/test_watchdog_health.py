@@ -17,11 +17,9 @@ from fastapi.testclient import TestClient
 from api import create_app
 from migrator import Settings, Switchover
 from migrator.guardrails import FAILSAFE_AFTER
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import OPERATOR
 from tests.migrator.test_lifecycle import backfill
 from tests.migrator.test_watchdog import start
-
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 class WindowReadError(RuntimeError):
@@ -138,10 +136,10 @@ def test_metrics_and_the_status_page_show_a_failing_watchdog(
         docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(30)]
         client.put("/v1/documents", json={"documents": docs})
         body = {"target": {"name": "v2", "factory": "Flat"}}
-        mid = client.post("/v1/migrations", json=body, headers=AUTH).json()["id"]
-        client.post(f"/v1/migrations/{mid}/backfill", headers=AUTH)
+        mid = client.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
+        client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
         svc.migrations.wait_backfill()
-        client.post(f"/v1/migrations/{mid}/shadow", headers=AUTH)
+        client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
         svc.watchdog.tick()
         assert gauge(client, "switchover_watchdog_healthy") == 1.0
         assert gauge(client, "switchover_watchdog_failures_total") == 0.0
