@@ -53,7 +53,6 @@ class Backfiller:
         self._checkpoint = checkpoint
         self._stop = stop
         self.gap_factor = gap_factor
-        self.checkpoints = 0  # taken by this run, the final one included
         self.state = store.migrations.get(migration_id).backfill
         self.rate = 0.0
         self.error: str | None = None
@@ -104,7 +103,7 @@ class Backfiller:
             encoded_before = self.target.encoded_total
             if time.monotonic() - last_checkpoint >= gap:
                 began = time.monotonic()
-                self._save()
+                self.save()
                 last_checkpoint = time.monotonic()
                 gap = max(CHECKPOINT_SECONDS, self.gap_factor * (last_checkpoint - began))
         if not self._stop.is_set():
@@ -116,13 +115,12 @@ class Backfiller:
                 self.migration_id,
                 self.state.done,
             )
-        self._save()
+        self.save()
         return self.state
 
-    def _save(self) -> None:
-        """Snapshot the target, then record the cursor it covers."""
+    def save(self) -> None:
+        """A checkpoint: snapshot the target, then record the cursor it covers."""
         at = self._checkpoint()
-        self.checkpoints += 1
         self.state = replace(self.state, checkpoint_at=at or self.state.checkpoint_at)
         self.store.migrations.save_backfill(self.migration_id, self.state)
 

@@ -57,6 +57,11 @@ class Watchdog:
             )
             self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether the watchdog's thread is alive (started and not stopped or dead)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from indexes import snapshots
+from indexes import IndexBackend, snapshots
 from migrator import DocumentIn, Settings, Switchover
 from migrator import backfill as backfill_module
 from migrator.backfill import Backfiller
@@ -138,19 +138,22 @@ def load(svc: Switchover, n: int) -> None:
 
 
 @pytest.fixture
-def slow_checkpoints(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Checkpoints that take 50 ms each, with no 5-second floor: the gap rule decides."""
+def slow_checkpoints(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    """Checkpoints that take 50 ms each, with no 5-second floor: the gap rule decides.
+
+    Records (index name, seconds) of every snapshot written.
+    """
     monkeypatch.setattr(backfill_module, "CHECKPOINT_SECONDS", 0.0)
     real = snapshots.write_snapshot
-    durations: list[float] = []
+    durations: list[tuple[str, float]] = []
 
-    def slow(*args: Any, **kwargs: Any) -> Any:
+    def slow(index: IndexBackend, *args: Any, **kwargs: Any) -> Any:
         began = time.monotonic()
         time.sleep(0.05)
         try:
-            return real(*args, **kwargs)
+            return real(index, *args, **kwargs)
         finally:
-            durations.append(time.monotonic() - began)
+            durations.append((index.spec.name, time.monotonic() - began))
 
     monkeypatch.setattr("migrator.registry.write_snapshot", slow)
     return durations
@@ -168,7 +171,7 @@ def slow_copies(monkeypatch: pytest.MonkeyPatch, svc: Switchover, per_batch_s: f
 
 
 def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
-    settings: Settings, slow_checkpoints: list[float], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, slow_checkpoints: list[tuple[str, float]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc = Switchover(settings)
     try:
@@ -181,11 +184,12 @@ def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
         svc.migration_action(mid, "backfill", {}, "tester")
         assert svc.migrations.wait_backfill(timeout=60).finished
         elapsed = time.monotonic() - began
-        backfiller = svc.migrations._backfiller
-        assert backfiller is not None
+        checkpoints = [name for name, _ in slow_checkpoints]
+        assert set(checkpoints) == {"v2"}, "only the backfill's checkpoints snapshot here"
         # checkpointing after every batch would take 40; gap >= 4 x 50 ms allows ~0.8 / 0.25
-        assert 2 <= backfiller.checkpoints <= 8, backfiller.checkpoints
-        assert sum(slow_checkpoints) <= 0.5 * elapsed, (slow_checkpoints, elapsed)
+        assert 2 <= len(checkpoints) <= 8, checkpoints
+        spent = sum(seconds for _, seconds in slow_checkpoints)
+        assert spent <= 0.5 * elapsed, (slow_checkpoints, elapsed)
         assert len(svc.runtime("v2").index) == 400
     finally:
         svc.close(snapshot=False)
@@ -205,7 +209,7 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
         {"target": {"name": "v2", "factory": "Flat"}, "backfill_batch": 10}, "tester"
     )["id"]
     slow_copies(monkeypatch, svc, 0.02)
-    save = Backfiller._save
+    save = Backfiller.save
     saved: list[int] = []
 
     def dies_at_the_third(self: Backfiller) -> None:
@@ -214,11 +218,9 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
         save(self)
         saved.append(self.state.done)
 
-    monkeypatch.setattr(Backfiller, "_save", dies_at_the_third)
+    monkeypatch.setattr(Backfiller, "save", dies_at_the_third)
     svc.migration_action(mid, "backfill", {}, "tester")
-    thread = svc.migrations._backfill_thread
-    assert thread is not None
-    thread.join(timeout=60)
+    assert not svc.migrations.wait_backfill(timeout=60).finished, "it died on the way"
     svc.close(snapshot=False)
     monkeypatch.undo()
     assert len(saved) == 2, saved
