@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from indexes.errors import InvalidInputError
@@ -59,6 +59,11 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
 def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
     if not isinstance(metadata, Mapping):
         raise InvalidInputError(f"{where}: metadata must be a JSON object")
+    if _depth_over(metadata, limits.max_metadata_depth):
+        raise InvalidInputError(
+            f"{where}: metadata nests deeper than {limits.max_metadata_depth} levels"
+            " of objects and arrays"
+        )
     try:
         encoded = json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -68,6 +73,22 @@ def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> N
             f"{where}: metadata is {len(encoded.encode())} bytes as JSON;"
             f" the limit is {limits.max_metadata_bytes}"
         )
+
+
+def _depth_over(metadata: Mapping[str, Any], limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` deep, ``metadata`` counting as one.
+
+    Iterative, so no depth of input can exhaust the stack.
+    """
+    stack: list[tuple[Iterable[object], int]] = [(metadata.values(), 1)]
+    while stack:
+        children, depth = stack.pop()
+        for child in children:
+            if isinstance(child, Mapping | list | tuple):
+                if depth >= limit:
+                    return True
+                stack.append((child.values() if isinstance(child, Mapping) else child, depth + 1))
+    return limit < 1
 
 
 def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:

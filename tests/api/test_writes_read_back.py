@@ -1,0 +1,89 @@
+"""What can be written can be read back: the write refuses what a read could not return.
+
+Metadata nests at most ``limits.max_metadata_depth`` (32) objects and arrays deep, counting
+the metadata object itself; the check is the core's (``migrator/validation.py``), so every
+adapter refuses the same documents, over HTTP with a 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from indexes.errors import InvalidInputError
+from migrator import DocumentIn, Settings, Switchover
+
+
+@pytest.fixture
+def client(service: Switchover) -> Iterator[TestClient]:
+    with TestClient(create_app(service.settings, service=service)) as c:
+        yield c
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """Metadata ``depth`` objects deep (the outermost counts): ``{"a": {"a": ... 1}}``."""
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    result: dict[str, Any] = value
+    return result
+
+
+def state(client: TestClient) -> tuple[int, int]:
+    health = client.get("/healthz").json()
+    return health["last_seq"], health["documents"]
+
+
+def test_metadata_at_the_depth_limit_is_written_and_reads_back(
+    client: TestClient, settings: Settings
+) -> None:
+    depth = settings.limits.max_metadata_depth
+    assert depth == 32
+    mixed: dict[str, Any] = {"l": [[{"x": [1]}]]}  # lists count as levels too: 5 deep
+    body = {"documents": [{"id": "deep", "text": "a deep one", "metadata": nested(depth)}]}
+    body["documents"].append({"id": "mixed", "text": "lists and objects", "metadata": mixed})
+    assert client.put("/v1/documents", json=body).status_code == 200
+    assert client.get("/v1/documents/deep").json()["metadata"] == nested(depth)
+    assert client.get("/v1/documents/mixed").json()["metadata"] == mixed
+    found = client.post("/v1/search", json={"query": "deep", "include_documents": True})
+    assert found.status_code == 200
+    assert {hit["id"] for hit in found.json()["hits"]} == {"deep", "mixed"}
+
+
+@pytest.mark.parametrize("depth", [33, 60])
+def test_metadata_deeper_than_the_limit_is_refused_and_changes_nothing(
+    client: TestClient, depth: int
+) -> None:
+    client.put("/v1/documents", json={"documents": [{"id": "a", "text": "first"}]})
+    before = state(client)
+    body = {"documents": [{"id": "deep", "text": "t", "metadata": nested(depth)}]}
+    response = client.put("/v1/documents", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["type"] == "invalid_input"
+    assert "metadata nests deeper than 32 levels" in error["message"]
+    assert state(client) == before
+    assert client.get("/v1/documents/deep").status_code == 404
+
+
+def test_lists_count_as_levels(client: TestClient) -> None:
+    metadata: Any = 1
+    for _ in range(32):
+        metadata = [metadata]
+    body = {"documents": [{"id": "l", "text": "t", "metadata": {"l": metadata}}]}
+    assert client.put("/v1/documents", json=body).status_code == 422
+
+
+def test_the_core_refuses_the_256_deep_metadata_that_no_read_could_return(
+    service: Switchover,
+) -> None:
+    """Before: acknowledged, then every GET and every search returning it answered 500."""
+    with pytest.raises(InvalidInputError, match="metadata nests deeper than 32 levels"):
+        service.upsert([DocumentIn("deep", "t", nested(256))])
+    with pytest.raises(InvalidInputError, match="metadata nests deeper"):
+        service.upsert([DocumentIn("deeper", "t", nested(5_000))])  # no RecursionError
+    assert service.health()["documents"] == 0
