@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from indexes.errors import InvalidInputError
@@ -17,6 +17,21 @@ def _has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in value)
 
 
+def _has_lone_surrogate(value: str) -> bool:
+    """A surrogate not in a pair (JSON's ``"\\ud800"``) is no character: UTF-8 cannot hold it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_unicode(value: str, what: str) -> None:
+    """Every string the store keeps (ids, texts, metadata keys and values) and every query."""
+    if _has_lone_surrogate(value):
+        raise InvalidInputError(f"{what} contains a lone surrogate, which is not a character")
+
+
 def check_doc_id(doc_id: object, limits: Limits) -> str:
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise InvalidInputError("document id must be a non-empty string")
@@ -26,6 +41,7 @@ def check_doc_id(doc_id: object, limits: Limits) -> str:
         )
     if _has_control_chars(doc_id):
         raise InvalidInputError("document id must not contain control characters")
+    check_unicode(doc_id, "document id")
     return doc_id
 
 
@@ -53,17 +69,14 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
             raise InvalidInputError(
                 f"{where}: text is {len(doc.text)} characters; the limit is {limits.max_text_chars}"
             )
+        check_unicode(doc.text, f"{where}: text")
         check_metadata(doc.metadata, limits, where)
 
 
 def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
     if not isinstance(metadata, Mapping):
         raise InvalidInputError(f"{where}: metadata must be a JSON object")
-    if _depth_over(metadata, limits.max_metadata_depth):
-        raise InvalidInputError(
-            f"{where}: metadata nests deeper than {limits.max_metadata_depth} levels"
-            " of objects and arrays"
-        )
+    _check_metadata_values(metadata, limits, where)
     try:
         encoded = json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -75,20 +88,37 @@ def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> N
         )
 
 
-def _depth_over(metadata: Mapping[str, Any], limit: int) -> bool:
-    """Whether objects and arrays nest more than ``limit`` deep, ``metadata`` counting as one.
-
-    Iterative, so no depth of input can exhaust the stack.
-    """
-    stack: list[tuple[Iterable[object], int]] = [(metadata.values(), 1)]
+def _check_metadata_values(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
+    """Objects and arrays nest at most ``max_metadata_depth`` deep (``metadata`` counting as
+    one), and every key and string is valid Unicode. Iterative: no input can exhaust the stack;
+    and it stops after ``max_metadata_bytes`` values, each of which takes a byte of JSON."""
+    max_depth = limits.max_metadata_depth
+    stack: list[tuple[object, int]] = [(metadata, 1)]
+    visited = 0
     while stack:
-        children, depth = stack.pop()
-        for child in children:
-            if isinstance(child, Mapping | list | tuple):
-                if depth >= limit:
-                    return True
-                stack.append((child.values() if isinstance(child, Mapping) else child, depth + 1))
-    return limit < 1
+        value, depth = stack.pop()
+        visited += 1
+        if visited > limits.max_metadata_bytes:
+            raise InvalidInputError(
+                f"{where}: metadata holds more than {limits.max_metadata_bytes} values;"
+                f" as JSON it cannot fit the limit of {limits.max_metadata_bytes} bytes"
+            )
+        if isinstance(value, str):
+            check_unicode(value, f"{where}: a metadata value")
+            continue
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > max_depth:
+            raise InvalidInputError(
+                f"{where}: metadata nests deeper than {max_depth} levels of objects and arrays"
+            )
+        if isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str):
+                    check_unicode(key, f"{where}: a metadata key")
+            stack.extend((child, depth + 1) for child in value.values())
+        else:
+            stack.extend((child, depth + 1) for child in value)
 
 
 def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
@@ -98,6 +128,7 @@ def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
         raise InvalidInputError(
             f"query is {len(query)} characters; the limit is {limits.max_query_chars}"
         )
+    check_unicode(query, "query")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
         raise InvalidInputError(f"k must be an integer from 1 to {limits.max_k}")
     return query, k

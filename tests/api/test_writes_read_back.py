@@ -87,3 +87,74 @@ def test_the_core_refuses_the_256_deep_metadata_that_no_read_could_return(
     with pytest.raises(InvalidInputError, match="metadata nests deeper"):
         service.upsert([DocumentIn("deeper", "t", nested(5_000))])  # no RecursionError
     assert service.health()["documents"] == 0
+
+
+# A lone surrogate is not a character: UTF-8 cannot encode it, so the store either replaced
+# it (a key came back as U+FFFD, silently) or could not return it (a value: every read 500).
+LONE_SURROGATES = {
+    "a metadata key": '{"\\ud800": 1}',
+    "a metadata value": '{"k": "\\udfff"}',
+    "a key deep down": '{"k": [{"x": {"\\ud83d": 1}}]}',
+    "a value in a list": '{"k": [1, "a\\ud800b"]}',
+}
+
+
+@pytest.mark.parametrize("metadata", LONE_SURROGATES.values(), ids=LONE_SURROGATES.keys())
+def test_a_lone_surrogate_in_metadata_is_refused_and_changes_nothing(
+    client: TestClient, metadata: str
+) -> None:
+    client.put("/v1/documents", json={"documents": [{"id": "a", "text": "first"}]})
+    before = state(client)
+    body = '{"documents": [{"id": "s", "text": "t", "metadata": ' + metadata + "}]}"
+    response = client.put(
+        "/v1/documents", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["type"] == "invalid_input"
+    assert "lone surrogate" in response.json()["error"]["message"]
+    assert state(client) == before
+
+
+def test_a_surrogate_pair_is_one_character_and_round_trips(client: TestClient) -> None:
+    pair = "\\ud83d\\ude00"  # as JSON escapes: one character, U+1F600
+    metadata = '{"' + pair + '": "' + pair + '"}'
+    body = '{"documents": [{"id": "p", "text": "t", "metadata": ' + metadata + "}]}"
+    response = client.put(
+        "/v1/documents", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert client.get("/v1/documents/p").json()["metadata"] == {"\U0001f600": "\U0001f600"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        DocumentIn("id\ud800", "t"),
+        DocumentIn("x", "text \udc00"),
+        DocumentIn("x", "t", {"\ud800": 1}),
+        DocumentIn("x", "t", {"k": ["\ud800"]}),
+    ],
+    ids=["id", "text", "metadata key", "metadata value"],
+)
+def test_the_core_refuses_lone_surrogates_in_ids_texts_and_metadata(
+    service: Switchover, document: DocumentIn
+) -> None:
+    """The API's schema refuses them in ids and texts already; the core check is the one every
+    adapter shares, and it covers metadata keys and values too."""
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        service.upsert([document])
+    assert service.health()["documents"] == 0
+
+
+def test_the_core_refuses_a_lone_surrogate_in_a_query(service: Switchover) -> None:
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        service.search("lamp \ud800", 3)
+
+
+def test_metadata_with_more_values_than_its_byte_limit_is_refused_without_walking_it_all(
+    service: Switchover,
+) -> None:
+    """Each value takes at least a byte of JSON: past max_metadata_bytes values the walk (depth,
+    Unicode) stops, and the error says why the metadata cannot fit."""
+    with pytest.raises(InvalidInputError, match="holds more than 16384 values"):
+        service.upsert([DocumentIn("wide", "t", {"a": [0] * 1_000_000})])
