@@ -32,6 +32,16 @@ def check_unicode(value: str, what: str) -> None:
         raise InvalidInputError(f"{what} contains a lone surrogate, which is not a character")
 
 
+# HTTP clients remove these from a URL's path (RFC 3986, 5.2.4): GET /v1/documents/{id} could
+# never reach an id with one, so a write refuses them ("...", ".a" and "a..b" are fine).
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def has_dot_segment(doc_id: str) -> bool:
+    """Whether ``doc_id`` is ``.`` or ``..``, or has one between slashes or at either end."""
+    return any(segment in DOT_SEGMENTS for segment in doc_id.split("/"))
+
+
 def check_doc_id(doc_id: object, limits: Limits) -> str:
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise InvalidInputError("document id must be a non-empty string")
@@ -60,6 +70,11 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
             check_doc_id(doc.id, limits)
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}: {exc}") from exc
+        if has_dot_segment(doc.id):
+            raise InvalidInputError(
+                f"{where}: document id {doc.id!r} has '.' or '..' as a path segment;"
+                " HTTP clients remove those from URLs, so it could not be read back"
+            )
         if doc.id in seen:
             raise InvalidInputError(f"{where}: id {doc.id!r} appears twice in the batch")
         seen.add(doc.id)

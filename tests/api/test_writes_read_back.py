@@ -158,3 +158,30 @@ def test_metadata_with_more_values_than_its_byte_limit_is_refused_without_walkin
     Unicode) stops, and the error says why the metadata cannot fit."""
     with pytest.raises(InvalidInputError, match="holds more than 16384 values"):
         service.upsert([DocumentIn("wide", "t", {"a": [0] * 1_000_000})])
+
+
+# HTTP clients remove the dot segments "." and ".." from a URL's path (RFC 3986, 5.2.4), so
+# GET /v1/documents/{id} could never reach a document whose id has one.
+DOT_SEGMENT_IDS = [".", "..", "./a", "../a", "a/.", "a/..", "a/./b", "a/../b", "a/b/..", "./"]
+DOTTED_IDS = ["...", ".a", "a.", "a..b", ".a/b.", "a/.../b", "a/.b/c", "..a", "a/..b", "v1.2"]
+
+
+@pytest.mark.parametrize("doc_id", DOT_SEGMENT_IDS)
+def test_an_id_with_a_dot_segment_is_refused_on_write(client: TestClient, doc_id: str) -> None:
+    before = state(client)
+    response = client.put("/v1/documents", json={"documents": [{"id": doc_id, "text": "t"}]})
+    assert response.status_code == 422, response.text
+    assert "'.' or '..' as a path segment" in response.json()["error"]["message"]
+    assert state(client) == before
+
+
+def test_ids_with_dots_that_are_not_dot_segments_are_written_and_read_back(
+    client: TestClient,
+) -> None:
+    body = {"documents": [{"id": doc_id, "text": f"text of {doc_id}"} for doc_id in DOTTED_IDS]}
+    assert client.put("/v1/documents", json=body).status_code == 200
+    for doc_id in DOTTED_IDS:  # through an ordinary HTTP client, which normalises the path
+        response = client.get(f"/v1/documents/{doc_id}")
+        assert response.status_code == 200, doc_id
+        assert response.json()["text"] == f"text of {doc_id}"
+        assert client.delete(f"/v1/documents/{doc_id}").status_code == 200, doc_id
