@@ -5,6 +5,9 @@ token first), and refused with the usual error body when:
 
 - it is over ``limits.max_body_bytes``: 413, from ``Content-Length`` alone or at the first
   chunk past the limit;
+- it has not all arrived ``body_timeout_s`` after the app began reading it: 408, and the
+  connection is closed (a client that trickles its body, or stops, no longer holds the
+  request open forever);
 - it is JSON whose shape alone would make parsing and validation costly
   (:func:`json_shape_problem`): 422.
 
@@ -18,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +29,8 @@ from migrator.settings import Limits
 
 from .errors import error_body
 from .schemas import REQUEST_LIMITS
+
+BODY_TIMEOUT_S = 30.0  # from the app's first read of the body to its last byte
 
 # A JSON body may nest at most this deep (objects and arrays; metadata has its own, smaller
 # bound), hold at most this many values (counted as commas and colons outside strings, plus
@@ -116,10 +122,13 @@ def parsed_as_json(scope: Scope) -> bool:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+    def __init__(
+        self, app: ASGIApp, limits: Limits, body_timeout_s: float = BODY_TIMEOUT_S
+    ) -> None:
         self.app = app
         self.limits = limits
         self.max_bytes = limits.max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -181,8 +190,13 @@ class BodyLimitMiddleware:
         """The whole body as one message (or the disconnect that cut it short)."""
         chunks: list[bytes] = []
         received = 0
+        deadline = anyio.current_time() + self.body_timeout_s
         while True:
-            message = await receive()
+            try:  # the whole body's deadline: trickling a byte at a time does not extend it
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    message = await receive()
+            except TimeoutError:
+                raise _RefusedError(self._too_slow()) from None
             if message["type"] != "http.request":
                 return message
             chunk = message.get("body", b"")
@@ -196,6 +210,13 @@ class BodyLimitMiddleware:
     def _too_large(self) -> Refusal:
         return Refusal(413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes")
 
+    def _too_slow(self) -> Refusal:
+        return Refusal(
+            408,
+            "request_timeout",
+            f"the request body did not arrive within {self.body_timeout_s:g} s",
+        )
+
     async def _refuse(self, send: Send, refusal: Refusal) -> None:
         body: dict[str, Any] = error_body(refusal.kind, refusal.message)
         payload = json.dumps(body).encode()
@@ -203,5 +224,7 @@ class BodyLimitMiddleware:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
         ]
+        if refusal.status in (408, 413):  # the rest of the body is never read: close
+            headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

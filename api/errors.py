@@ -52,6 +52,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Request body that cannot be decoded (invalid_input)",
     401: "Operator route without a valid 'Authorization: Bearer <token>' (unauthorized)",
     404: "No such document, index, migration, eval set or eval run (not_found)",
+    408: "Request body not received within 30 s of the first read (request_timeout)",
     409: "Not allowed in the current state, or it already exists (conflict)",
     413: "Request body over the byte limit (payload_too_large)",
     422: "Invalid input: malformed JSON, wrong types, out-of-range values (invalid_input)",

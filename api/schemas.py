@@ -73,7 +73,8 @@ class ErrorLocation(BaseModel):
 class ErrorInfo(_Open):
     type: str = Field(
         description="invalid_input, not_found, conflict, embedder_mismatch, unauthorized,"
-        " payload_too_large, embedder_unavailable, snapshot_failed, storage_unavailable"
+        " payload_too_large, request_timeout, embedder_unavailable, snapshot_failed,"
+        " storage_unavailable"
     )
     message: str
     details: list[ErrorLocation] | None = Field(
