@@ -22,6 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from indexes import IndexSpec
+from indexes.errors import InvalidInputError
 from tests.api.seeding import seed_live_migration
 from tests.conftest import OPERATOR_TOKEN, hash_settings
 
@@ -253,3 +255,23 @@ def test_the_schema_states_the_collection_bounds(client: TestClient) -> None:
         steps = models[model]["properties"]["canary_steps"]["anyOf"][0]
         assert steps["maxItems"] == 100
     assert models["ConfigBody"]["properties"]["indexes"]["anyOf"][0]["maxProperties"] == 64
+
+
+# FAISS parses a factory string with std::regex, which recurses per character: from about
+# 20,000 characters it overflows the stack and the whole server dies (SIGSEGV).
+LONG_FACTORY = "x" * 30_000
+
+
+def test_a_long_index_factory_is_refused_before_faiss_parses_it() -> None:
+    with pytest.raises(InvalidInputError, match="index factory is 30000 characters"):
+        IndexSpec(name="v3", factory=LONG_FACTORY)
+
+
+def test_a_long_index_factory_in_a_migration_is_a_422_and_the_server_lives(
+    client: TestClient,
+) -> None:
+    body = {"target": {"name": "v3", "factory": LONG_FACTORY}}
+    response = client.post("/v1/migrations", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert "the limit is 256" in response.json()["error"]["message"]
+    assert client.get("/healthz").status_code == 200
