@@ -8,8 +8,8 @@ token first), and refused with the usual error body when:
 - it has not all arrived ``body_timeout_s`` after the app began reading it: 408, and the
   connection is closed (a client that trickles its body, or stops, no longer holds the
   request open forever);
-- it is JSON whose shape alone would make parsing and validation costly
-  (:func:`json_shape_problem`): 422.
+- it is JSON whose shape alone would make parsing and validation costly, or that holds a
+  lone surrogate (:func:`json_body_problem`): 422.
 
 It also makes the app's ``Limits`` the ones request models validate against
 (:data:`api.schemas.REQUEST_LIMITS`).
@@ -18,6 +18,7 @@ It also makes the app's ``Limits`` the ones request models validate against
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,12 @@ MAX_JSON_DEPTH = 64
 MAX_JSON_VALUES = 1_000_000
 MAX_JSON_CONTAINERS = 100_000
 
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the other way round: JSON
+# lets a string spell half a character, which no store or encoder can keep.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 _CHUNK = 1 << 20  # the scan's working memory: a few arrays of this many bytes
 _QUOTE = ord('"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -62,14 +69,20 @@ class _RefusedError(Exception):
         self.refusal = refusal
 
 
-def json_shape_problem(body: bytes) -> str | None:
-    """Why a JSON body is too costly to parse (nesting, values, objects, NaN), or None.
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON body is refused unparsed (nesting, values, objects, NaN, a lone surrogate).
 
     Counts structure outside strings only, in C and numpy passes over the bytes, never a
     Python loop per character. A body that is not valid JSON is left to the parser (it may
     pass here and fail there), and none of the counts depends on its being valid.
     """
-    structure = _outside_strings(body)
+    # Inside a string a backslash escapes the next character; pairs go first, so what is
+    # left of ``\\"`` is a closing quote and of ``\"`` nothing, and every ``\u`` left is an
+    # escape. Outside strings a backslash is invalid JSON anyway.
+    plain = body.replace(b"\\\\", b"")
+    if b"\\u" in plain and _LONE_SURROGATE.search(plain):
+        return "the body has a lone surrogate escape (\\ud800-\\udfff), which is not a character"
+    structure = _outside_strings(plain.replace(b'\\"', b""))
     if b"NaN" in structure or b"Infinity" in structure:
         return "NaN and Infinity are not JSON numbers"
     containers = structure.count(b"[") + structure.count(b"{")
@@ -84,12 +97,9 @@ def json_shape_problem(body: bytes) -> str | None:
     return None
 
 
-def _outside_strings(body: bytes) -> bytes:
-    """The body without its strings (quotes included): only structure, numbers and words."""
-    # Inside a string a backslash escapes the next character; pairs go first, so what is
-    # left of ``\\"`` is a closing quote and of ``\"`` nothing. Outside strings a backslash
-    # is invalid JSON anyway.
-    plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+def _outside_strings(plain: bytes) -> bytes:
+    """A body without escaped backslashes and quotes, without its strings (quotes included):
+    only structure, numbers and words are left."""
     parts = []
     inside = 0  # 1 while the scan is within a string, carried from chunk to chunk
     for start in range(0, len(plain), _CHUNK):
@@ -154,7 +164,7 @@ class BodyLimitMiddleware:
                 message = await self._read_body(receive)
                 body = message.get("body", b"")
                 if message["type"] == "http.request" and body and parsed_as_json(scope):
-                    problem = json_shape_problem(body)
+                    problem = json_body_problem(body)
                     if problem is not None:
                         raise _RefusedError(Refusal(422, "invalid_input", problem))
             except _RefusedError as exc:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from indexes.errors import InvalidInputError
 from migrator import DocumentIn, Settings, Switchover
+from tests.conftest import OPERATOR_TOKEN
 
 
 @pytest.fixture
@@ -185,3 +186,35 @@ def test_ids_with_dots_that_are_not_dot_segments_are_written_and_read_back(
         assert response.status_code == 200, doc_id
         assert response.json()["text"] == f"text of {doc_id}"
         assert client.delete(f"/v1/documents/{doc_id}").status_code == 200, doc_id
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/v1/config", '{"indexes": {"v1": {"ef_search": 16}}, "reason": "\\ud800"}'),
+        ("POST", "/v1/eval-sets", '{"name": "\\udfff", "path": "x"}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "factory": "Flat\\ud83d"}}'),
+        ("POST", "/v1/search", '{"query": "lamp", "x\\ud800": 1}'),
+    ],
+    ids=["config reason", "eval set name", "factory", "unknown field name"],
+)
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_422(
+    client: TestClient, method: str, path: str, body: str
+) -> None:
+    """Only strings with a length bound were refused by the schema; a config reason with one
+    reached the store, which could not encode it (a 500)."""
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}", "content-type": "application/json"}
+    response = client.request(method, path, content=body.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    assert "lone surrogate" in response.json()["error"]["message"]
+    assert client.get("/v1/config/history", headers=headers).json()["versions"] == []
+
+
+def test_an_escaped_backslash_before_u_d800_is_text_not_a_surrogate(client: TestClient) -> None:
+    body = '{"documents": [{"id": "b", "text": "a \\\\ud800 b", "metadata": {"\\\\udc00": 1}}]}'
+    response = client.put(
+        "/v1/documents", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    doc = client.get("/v1/documents/b").json()
+    assert (doc["text"], doc["metadata"]) == ("a \\ud800 b", {"\\udc00": 1})
