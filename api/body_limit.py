@@ -18,6 +18,7 @@ It also makes the app's ``Limits`` the ones request models validate against
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,13 @@ _LONE_SURROGATE = re.compile(
     rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
+# Numbers that may lie beyond a 64-bit float: an exponent of 3 or more digits, or a run of
+# 309 or more digits. Each starts where no number character precedes it, so the search is
+# linear; float() of each match then decides (1e-300 is fine, 1e999999 is inf). The search
+# runs only when a byte-level test (digits mapped to 0) finds such a run or exponent.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_BIG_NUMBER_MARKS = (b"0" * 309, b"e000", b"e+000")
+_BIG_NUMBER = re.compile(rb"(?<![0-9.])[0-9][0-9.]*+[eE][+-]?+[0-9]{3,}+|(?<![0-9])[0-9]{309,}+")
 _CHUNK = 1 << 20  # the scan's working memory: a few arrays of this many bytes
 _QUOTE = ord('"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -70,7 +78,8 @@ class _RefusedError(Exception):
 
 
 def json_body_problem(body: bytes) -> str | None:
-    """Why a JSON body is refused unparsed (nesting, values, objects, NaN, a lone surrogate).
+    """Why a JSON body is refused unparsed: nesting, values, objects, NaN, numbers beyond a
+    64-bit float, a lone surrogate.
 
     Counts structure outside strings only, in C and numpy passes over the bytes, never a
     Python loop per character. A body that is not valid JSON is left to the parser (it may
@@ -82,7 +91,11 @@ def json_body_problem(body: bytes) -> str | None:
     plain = body.replace(b"\\\\", b"")
     if b"\\u" in plain and _LONE_SURROGATE.search(plain):
         return "the body has a lone surrogate escape (\\ud800-\\udfff), which is not a character"
-    structure = _outside_strings(plain.replace(b'\\"', b""))
+    return _structure_problem(_outside_strings(plain.replace(b'\\"', b"")))
+
+
+def _structure_problem(structure: bytes) -> str | None:
+    """What is wrong with a body's structure (its strings removed), or None."""
     if b"NaN" in structure or b"Infinity" in structure:
         return "NaN and Infinity are not JSON numbers"
     containers = structure.count(b"[") + structure.count(b"{")
@@ -91,10 +104,20 @@ def json_body_problem(body: bytes) -> str | None:
     values = structure.count(b",") + structure.count(b":") + 1
     if values > MAX_JSON_VALUES:
         return f"the body has about {values} JSON values; the limit is {MAX_JSON_VALUES}"
-    depth = _max_depth(structure.translate(None, _NOT_BRACKETS), containers)
-    if depth > MAX_JSON_DEPTH:
+    if _max_depth(structure.translate(None, _NOT_BRACKETS), containers) > MAX_JSON_DEPTH:
         return f"the body nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays"
+    if _beyond_float(structure):
+        # Python would read 1e999999 as inf and a 400-digit integer exactly, and every float()
+        # of that integer raises OverflowError; neither is interoperable JSON (RFC 8259, 6)
+        return "the body has a number beyond the range of a 64-bit float"
     return None
+
+
+def _beyond_float(structure: bytes) -> bool:
+    mapped = structure.translate(_DIGITS_TO_ZERO)
+    if not any(mark in mapped for mark in _BIG_NUMBER_MARKS):
+        return False
+    return any(not math.isfinite(float(m.group())) for m in _BIG_NUMBER.finditer(structure))
 
 
 def _outside_strings(plain: bytes) -> bytes:

@@ -178,6 +178,31 @@ def test_json_nesting_values_and_non_numbers_are_refused_before_parsing(client: 
         assert words in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "number", ["1e999999", "-1e400", "1.5E+309", "1" + "0" * 400, "-" + "9" * 320 + ".5"]
+)
+def test_a_number_beyond_the_range_of_a_64_bit_float_is_refused_before_parsing(
+    client: TestClient, number: str
+) -> None:
+    """Python reads 1e999999 as inf and a 400-digit integer exactly; float() of that integer
+    raises OverflowError wherever a number is checked or compared as a float (a 500)."""
+    in_plan = field("guardrails.recall.min_samples", number).encode()
+    for method, path, body in (
+        ("PUT", DOCS, documents('{"n":' + number + "}")),
+        ("PATCH", PLAN, in_plan),
+    ):
+        response = send(client, method, path, body)
+        assert response.status_code == 422, response.text[:300]
+        assert "beyond the range of a 64-bit float" in response.json()["error"]["message"]
+
+
+def test_numbers_within_the_float_range_are_read_as_they_are(client: TestClient) -> None:
+    metadata = {"big": 10**300, "small": 1e-300, "max": 1.7976931348623157e308, "tiny": 5e-324}
+    body = {"documents": [{"id": "numbers", "text": "t", "metadata": metadata}]}
+    assert client.put("/v1/documents", json=body).status_code == 200
+    assert client.get("/v1/documents/numbers").json()["metadata"] == metadata
+
+
 def test_bounds_count_json_structure_not_characters_inside_strings(client: TestClient) -> None:
     """Brackets, commas, colons, escaped quotes and the words NaN and Infinity inside strings
     are text: a document made of them is written and reads back unchanged."""
