@@ -48,7 +48,7 @@ def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
     install_metrics(app)  # GET /metrics and request timings, outside the body limit
     app.add_middleware(RequestContextMiddleware)  # outermost: request id for every log line
     install_error_handlers(app)

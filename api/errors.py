@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +27,12 @@ from .schemas import ErrorResponse
 
 RETRY_AFTER_S = 1  # what a 503 tells the client to wait before retrying
 
+# No error body grows with the input: a 422 lists the first MAX_DETAILS problems (and counts
+# them all), and every message and detail is clipped (a message may quote the input).
+MAX_DETAILS = 20
+MAX_MESSAGE_CHARS = 500
+MAX_DETAIL_CHARS = 200
+
 # Most specific first: the first matching class decides.
 STATUS_BY_ERROR: tuple[tuple[type[SwitchoverError], int, str], ...] = (
     (InvalidInputError, 422, "invalid_input"),
@@ -44,6 +52,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Request body that cannot be decoded (invalid_input)",
     401: "Operator route without a valid 'Authorization: Bearer <token>' (unauthorized)",
     404: "No such document, index, migration, eval set or eval run (not_found)",
+    408: "Request body not received within 30 s of the first read (request_timeout)",
     409: "Not allowed in the current state, or it already exists (conflict)",
     413: "Request body over the byte limit (payload_too_large)",
     422: "Invalid input: malformed JSON, wrong types, out-of-range values (invalid_input)",
@@ -70,8 +79,31 @@ def status_for(exc: SwitchoverError) -> tuple[int, str]:
     return 500, "internal"  # unreachable: SwitchoverError is the last row
 
 
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def error_body(kind: str, message: str, **extra: object) -> dict[str, object]:
-    return {"error": {"type": kind, "message": message, **extra}}
+    return {"error": {"type": kind, "message": clip(message), **extra}}
+
+
+def validation_error_body(errors: Sequence[Any]) -> dict[str, object]:
+    """The 422 body of request validation ``errors`` (pydantic's): the first few, counted."""
+    details = [
+        {
+            "loc": clip(".".join(str(p) for p in err.get("loc", ())), MAX_DETAIL_CHARS),
+            "msg": clip(str(err.get("msg", "")), MAX_DETAIL_CHARS),
+        }
+        for err in islice(errors, MAX_DETAILS)
+    ]
+    if not details:
+        return error_body("invalid_input", "invalid request", details=[], problems=0)
+    first = details[0]
+    message = f"{first['loc']}: {first['msg']}" if first["loc"] else first["msg"]
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return error_body("invalid_input", message, details=details, problems=len(errors))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -92,11 +124,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            (".".join(str(p) for p in err.get("loc", ())), str(err.get("msg", "")))
-            for err in exc.errors()
-        ]
-        where, what = problems[0] if problems else ("", "invalid request")
-        details = [{"loc": loc, "msg": msg} for loc, msg in problems]
-        message = f"{where}: {what}" if where else what
-        return JSONResponse(error_body("invalid_input", message, details=details), status_code=422)
+        return JSONResponse(validation_error_body(exc.errors()), status_code=422)

@@ -1,7 +1,15 @@
-"""Request and response bodies. Types only: the bounds live in the domain (configurable)."""
+"""Request and response bodies. Types only: the bounds live in the domain (configurable).
+
+Two kinds of bound are checked here, because they must hold before pydantic validates items
+one by one (each invalid item is one more error, all of them reported): a collection's size
+(``max_batch`` from the app's ``Limits``, via :data:`REQUEST_LIMITS`; fixed bounds on the
+operator's lists) and the number of unknown fields in an object.
+"""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -13,7 +21,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    field_validator,
+    model_validator,
 )
+
+from migrator.settings import Limits
 
 # SQLite integers are signed 64-bit: a larger id or seed would overflow its binding (a 500),
 # so the API refuses them as invalid input first.
@@ -22,9 +34,30 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 RecordId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A stored record's id")]
 
+# The limits of the app serving the request (set per request by ``BodyLimitMiddleware``).
+REQUEST_LIMITS: ContextVar[Limits] = ContextVar("request_limits")
+_DEFAULT_LIMITS = Limits()  # outside a request (a model validated directly)
+
+MAX_CANARY_STEPS = 100  # a canary plan's steps, at most
+MAX_CONFIG_INDEXES = 64  # indexes one config change may name, at most
+MAX_UNKNOWN_FIELDS = 20  # more unknown fields than this in one object are one problem, not many
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_unknown_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) > len(cls.model_fields) + MAX_UNKNOWN_FIELDS:
+            unknown = [key for key in data if key not in cls.model_fields]
+            if len(unknown) > MAX_UNKNOWN_FIELDS:
+                shown = ", ".join(repr(str(key)[:40]) for key in islice(unknown, 3))
+                raise ValueError(
+                    f"{len(unknown)} unknown fields ({shown}, ...);"
+                    f" expected some of {sorted(cls.model_fields)}"
+                )
+        return data
 
 
 class _Open(BaseModel):
@@ -41,11 +74,16 @@ class ErrorLocation(BaseModel):
 class ErrorInfo(_Open):
     type: str = Field(
         description="invalid_input, not_found, conflict, embedder_mismatch, unauthorized,"
-        " payload_too_large, embedder_unavailable, snapshot_failed, storage_unavailable"
+        " payload_too_large, request_timeout, embedder_unavailable, snapshot_failed,"
+        " storage_unavailable"
     )
     message: str
     details: list[ErrorLocation] | None = Field(
-        default=None, description="Every problem found (request validation errors only)"
+        default=None,
+        description="The first 20 problems found (request validation errors only)",
+    )
+    problems: int | None = Field(
+        default=None, description="How many problems were found (request validation errors)"
     )
 
 
@@ -63,6 +101,14 @@ class DocumentBody(_Strict):
 
 class UpsertBody(_Strict):
     documents: list[DocumentBody] = Field(min_length=1)
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _batch_within_the_limit(cls, documents: Any) -> Any:
+        limit = REQUEST_LIMITS.get(_DEFAULT_LIMITS).max_batch
+        if isinstance(documents, list) and len(documents) > limit:
+            raise ValueError(f"the batch has {len(documents)} documents; the limit is {limit}")
+        return documents
 
 
 class WriteResponse(BaseModel):
@@ -155,7 +201,7 @@ class TargetBody(_Strict):
 class MigrationBody(_Strict):
     target: TargetBody
     # Strict: a numeric string ("5") is refused here as it is by PUT /v1/config.
-    canary_steps: list[StrictFloat] | None = None
+    canary_steps: list[StrictFloat] | None = Field(default=None, max_length=MAX_CANARY_STEPS)
     shadow_sample: StrictFloat | None = Field(default=None, ge=0, le=1)
     backfill_batch: StrictInt | None = None
     guardrails: dict[str, Any] | None = None
@@ -166,7 +212,7 @@ class RebuildBody(_Strict):
     target: StrictStr | None = Field(
         default=None, description="Name of the rebuilt version (default: NAME-r2, NAME-r3, ...)"
     )
-    canary_steps: list[float] | None = None
+    canary_steps: list[float] | None = Field(default=None, max_length=MAX_CANARY_STEPS)
     shadow_sample: float | None = Field(default=None, ge=0, le=1)
     backfill_batch: StrictInt | None = None
     guardrails: dict[str, Any] | None = None
@@ -183,7 +229,7 @@ class ActionBody(_Strict):
 
 class PlanBody(_Strict):
     shadow_sample: StrictFloat | None = Field(default=None, ge=0, le=1)
-    canary_steps: list[StrictFloat] | None = None
+    canary_steps: list[StrictFloat] | None = Field(default=None, max_length=MAX_CANARY_STEPS)
     guardrails: dict[str, Any] | None = None
 
 
@@ -220,12 +266,22 @@ class EvalBody(_Strict):
 
 class ConfigBody(_Strict):
     indexes: dict[str, dict[str, Any]] | None = Field(
-        default=None, description='Search parameters by index, e.g. {"v2": {"ef_search": 128}}'
+        default=None,
+        max_length=MAX_CONFIG_INDEXES,
+        description='Search parameters by index, e.g. {"v2": {"ef_search": 128}}',
     )
     migration: dict[str, Any] | None = Field(
         default=None, description="shadow_sample, canary_steps, guardrails of the live migration"
     )
     reason: StrictStr | None = None
+
+    @field_validator("indexes", mode="before")
+    @classmethod
+    def _few_indexes(cls, indexes: Any) -> Any:
+        # ``max_length`` on a dict is checked only after every value was validated
+        if isinstance(indexes, dict) and len(indexes) > MAX_CONFIG_INDEXES:
+            raise ValueError(f"{len(indexes)} indexes; the limit is {MAX_CONFIG_INDEXES}")
+        return indexes
 
 
 class RevertBody(_Strict):

@@ -27,6 +27,9 @@ _METRICS: tuple[str, ...] = get_args(Metric)
 MAX_EF_SEARCH = 4096
 MAX_NPROBE = 65536
 MAX_DIM = 65536
+# Real factory strings are a few dozen characters; FAISS parses them with std::regex, which
+# overflows the stack (SIGSEGV, the whole process) from about 20,000.
+MAX_FACTORY_CHARS = 256
 
 
 def faiss_metric(metric: Metric) -> int:
@@ -64,6 +67,10 @@ class IndexSpec:
         if not isinstance(self.embedder, EmbedderSpec):
             raise InvalidInputError("index embedder must be an EmbedderSpec")
         check_str(self.factory, "index factory", allow_empty=False)
+        if len(self.factory) > MAX_FACTORY_CHARS:
+            raise InvalidInputError(
+                f"index factory is {len(self.factory)} characters; the limit is {MAX_FACTORY_CHARS}"
+            )
         if self.metric not in _METRICS:
             raise InvalidInputError(
                 f"index metric must be one of {list(_METRICS)}, got {self.metric!r}"

@@ -116,6 +116,10 @@ class Limits:
     max_id_chars: int = 256
     max_text_chars: int = 32_768
     max_metadata_bytes: int = 16_384
+    # objects and arrays a document's metadata may nest, the metadata object itself counting
+    # as one: what is written must read back (JSON encoders refuse very deep values); over
+    # HTTP a whole body nests at most 64 levels (api/body_limit.py), so at most about 60
+    max_metadata_depth: int = 32
     max_query_chars: int = 4_096
     max_k: int = 100
     max_body_bytes: int = 16 * 1024 * 1024

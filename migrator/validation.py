@@ -17,6 +17,31 @@ def _has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in value)
 
 
+def _has_lone_surrogate(value: str) -> bool:
+    """A surrogate not in a pair (JSON's ``"\\ud800"``) is no character: UTF-8 cannot hold it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_unicode(value: str, what: str) -> None:
+    """Every string the store keeps (ids, texts, metadata keys and values) and every query."""
+    if _has_lone_surrogate(value):
+        raise InvalidInputError(f"{what} contains a lone surrogate, which is not a character")
+
+
+# HTTP clients remove these from a URL's path (RFC 3986, 5.2.4): GET /v1/documents/{id} could
+# never reach an id with one, so a write refuses them ("...", ".a" and "a..b" are fine).
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def has_dot_segment(doc_id: str) -> bool:
+    """Whether ``doc_id`` is ``.`` or ``..``, or has one between slashes or at either end."""
+    return any(segment in DOT_SEGMENTS for segment in doc_id.split("/"))
+
+
 def check_doc_id(doc_id: object, limits: Limits) -> str:
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise InvalidInputError("document id must be a non-empty string")
@@ -26,6 +51,7 @@ def check_doc_id(doc_id: object, limits: Limits) -> str:
         )
     if _has_control_chars(doc_id):
         raise InvalidInputError("document id must not contain control characters")
+    check_unicode(doc_id, "document id")
     return doc_id
 
 
@@ -44,6 +70,11 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
             check_doc_id(doc.id, limits)
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}: {exc}") from exc
+        if has_dot_segment(doc.id):
+            raise InvalidInputError(
+                f"{where}: document id {doc.id!r} has '.' or '..' as a path segment;"
+                " HTTP clients remove those from URLs, so it could not be read back"
+            )
         if doc.id in seen:
             raise InvalidInputError(f"{where}: id {doc.id!r} appears twice in the batch")
         seen.add(doc.id)
@@ -53,12 +84,14 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
             raise InvalidInputError(
                 f"{where}: text is {len(doc.text)} characters; the limit is {limits.max_text_chars}"
             )
+        check_unicode(doc.text, f"{where}: text")
         check_metadata(doc.metadata, limits, where)
 
 
 def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
     if not isinstance(metadata, Mapping):
         raise InvalidInputError(f"{where}: metadata must be a JSON object")
+    _check_metadata_values(metadata, limits, where)
     try:
         encoded = json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -70,6 +103,39 @@ def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> N
         )
 
 
+def _check_metadata_values(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
+    """Objects and arrays nest at most ``max_metadata_depth`` deep (``metadata`` counting as
+    one), and every key and string is valid Unicode. Iterative: no input can exhaust the stack;
+    and it stops after ``max_metadata_bytes`` values, each of which takes a byte of JSON."""
+    max_depth = limits.max_metadata_depth
+    stack: list[tuple[object, int]] = [(metadata, 1)]
+    visited = 0
+    while stack:
+        value, depth = stack.pop()
+        visited += 1
+        if visited > limits.max_metadata_bytes:
+            raise InvalidInputError(
+                f"{where}: metadata holds more than {limits.max_metadata_bytes} values;"
+                f" as JSON it cannot fit the limit of {limits.max_metadata_bytes} bytes"
+            )
+        if isinstance(value, str):
+            check_unicode(value, f"{where}: a metadata value")
+            continue
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > max_depth:
+            raise InvalidInputError(
+                f"{where}: metadata nests deeper than {max_depth} levels of objects and arrays"
+            )
+        if isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str):
+                    check_unicode(key, f"{where}: a metadata key")
+            stack.extend((child, depth + 1) for child in value.values())
+        else:
+            stack.extend((child, depth + 1) for child in value)
+
+
 def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError("query must be a non-empty string")
@@ -77,6 +143,7 @@ def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
         raise InvalidInputError(
             f"query is {len(query)} characters; the limit is {limits.max_query_chars}"
         )
+    check_unicode(query, "query")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
         raise InvalidInputError(f"k must be an integer from 1 to {limits.max_k}")
     return query, k

@@ -27,10 +27,12 @@ them and checks the total.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +42,11 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api import create_app
-from migrator import Switchover
+from migrator import Limits, Switchover
+from migrator.guardrails import Guardrails
 from tests.api.conftest import seed_live_migration
 from tests.conftest import OPERATOR, OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
 from tests.server import ServerProcess
@@ -223,6 +227,180 @@ def test_real_server_with_the_real_model_over_http(tmp_path: Path) -> None:
         log = server.log_path.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
     assert sum(n for (run, _, _), n in SENT.items() if run.startswith("server")) >= SERVER_MINIMUM
+
+
+# -- shapes a schema does not describe: hypothesis builds them ------------------------------
+#
+# schemathesis generates bodies that follow (or break) the schema, small ones. These are the
+# shapes that cost or crash: huge arrays of empty or minimal objects, deep nesting, wide
+# objects, long strings, lone surrogates, and numbers where integers are meant (floats, NaN,
+# Infinity, 1e999999, integers past 64 bits, numbers as strings), each put in every field of
+# every body, the operator's plan and config fields and every guardrail setting included.
+# Bodies are raw JSON text (json.dumps cannot write most of them); the hole ``@`` in a
+# template takes the value. No answer may be a 5xx; every error has the one body shape and
+# stays under 64 KB.
+
+SHAPE_EXAMPLES = 6  # per template: about 500 requests, about a minute
+SLOW_SHAPE_EXAMPLES = 60
+ERROR_BODY_BYTES = 64 * 1024
+MAX_BODY = Limits().max_body_bytes
+
+
+def _keys(count: int) -> str:
+    return ",".join(f'"k{i}":0' for i in range(count))
+
+
+def _repeat(item: str, count: int) -> str:
+    return "[" + ",".join([item] * count) + "]"
+
+
+MINIMAL = ["{}", "[]", "0", '""', "null", '{"id":"x","text":"t"}', '{"a":{}}', '{"id":"x"}']
+NUMBERS = [
+    "NaN", "Infinity", "-Infinity", "1e999999", "-1e999999", "1e308", "1e-999", "2.5", "-0.0",
+    "0", "-1", "1", "4097", "9223372036854775807", "9223372036854775808", "1" + "0" * 400,
+    "true", "false", "null", '"1"', '"2.5"', '"NaN"', '"1e999999"', '"Infinity"', "[]", "{}",
+    "[1]", '{"a":1}', '"\\ud800"',
+]  # fmt: skip
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=20,
+).map(json.dumps)  # NaN and Infinity come out as the literals Python's json writes
+VALUES = st.one_of(
+    st.sampled_from(NUMBERS),
+    st.floats().map(repr).filter(lambda text: text not in ("nan", "inf", "-inf")),
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
+    st.builds(_repeat, st.sampled_from(MINIMAL), st.integers(0, 400_000)),  # huge arrays
+    st.builds(lambda d: "[" * d + "]" * d, st.integers(1, 5_000)),  # deep arrays
+    st.builds(lambda d: '{"a":' * d + "1" + "}" * d, st.integers(1, 200)),  # deep objects
+    st.builds(lambda n: "{" + _keys(n) + "}", st.integers(0, 300_000)),  # wide objects
+    st.builds(lambda n: '"' + "x" * n + '"', st.integers(0, 2_000_000)),  # long strings
+    JSON_VALUES,
+)
+
+
+def _guardrail_holes(prefix: str) -> list[str]:
+    """A hole in every setting of every guardrail: ``prefix{"recall": {"margin": @}}...``."""
+    holes = [prefix + "@" + "}" * prefix.count("{")]
+    for rail in dataclass_fields(Guardrails):
+        holes.append(prefix + f'{{"{rail.name}": @}}' + "}" * prefix.count("{"))
+        for setting in dataclass_fields(getattr(Guardrails(), rail.name)):
+            hole = f'{{"{rail.name}": {{"{setting.name}": @}}}}'
+            holes.append(prefix + hole + "}" * prefix.count("{"))
+    return holes
+
+
+TEMPLATES: list[tuple[str, str, str]] = (
+    [
+        ("PUT", "/v1/documents", '{"documents": @}'),
+        ("PUT", "/v1/documents", '{"documents": [@]}'),
+        ("PUT", "/v1/documents", '{"documents": [{"id": @, "text": "t"}]}'),
+        ("PUT", "/v1/documents", '{"documents": [{"id": "h", "text": @}]}'),
+        ("PUT", "/v1/documents", '{"documents": [{"id": "h", "text": "t", "metadata": @}]}'),
+        ("PUT", "/v1/documents", '{"documents": [{"id": "h", "text": "t", "metadata": {"m": @}}]}'),
+        ("PUT", "/v1/documents", '{"documents": [{"id": "h", "text": "t", "x": @}]}'),
+        ("POST", "/v1/search", '{"query": "lamp", "k": @}'),
+        ("POST", "/v1/search", '{"query": @}'),
+        ("POST", "/v1/search", '{"query": "lamp", "include_documents": @}'),
+        ("POST", "/v1/indexes/v1/search", '{"query": "lamp", "k": @}'),
+        ("POST", "/v1/migrations", '{"target": @}'),
+        ("POST", "/v1/migrations", '{"target": {"name": @}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "factory": @}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "metric": @}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "embedder": @}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "embedder": {"dim": @}}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "search_params": @}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3", "search_params": {"nprobe": @}}}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3"}, "canary_steps": @}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3"}, "shadow_sample": @}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3"}, "backfill_batch": @}'),
+        ("POST", "/v1/migrations", '{"target": {"name": "v3"}, "eval_set": @}'),
+        ("POST", "/v1/migrations/1/canary", '{"percent": @}'),
+        ("POST", "/v1/migrations/1/canary", '{"override": @}'),
+        ("POST", "/v1/migrations/1/rollback", '{"reason": @}'),
+        ("PATCH", "/v1/migrations/1/plan", '{"canary_steps": @}'),
+        ("PATCH", "/v1/migrations/1/plan", '{"canary_steps": [5, @]}'),
+        ("PATCH", "/v1/migrations/1/plan", '{"shadow_sample": @}'),
+        ("PUT", "/v1/config", "@"),
+        ("PUT", "/v1/config", '{"indexes": @}'),
+        ("PUT", "/v1/config", '{"indexes": {"v1": @}}'),
+        ("PUT", "/v1/config", '{"indexes": {"v1": {"ef_search": @}}}'),
+        ("PUT", "/v1/config", '{"indexes": {"v1": {"nprobe": @}}}'),
+        ("PUT", "/v1/config", '{"migration": @}'),
+        ("PUT", "/v1/config", '{"migration": {"shadow_sample": @}}'),
+        ("PUT", "/v1/config", '{"migration": {"canary_steps": @}}'),
+        ("PUT", "/v1/config", '{"indexes": {"v1": {"ef_search": 16}}, "reason": @}'),
+        ("POST", "/v1/config/revert", '{"version": @}'),
+        ("POST", "/v1/eval-sets", '{"name": "s2", "path": @}'),
+        ("POST", "/v1/eval-sets", f'{{"name": "s2", "path": "{SAMPLE_DIR}", "sample": @}}'),
+        ("POST", "/v1/eval-sets", f'{{"name": "s2", "path": "{SAMPLE_DIR}", "seed": @}}'),
+        ("POST", "/v1/evals", '{"eval_set": @}'),
+        ("POST", "/v1/evals", '{"eval_set": "sample", "limit": @}'),
+        ("POST", "/v1/evals", '{"eval_set": "sample", "margin": @}'),
+        ("POST", "/v1/evals", '{"eval_set": "sample", "source": @}'),
+    ]
+    + [("PATCH", "/v1/migrations/1/plan", hole) for hole in _guardrail_holes('{"guardrails": ')]
+    + [("PUT", "/v1/config", hole) for hole in _guardrail_holes('{"migration": {"guardrails": ')]
+)
+
+
+def shapes(client: TestClient, method: str, path: str, template: str, examples: int) -> None:
+    run = "shapes" if examples == SHAPE_EXAMPLES else "slow shapes"
+
+    @given(value=VALUES)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def one(value: str) -> None:
+        body = template.replace("@", value).encode()
+        if len(body) > MAX_BODY:
+            return  # over the byte limit: a 413, shown elsewhere
+        headers = {**OPERATOR, "content-type": "application/json"}
+        response = client.request(method, path, content=body, headers=headers)
+        SENT[(run, f"{method} {path}", "shapes")] += 1
+        STATUSES[(run, response.status_code)] += 1
+        assert response.status_code < 500, (template, value[:200], response.text[:500])
+        if response.status_code >= 400:
+            assert len(response.content) < ERROR_BODY_BYTES, (template, value[:200])
+            error = response.json()["error"]
+            assert isinstance(error["type"], str)
+            assert isinstance(error["message"], str)
+            assert error["message"]
+
+    started = time.perf_counter()
+    one()
+    SECONDS[run] += time.perf_counter() - started
+
+
+# 500s this fuzz found whose fixes are on other branches of the same issue: these marks go
+# when those branches are merged. Checked: with h-watch's migration.py and guardrails.py the
+# two config cases pass (a trial run); h-misc's eval-set registration catches the OSError.
+SHAPE_CASES = [pytest.param(*t, id=f"{t[0]} {t[1]} {t[2][:60]}") for t in TEMPLATES]
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(fuzz_app: FastAPI) -> TestClient:
+    return TestClient(fuzz_app)  # the module's app, already started; not a second lifespan
+
+
+@pytest.mark.parametrize(("method", "path", "template"), SHAPE_CASES)
+def test_pathological_values_in_every_field_get_no_5xx(
+    fuzz_client: TestClient, method: str, path: str, template: str
+) -> None:
+    shapes(fuzz_client, method, path, template, SHAPE_EXAMPLES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("method", "path", "template"), SHAPE_CASES)
+def test_big_run_pathological_values_in_every_field_get_no_5xx(
+    fuzz_client: TestClient, method: str, path: str, template: str
+) -> None:
+    shapes(fuzz_client, method, path, template, SLOW_SHAPE_EXAMPLES)
 
 
 def test_zz_request_counts() -> None:
