@@ -34,7 +34,7 @@ def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI
         owned = service is None
         app.state.service = service if service is not None else Switchover(settings)
         if owned:
-            app.state.service.start_background()
+            app.state.service.start()
         try:
             yield
         finally:

@@ -73,7 +73,7 @@ def list_evals(
     migration_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> dict[str, Any]:
     runs = svc.eval_runs(migration_id)
-    return {"evals": [{k: v for k, v in r.items() if k != "report"} for r in runs]}
+    return {"evals": [{k: v for k, v in r.to_dict().items() if k != "report"} for r in runs]}
 
 
 @router.get(
@@ -93,7 +93,5 @@ def get_eval(
         return record
     if format == "markdown":
         return PlainTextResponse(to_markdown(report), media_type="text/markdown")
-    history = [
-        r["report"] for r in svc.eval_runs(record["migration_id"]) if "summary" in r["report"]
-    ]
+    history = [r.report for r in svc.eval_runs(record["migration_id"]) if "summary" in r.report]
     return HTMLResponse(to_html(report, history=history))

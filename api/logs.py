@@ -23,6 +23,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexes.errors import InvalidInputError
+from migrator import Switchover
 
 access_log = logging.getLogger("api.access")
 
@@ -173,9 +174,10 @@ class RequestContextMiddleware:
 def _migration_id(scope: Scope) -> int | None:
     """The live migration's id, if the service is up and one is running."""
     service = getattr(getattr(scope.get("app"), "state", None), "service", None)
-    migration = getattr(getattr(service, "migrations", None), "current", None)
-    migration_id = getattr(migration, "id", None)
-    return migration_id if isinstance(migration_id, int) else None
+    if not isinstance(service, Switchover):
+        return None
+    migration = service.live_migration()
+    return None if migration is None else migration.id
 
 
 def _log_access(scope: Scope, status: int, started: float, context: RequestContext) -> None:

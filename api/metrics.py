@@ -164,7 +164,7 @@ class ServiceCollector:
 
     def _rollback_metrics(self, svc: Switchover) -> list[Metric]:
         """``switchover_rollbacks_total{cause}``: rolled_back events, by the watchdog or not."""
-        latest = svc.store.migrations.latest()
+        latest = svc.latest_migration()
         totals: Counter[str] = Counter({"watchdog": 0, "operator": 0})
         for migration_id in range(1, (latest.id if latest else 0) + 1):
             counted = self._ended_rollbacks.get(migration_id)
@@ -226,7 +226,7 @@ def _index_metrics(svc: Switchover) -> list[Metric]:
             dead.add_metric([info.name, info.role], info.stats["dead_vectors"])
             dead_ratio.add_metric([info.name, info.role], info.stats["dead_ratio"])
     last_seq = _gauge("switchover_log_last_seq", "Last sequence in the write log.", [])
-    last_seq.add_metric([], svc.store.log.last_seq())
+    last_seq.add_metric([], svc.last_seq())
     return [documents, applied, dead, dead_ratio, last_seq]
 
 
@@ -248,8 +248,12 @@ def _traffic_metrics(svc: Switchover) -> list[Metric]:
         " answered by the source instead (read your writes; not an error), by index.",
         labels=["index"],
     )
-    lc = svc.migrations
-    for family, counts in ((served, lc.served), (errors, lc.errors), (lagging, lc.lagging)):
+    traffic = svc.traffic()
+    for family, counts in (
+        (served, traffic.served),
+        (errors, traffic.errors),
+        (lagging, traffic.lagging),
+    ):
         for index, count in sorted(dict(counts).items()):
             family.add_metric([index], count)
     return [served, errors, lagging]
@@ -298,7 +302,7 @@ def _migration_metrics(svc: Switchover) -> list[Metric]:
 
 
 def _shadow_metrics(svc: Switchover) -> list[Metric]:
-    stats = svc.migrations.shadow.stats()
+    stats = svc.shadow_stats()
     found: list[Metric] = []
     for key, name, doc in (
         ("completed", "switchover_shadow_reads_completed", "Shadow reads run (with errors)."),
@@ -325,14 +329,14 @@ def _guardrail_metrics(svc: Switchover) -> list[Metric]:
         "The watchdog's latest verdict per guardrail: 0 ok, 1 hold, 2 breach.",
         ["name"],
     )
-    for check in list(svc.migrations.last_checks):
+    for check in svc.guardrail_checks():
         state.add_metric([check.name], GUARDRAIL_STATE.get(check.state, 1))
     return [state]
 
 
 def _watchdog_metrics(svc: Switchover) -> list[Metric]:
     """Whether the watchdog can judge: 0 while its ticks fail, its failures so far."""
-    health = svc.migrations.watchdog_health
+    health = svc.watchdog_health()
     healthy = _gauge(
         "switchover_watchdog_healthy",
         "1 while the watchdog's ticks succeed (or none has run yet), 0 while they fail.",
@@ -364,10 +368,10 @@ def _watchdog_metrics(svc: Switchover) -> list[Metric]:
 
 def _recall_metrics(svc: Switchover) -> list[Metric]:
     """recall@10 per index and target - source, from the migration's newest finished run."""
-    latest = svc.migrations.current or svc.store.migrations.latest()
+    latest = svc.latest_migration()
     if latest is None:
         return []
-    runs = svc.store.evals.runs(latest.id, limit=10)  # newest first; no scan of old reports
+    runs = svc.eval_runs(latest.id, limit=10)  # newest first; no scan of old reports
     run = next((r for r in runs if r.report.get("summary")), None)
     if run is None:
         return []

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path
 
-from migrator.lifecycle import ACTIONS
-from migrator.registry import rebuild_migration
+from migrator.moves import ACTIONS
 
 from .auth import Operator, OperatorRoute, operator_name
 from .deps import Service
@@ -144,16 +143,15 @@ def rebuild_index(
     spec and search parameters under a new name (default NAME-r2), copying only the live
     documents, then judged, rolled out and finalized like any other migration."""
     payload = body.model_dump(exclude_none=True) if body is not None else {}
-    taken = {entry.name for entry in svc.store.catalog.entries()}
-    request = rebuild_migration(svc.runtime(name), taken, payload)
-    log.info("operator %s requested a rebuild of %s as %s", operator, name, request["target"])
-    return svc.create_migration(request, operator)
+    status = svc.rebuild(name, payload, operator)
+    log.info("operator %s requested a rebuild of %s as %s", operator, name, status["target"])
+    return status
 
 
 @router.get("/v1/config", response_model=ConfigResponse)
 def get_config(svc: Service) -> dict[str, Any]:
     """The runtime knobs in effect (search parameters, migration plan) and their version."""
-    return svc.config.current()
+    return svc.config_view()
 
 
 @router.put(
@@ -162,12 +160,12 @@ def get_config(svc: Service) -> dict[str, Any]:
 def put_config(body: ConfigBody, svc: Service, operator: Operator) -> dict[str, Any]:
     """Change knobs at once, without a rebuild; recorded as a new version."""
     changes = body.model_dump(exclude_none=True, exclude={"reason"})
-    return svc.config.set(changes, operator, body.reason or "set")
+    return svc.set_config(changes, operator, body.reason or "set")
 
 
 @router.get("/v1/config/history", response_model=ConfigHistoryResponse)
 def config_history(svc: Service) -> dict[str, Any]:
-    return {"versions": svc.config.history()}
+    return {"versions": svc.config_history()}
 
 
 @router.post(
@@ -179,4 +177,4 @@ def revert_config(
     svc: Service, operator: Operator, body: RevertBody | None = None
 ) -> dict[str, Any]:
     """Re-apply an earlier version (default: the previous one) in one step."""
-    return svc.config.revert(body.version if body else None, operator)
+    return svc.revert_config(body.version if body else None, operator)

@@ -143,5 +143,5 @@ def list_indexes(svc: Service) -> IndexListResponse:
             )
             for i in svc.indexes()
         ],
-        last_seq=svc.store.log.last_seq(),
+        last_seq=svc.last_seq(),
     )

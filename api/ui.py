@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 
 from indexes.errors import NotFoundError
 from migrator import IndexInfo, Switchover
+from migrator.store import EvalRunRecord
 
 from .deps import Service
 from .errors import error_responses
@@ -100,8 +101,7 @@ def snapshot(svc: Switchover, *, eval_runs: list[dict[str, Any]]) -> dict[str, A
 
 def index_summary(svc: Switchover, info: IndexInfo) -> dict[str, Any]:
     """One index version: layout, count, lag and its p95 latency over the last 5 minutes."""
-    window = svc.migrations.observations.latency_ms.get(info.name)  # .get: never adds a window
-    latencies = window.values(LATENCY_WINDOW_S) if window is not None else []
+    latencies = svc.latencies_ms(info.name, LATENCY_WINDOW_S)
     return {
         "name": info.name,
         "role": info.role,
@@ -138,11 +138,11 @@ def eval_runs(svc: Switchover) -> list[dict[str, Any]]:
     return [_eval_run(record) for record in svc.eval_runs()[:EVAL_RUN_LIMIT]]
 
 
-def _eval_run(record: dict[str, Any]) -> dict[str, Any]:
-    report = record.get("report") or {}
+def _eval_run(record: EvalRunRecord) -> dict[str, Any]:
+    report = record.report or {}
     meta = report.get("meta") or {}
     return {
-        **{key: value for key, value in record.items() if key != "report"},
+        **{key: value for key, value in record.to_dict().items() if key != "report"},
         **{key: report.get(key) for key in REPORT_KEYS},
         "meta": {key: meta[key] for key in META_KEYS if key in meta},
     }

@@ -116,7 +116,7 @@ def backfill(svc: Switchover, target: dict[str, Any]) -> dict[str, Any]:
     m = svc.create_migration({"target": target, "shadow_sample": 0.0}, "bench")
     t0 = time.perf_counter()
     svc.migration_action(m["id"], "backfill", {}, "bench")
-    svc.migrations.wait_backfill(timeout=7200)
+    svc.wait_backfill(timeout=7200)
     seconds = time.perf_counter() - t0
     status = svc.current_migration()["backfill"]
     if not status["finished"]:
@@ -209,7 +209,7 @@ def build(n: int, work: Path) -> tuple[Switchover, dict[str, Any]]:
     t0 = time.perf_counter()
     svc = Switchover(settings)
     out["restart"] = {"seconds": round(time.perf_counter() - t0, 2), **svc.registry.recovery["v1"]}
-    svc.start_background()
+    svc.start()
     print(f"[{n}] {out['restart']}", flush=True)
     print(f"[{n}] backfill into IVF ...", flush=True)
     with counting_snapshots() as counter:
@@ -226,7 +226,7 @@ def upsert_ingest(n: int, work: Path, *, policy: dict[str, Any]) -> dict[str, An
     primary = IndexSpec(name="v1", embedder=EMBEDDER)
     home = work / f"ingest-{n}-{len(policy)}"
     svc = Switchover(Settings(home=home, default_index=primary, **policy))
-    svc.start_background()
+    svc.start()
     try:
         with counting_snapshots() as counter:
             found = ingest(svc, synthetic_texts(n, seed=n))

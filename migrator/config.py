@@ -19,8 +19,9 @@ from typing import Any
 from indexes import SearchParams
 from indexes.errors import ConflictError, InvalidInputError
 
-from .lifecycle import MigrationLifecycle
 from .migration import Plan, PlanChange
+from .moves import PhaseMoves
+from .plan_edits import PlanEdits
 from .registry import IndexRegistry
 from .store import Migration, Store
 
@@ -29,17 +30,18 @@ MIGRATION_KNOBS = ("shadow_sample", "canary_steps", "guardrails")
 
 class RuntimeConfig:
     def __init__(
-        self, store: Store, registry: IndexRegistry, lifecycle: MigrationLifecycle
+        self, store: Store, registry: IndexRegistry, moves: PhaseMoves, plans: PlanEdits
     ) -> None:
         self.store = store
         self.registry = registry
-        self.lifecycle = lifecycle
+        self.moves = moves
+        self.plans = plans
         self._lock = threading.Lock()
 
     def current(self) -> dict[str, Any]:
         """The configuration in effect now, read from the live objects."""
         indexes = {r.name: r.index.search_params.to_dict() for r in self.registry.all()}
-        m = self.lifecycle.current
+        m = self.moves.current
         migration = None
         if m is not None:
             plan = m.plan.to_dict()
@@ -83,9 +85,7 @@ class RuntimeConfig:
                     self.registry.get(name).index.set_search_params(params)
                 return version
 
-            version = self.lifecycle.change_config(
-                changed, migration_changes, actor, reason, commit
-            )
+            version = self.plans.change_config(changed, migration_changes, actor, reason, commit)
         return {**self.current(), "version": version}
 
     def revert(self, version: int | None, actor: str) -> dict[str, Any]:
@@ -103,7 +103,7 @@ class RuntimeConfig:
                 if self.registry.find(name) is not None
             }
         }
-        m = self.lifecycle.current
+        m = self.moves.current
         old = target.get("migration")
         if m is not None and old is not None and old.get("id") == m.id:
             changes["migration"] = {k: old[k] for k in MIGRATION_KNOBS}
@@ -172,7 +172,7 @@ class RuntimeConfig:
         unknown = set(changes) - set(MIGRATION_KNOBS)
         if unknown:
             raise InvalidInputError(f"unknown migration knob(s) {sorted(unknown)}")
-        m = self.lifecycle.current
+        m = self.moves.current
         if m is None:
             raise ConflictError("no migration is active; its knobs cannot be set")
         Plan.from_dict({**m.plan.to_dict(), **changes})  # refuse bad values before applying

@@ -65,6 +65,11 @@ class Observations:
         self.search(index, ms)
         self.overlaps.add(overlap)
 
+    def latencies_ms(self, index: str, window_s: float) -> list[float]:
+        """Latencies of ``index`` within the window; looking never adds a window."""
+        window = self.latency_ms.get(index)
+        return window.values(window_s) if window is not None else []
+
     def errors(self, index: str, window_s: float) -> tuple[int, int]:
         """(requests, errors) on ``index`` within the window."""
         outcomes = self.outcomes[index].values(window_s)

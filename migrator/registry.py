@@ -72,9 +72,6 @@ class IndexRegistry:
                 return runtime
         raise ConflictError("no primary index is live")
 
-    def register(self, entry: CatalogEntry, runtime: IndexRuntime) -> None:
-        self._runtimes[entry.name] = runtime
-
     def set_role(self, name: str, role: Role) -> None:
         runtime = self._runtimes.get(name)
         if runtime is not None:

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # (index name, query, k, the served query's vectors to reuse if the embedder matches)
 #   -> (hits, whether the vectors were reused)
 ShadowSearch = Callable[[str, str, int, QueryVectors | None], tuple[list[Hit], bool]]
+# stores a batch of finished shadow reads
+ShadowRecord = Callable[[Sequence[ShadowReadRecord]], None]
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,15 @@ class ShadowJob:
 
 
 class ShadowReader:
-    """Bounded queue + one worker thread; keeps a rolling window of results in memory."""
+    """Bounded queue + one worker thread (from ``start``); a rolling window of results.
+
+    Jobs submitted before ``start`` wait in the queue (or are dropped when it is full).
+    """
 
     def __init__(
         self,
         search: ShadowSearch,
-        record: Callable[[Sequence[ShadowReadRecord]], None],
+        record: ShadowRecord,
         *,
         observe: Callable[[str, float, float | None], None] | None = None,
         maxsize: int = 1000,
@@ -64,8 +69,12 @@ class ShadowReader:
         self.dropped = 0
         self.completed = 0
         self.errors = 0
-        self._thread = threading.Thread(target=self._run, name="switchover-shadow", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="switchover-shadow", daemon=True)
+            self._thread.start()
 
     def submit(self, job: ShadowJob) -> bool:
         """Enqueue without waiting; False (and counted) when the queue is full."""
@@ -78,8 +87,11 @@ class ShadowReader:
         return True
 
     def close(self) -> None:
+        if self._thread is None:
+            return
         self._queue.put(None)
         self._thread.join(timeout=10)
+        self._thread = None
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every queued job is done (tests and benchmarks)."""

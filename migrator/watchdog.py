@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from evals import judge
 from indexes.errors import SwitchoverError
 
-from .evaljobs import RecallSession
+from .evidence import Evidence
 from .guardrails import (
     Check,
     Guardrails,
+    WatchdogHealth,
     error_check,
     from_judgement,
     lag_check,
@@ -29,8 +29,10 @@ from .guardrails import (
     overlap_check,
     verdict,
 )
-from .lifecycle import MigrationLifecycle
+from .moves import PhaseMoves
 from .phases import Phase
+from .reads import ReadRouter
+from .recall import RecallSession
 from .store import Migration
 
 log = logging.getLogger(__name__)
@@ -40,15 +42,32 @@ READS_ON_TARGET = frozenset({Phase.CANARY, Phase.CUTOVER})
 
 
 class Watchdog:
+    """Judges on its own thread (from ``start``) or when ticked; owns its ``health``."""
+
     def __init__(
-        self, lifecycle: MigrationLifecycle, *, interval_s: float = 1.0, budget: int = 25
+        self,
+        moves: PhaseMoves,
+        evidence: Evidence,
+        reads: ReadRouter,
+        *,
+        interval_s: float = 1.0,
+        budget: int = 25,
     ) -> None:
-        self.lifecycle = lifecycle
+        self.moves = moves
+        self.evidence = evidence
+        self.reads = reads
+        self.registry = evidence.registry
         self.interval_s = interval_s
         self.budget = budget
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tick_lock = threading.Lock()
+        self._health = WatchdogHealth()
+
+    @property
+    def health(self) -> WatchdogHealth:
+        """Whether the watchdog can judge: updated after every tick."""
+        return self._health
 
     def start(self) -> None:
         if self._thread is None:
@@ -74,7 +93,7 @@ class Watchdog:
     def tick(self) -> list[Check]:
         """One evaluation; returns the checks (and acts on a breach).
 
-        A tick that raises is no evidence: it is reported (``lifecycle.watchdog_health``),
+        A tick that raises is no evidence: it is reported (``health``),
         the checks of earlier ticks are cleared so nothing presents them as current, and
         after ``FAILSAFE_AFTER`` failures in a row reads on the target go back to the
         source. It returns no checks.
@@ -88,47 +107,42 @@ class Watchdog:
                 return []
 
     def _judge(self) -> list[Check]:
-        lc = self.lifecycle
-        m = lc.current
+        m = self.moves.current
         if m is None or m.phase not in WATCHED:
             return []
-        epoch = lc.judgement_epoch
-        session = lc.recall_session(m)
+        epoch = self.evidence.epoch
+        session = self.evidence.session(m)
         if session is not None and not session.done:
             before = session.judgement
             try:
                 session.step(self.budget)
             except SwitchoverError as exc:  # a failing index is the errors guardrail's case
                 log.warning("judging migration %d: %s", m.id, exc)
-                lc.observations.failure(m.target)
+                self.reads.outcome(m.target, ok=False)
             if session.is_done() and session.judgement is not before:
-                lc.record_eval(m, session, origin="watchdog")
+                self.evidence.record_eval(m, session, origin="watchdog")
         checks = self.checks(m, session)
-        if lc.judgement_epoch == epoch:  # else search parameters changed mid-tick: stale
-            lc.last_checks = checks
-            if verdict(checks) == "breach":
-                lc.auto_rollback(m, checks)
-        lc.watchdog_health = lc.watchdog_health.succeeded(time.time())
+        # not handed over when search parameters changed mid-tick: the checks are stale
+        if self.evidence.hand_over(checks, epoch) and verdict(checks) == "breach":
+            self.moves.auto_rollback(m, checks)
+        self._health = self._health.succeeded(time.time())
         return checks
 
     def _failed(self, exc: Exception) -> None:
-        lc = self.lifecycle
-        health = lc.watchdog_health.failed(time.time(), exc)
-        lc.watchdog_health = health
-        lc.last_checks = []
-        m = lc.current
+        health = self._health = self._health.failed(time.time(), exc)
+        self.evidence.drop_checks()
+        m = self.moves.current
         if health.fail_safe and m is not None and m.phase in READS_ON_TARGET:
             try:
-                lc.failsafe_rollback(m, health)
+                self.moves.failsafe_rollback(m, health)
             except Exception:  # reported; the next failed tick tries again
                 log.exception("the watchdog's fail-safe rollback failed")
 
     def checks(self, m: Migration, session: RecallSession | None) -> list[Check]:
         rails = Guardrails.from_dict(m.plan.guardrails)
-        lc = self.lifecycle
-        obs = lc.observations
-        source = lc.registry.get(m.source)
-        target = lc.registry.get(m.target)
+        obs = self.reads.observations
+        source = self.registry.get(m.source)
+        target = self.registry.get(m.target)
         same_embedder = source.entry.fingerprint == target.entry.fingerprint
         if session is None:
             recall = Check(
@@ -151,7 +165,7 @@ class Watchdog:
             )
         )
         checks.append(error_check(*obs.errors(m.target, rails.errors.window_s), rails.errors))
-        checks.append(lag_check(*target.lag(lc.store), rails.lag))
+        checks.append(lag_check(*target.lag(self.evidence.store), rails.lag))
         checks.append(
             overlap_check(obs.overlaps.values(rails.overlap.window_s), rails.overlap, same_embedder)
         )
@@ -159,19 +173,15 @@ class Watchdog:
 
     def _live_recall(self, m: Migration, rails: Guardrails, same_embedder: bool) -> Check:
         rule = rails.live_recall
-        source = self.lifecycle.registry.get(m.source)
+        source = self.registry.get(m.source)
         exact = source.entry.spec.factory.replace(" ", "") == "Flat"
         if not rule.enabled or not (exact and same_embedder):
             why = "off" if not rule.enabled else "needs a Flat source with the target's embedder"
             return Check("live_recall", "hold", None, -rule.margin, 0, f"not applicable: {why}")
         # With an exact source and the same embedder, a shadow read's overlap@k IS the
         # other side's recall@k against exact truth, so the paired delta is overlap - 1.
-        deltas = [o - 1.0 for o in self.lifecycle.observations.overlaps.values(rule.window_s)]
+        deltas = [o - 1.0 for o in self.reads.observations.overlaps.values(rule.window_s)]
         judgement = judge(
             deltas, margin=rule.margin, confidence=rule.confidence, min_samples=rule.min_samples
         )
         return from_judgement("live_recall", judgement, rule.margin)
-
-
-def summary(checks: list[Check]) -> dict[str, Any]:
-    return {"verdict": verdict(checks), "checks": [c.to_dict() for c in checks]}

@@ -28,7 +28,7 @@ def client(client: TestClient) -> TestClient:
     body = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
     mid = client.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
     assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
-    assert service_of(client).migrations.wait_backfill().finished
+    assert service_of(client).wait_backfill().finished
     return client
 
 
@@ -109,7 +109,7 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         body = {"target": {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 1}}}
         mid = c.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
         c.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
-        service_of(c).migrations.wait_backfill()
+        service_of(c).wait_backfill()
 
         def agreement() -> int:
             same = 0

@@ -65,7 +65,7 @@ def test_an_eval_job_runs_in_the_background_and_reports_three_ways(client: TestC
     target = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
     mid = client.post("/v1/migrations", json=target, headers=OPERATOR).json()["id"]
     client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
-    service_of(client).migrations.wait_backfill()
+    service_of(client).wait_backfill()
     job = client.post("/v1/evals", json={"eval_set": "sample"}, headers=OPERATOR)
     assert job.status_code == 202
     assert (job.json()["source"], job.json()["target"]) == ("v1", "v2")

@@ -113,7 +113,7 @@ def test_log_lines_inside_a_request_carry_its_id_and_migration(
     )
     mid = created.json()["id"]
     (created_line,) = [
-        line for line in lines.by("migrator.lifecycle") if "created" in line["message"]
+        line for line in lines.by("migrator.targets") if "created" in line["message"]
     ]
     assert created_line["request_id"] == "create-1"  # logged in the endpoint's worker thread
     (access,) = [line for line in lines.by("api.access") if line["request_id"] == "create-1"]

@@ -67,7 +67,7 @@ def start_migration(client: TestClient, **plan: object) -> int:
     assert created.status_code == 201
     mid: int = created.json()["id"]
     assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
-    service_of(client).migrations.wait_backfill()
+    service_of(client).wait_backfill()
     return mid
 
 
@@ -178,7 +178,7 @@ def test_a_watchdog_rollback_is_counted_apart_and_guardrails_show_their_state(
 
     for i in range(5):
         client.post("/v1/search", json={"query": f"tide {i}", "k": 3})
-    svc.migrations.shadow.drain()
+    svc.reads.shadow.drain()
     svc.watchdog.tick()  # the background watchdog may get there first; either way it acts
     samples = scrape(client)
     assert phase_of(samples, mid) == ["rolled_back"]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.documents(60)
 
 
 def wait_backfill(client: TestClient) -> None:
-    service_of(client).migrations.wait_backfill()
+    service_of(client).wait_backfill()
 
 
 def test_a_whole_migration_over_http(client: TestClient) -> None:

@@ -578,7 +578,7 @@ def test_hostile_strings_round_trip_and_every_table_survives(
     mid = client.post("/v1/migrations", json=target, headers=OPERATOR).json()["id"]
     for text in HOSTILE_STRINGS:
         client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
-        service_of(client).migrations.wait_backfill()
+        service_of(client).wait_backfill()
         client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
         answer = client.post(
             f"/v1/migrations/{mid}/rollback", json={"reason": text}, headers=OPERATOR

@@ -69,7 +69,7 @@ def test_status_without_a_migration_says_so(client: TestClient) -> None:
 def test_status_reflects_a_migration_driven_over_the_operator_api(client: TestClient) -> None:
     mid = client.post("/v1/migrations", json=TARGET, headers=OPERATOR).json()["id"]
     client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).raise_for_status()
-    service_of(client).migrations.wait_backfill()
+    service_of(client).wait_backfill()
     client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR).raise_for_status()
     client.post(
         f"/v1/migrations/{mid}/rollback", json={"reason": "status page test"}, headers=OPERATOR

@@ -151,7 +151,7 @@ def start_canary(
     body = {"target": spec, **plan}
     mid = int(svc.create_migration(body, "op")["id"])
     svc.migration_action(mid, "backfill", {}, "op")
-    svc.migrations.wait_backfill()
+    svc.wait_backfill()
     svc.migration_action(mid, "shadow", {}, "op")
     svc.migration_action(mid, "canary", {"percent": percent, "override": True}, "op")
     target = svc.runtime("v2")

@@ -103,6 +103,6 @@ def test_a_migration_whose_search_parameters_fail_after_its_commit_is_created_an
         assert client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR).status_code == 200
         svc = client.app.state.service  # type: ignore[attr-defined]
         assert isinstance(svc, Switchover)
-        svc.migrations.wait_backfill()
+        svc.wait_backfill()
         assert client.put("/v1/documents", json=put_body(range(20, 25))).status_code == 200
         assert_converged(svc)

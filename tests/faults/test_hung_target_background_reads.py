@@ -35,8 +35,9 @@ def start_shadow(svc: Switchover, **plan: object) -> tuple[int, FaultyEmbedder]:
     body = {"target": {"name": "v2", "factory": "Flat", "embedder": NEW_MODEL.to_dict()}, **plan}
     mid = int(svc.create_migration(body, "op")["id"])
     svc.migration_action(mid, "backfill", {}, "op")
-    svc.migrations.wait_backfill()
+    svc.wait_backfill()
     svc.migration_action(mid, "shadow", {}, "op")
+    svc.reads.start()  # the shadow reader alone: the tests tick the watchdog by hand
     target = svc.runtime("v2")
     inner: Embedder = target.embedder
     faulty = FaultyEmbedder(inner)
@@ -58,7 +59,7 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
 
     assert [search(client, i) for i in range(6)] == ["v1"] * 6
     started = time.monotonic()
-    svc.migrations.shadow.drain(timeout=SETTLE_S)
+    svc.reads.shadow.drain(timeout=SETTLE_S)
     drained_in = time.monotonic() - started
 
     shadow = svc.current_migration()["live"]["shadow"]
@@ -76,11 +77,11 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
 
     faulty.heal()  # the hung call returns; shadowing (still on after the rollback) recovers
     deadline = time.monotonic() + SETTLE_S
-    while svc.migrations.shadow.stats()["completed"] == shadow["completed"] or faulty.hung:
+    while svc.reads.shadow.stats()["completed"] == shadow["completed"] or faulty.hung:
         assert time.monotonic() < deadline, "shadow reads did not recover after the hang"
         search(client, 7)
-        svc.migrations.shadow.drain(timeout=SETTLE_S)
-    recovered = svc.migrations.shadow.stats()
+        svc.reads.shadow.drain(timeout=SETTLE_S)
+    recovered = svc.reads.shadow.stats()
     assert recovered["completed"] > recovered["errors"], recovered
     assert_converged(svc)
 

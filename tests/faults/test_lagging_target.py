@@ -63,7 +63,7 @@ def test_a_target_that_lags_an_acknowledged_write_serves_no_read_until_it_has_ca
     assert client.delete("/v1/documents/d0007").status_code == 200
     assert lags(svc)["v2"] > 0
     assert lags(svc)["v1"] == 0
-    errors_before = svc.migrations.errors["v2"]
+    errors_before = svc.traffic().errors["v2"]
 
     for key in keys:
         served, hits, took = search(client, text_of(100), key)
@@ -75,8 +75,8 @@ def test_a_target_that_lags_an_acknowledged_write_serves_no_read_until_it_has_ca
         served, hits, _ = search(client, text_of(7), key)
         assert served == "v1"
         assert "d0007" not in hits, f"{key}: a deleted document came back"
-    assert svc.migrations.lagging["v2"] == 3 * len(keys)
-    assert svc.migrations.errors["v2"] == errors_before, "lagging is not a target error"
+    assert svc.traffic().lagging["v2"] == 3 * len(keys)
+    assert svc.traffic().errors["v2"] == errors_before, "lagging is not a target error"
     metrics = client.get("/metrics").text
     assert f'switchover_lagging_reads_total{{index="v2"}} {float(3 * len(keys))}' in metrics
     assert faulty.hung > 0, "the fault really fired"
@@ -123,6 +123,6 @@ def test_a_healthy_target_under_a_steady_write_stream_still_serves_its_share(
     assert written[0] > 50, "writes really streamed while the reads ran"
     on_target = served.count("v2") / len(served)
     assert on_target >= 0.9, f"the target served only {on_target:.0%} of its keys' reads"
-    assert svc.migrations.errors["v2"] == 0
+    assert svc.traffic().errors["v2"] == 0
     wait_until_caught_up(svc)
     assert_converged(svc)

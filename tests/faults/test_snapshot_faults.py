@@ -132,6 +132,7 @@ def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read
 
     monkeypatch.setattr(Backfiller, "run", gated)
     again = Switchover(fault_settings)
+    again.start()  # the backfill runs again (held at the gate)
     try:
         status = again.current_migration()
         assert (status["phase"], status["backfill"]["finished"]) == ("canary", False)
@@ -145,7 +146,7 @@ def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read
             again.migration_action(mid, "finalize", {}, "op")
 
         gate.set()
-        assert again.migrations.wait_backfill(timeout=30).finished
+        assert again.wait_backfill(timeout=30).finished
         assert_converged(again)
         served = {again.search(text_of(i), 3, routing_key=f"k{i}").served_by for i in range(40)}
         assert served == {"v2"}, "the whole target takes every read of the cutover"

@@ -22,8 +22,9 @@ def test_a_backfill_whose_start_was_never_saved_resumes_after_a_restart(
     svc.close(snapshot=False)
 
     again = Switchover(settings)
+    again.start()  # the backfill resumes
     try:
-        again.migrations.wait_backfill(timeout=60)
+        again.wait_backfill(timeout=60)
         status = again.current_migration()
         assert status["phase"] == "backfilling"
         assert status["backfill"]["finished"], status["backfill"]

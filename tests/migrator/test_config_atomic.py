@@ -54,7 +54,7 @@ def allow_inserts(db_path: Path) -> None:
 
 def state(svc: Switchover) -> dict[str, Any]:
     """Everything a config change touches, in the database and in the running service."""
-    m = svc.migrations.current
+    m = svc.moves.current
     assert m is not None
     return {
         "config": svc.config.current(),
@@ -64,8 +64,8 @@ def state(svc: Switchover) -> dict[str, Any]:
         "stored_plan": svc.store.migrations.get(m.id).plan,
         "live_plan": m.plan,
         "events": [(e.actor, e.reason) for e in svc.migration_events(m.id)],
-        "epoch": svc.migrations.judgement_epoch,
-        "checks": list(svc.migrations.last_checks),
+        "epoch": svc.evidence.epoch,
+        "checks": list(svc.evidence.checks),
     }
 
 

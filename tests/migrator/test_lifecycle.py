@@ -48,7 +48,7 @@ def svc(settings: Settings) -> Iterator[Switchover]:
 
 def backfill(svc: Switchover, mid: int) -> dict[str, Any]:
     svc.migration_action(mid, "backfill", {}, "tester")
-    svc.migrations.wait_backfill()
+    svc.wait_backfill()
     return svc.current_migration()
 
 
@@ -112,7 +112,7 @@ def test_live_writes_during_backfill_end_newest_and_deletes_stay_deleted(
         for round_no in range(1, 6):  # race the backfill with updates and deletes
             svc.upsert([doc(i, version=round_no) for i in range(0, 1500, 7)][:250])
             svc.delete(f"d{round_no * 13:04d}")
-        svc.migrations.wait_backfill()
+        svc.wait_backfill()
         target = svc.runtime("v2")
         target.catch_up(svc.store)
         assert target.index.ids() == svc.store.log.document_ids()
@@ -261,9 +261,9 @@ def test_a_failing_target_embedder_never_fails_a_write(
     assert target.lag(svc.store)[0] >= 1
     served = {svc.search("harbour pilot", 3, routing_key=f"k{i}").served_by for i in range(50)}
     assert served == {"v1"}, "a target missing an acknowledged write serves no read"
-    assert svc.migrations.lagging["v2"] > 0, "its reads went to the source because it lags"
-    assert svc.migrations.errors["v2"] == 0, "lagging is not a failed read"
-    assert svc.migrations.observations.errors("v2", 60)[1] == 1, "the failed write counts"
+    assert svc.traffic().lagging["v2"] > 0, "its reads went to the source because it lags"
+    assert svc.traffic().errors["v2"] == 0, "lagging is not a failed read"
+    assert svc.reads.observations.errors("v2", 60)[1] == 1, "the failed write counts"
     monkeypatch.undo()
     assert "during-outage" in live_ids(svc, "v2")
 

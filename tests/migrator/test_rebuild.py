@@ -143,7 +143,7 @@ def test_a_rebuild_holds_only_the_live_vectors_judged_like_any_migration_and_los
         assert (
             client.get("/v1/migrations/current", headers=OPERATOR).json()["phase"] == "backfilling"
         )
-    svc.migrations.wait_backfill()
+    svc.wait_backfill()
 
     live = svc.store.log.document_ids()
     assert len(live) == DOCS - deletes
@@ -159,7 +159,7 @@ def test_a_rebuild_holds_only_the_live_vectors_judged_like_any_migration_and_los
     refused = client.post(f"/v1/migrations/{mid}/canary", json={"percent": 50}, headers=OPERATOR)
     assert refused.status_code == 409, "a rebuild needs a passing judgement like any migration"
     assert judge(svc) == "ok", "the recall judgement passes"
-    run = svc.eval_runs(mid)[0]["report"]["summary"]
+    run = svc.eval_runs(mid)[0].report["summary"]
     # 97.6% dead vectors cost the old graph some recall; the rebuilt one is exact again
     assert run["target"]["recall@10"] >= run["source"]["recall@10"], run
     for action, payload in (("canary", {"percent": 50}), ("cutover", {}), ("finalize", {})):

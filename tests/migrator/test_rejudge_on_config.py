@@ -21,7 +21,7 @@ def svc(sample_service: Switchover) -> Switchover:
 
 
 def recall_state(svc: Switchover) -> str:
-    return next((c.state for c in svc.migrations.last_checks if c.name == "recall"), "none")
+    return next((c.state for c in svc.evidence.checks if c.name == "recall"), "none")
 
 
 def tick_until_recall_decided(svc: Switchover) -> None:

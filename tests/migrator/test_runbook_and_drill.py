@@ -28,7 +28,7 @@ def client(settings: Settings) -> Iterator[Client]:
         }
         mid = http.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
         http.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
-        http.app.state.service.migrations.wait_backfill()  # type: ignore[attr-defined]
+        http.app.state.service.wait_backfill()  # type: ignore[attr-defined]
         http.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
         yield Client("http://testserver", token=OPERATOR_TOKEN, http=http)
 

@@ -27,6 +27,8 @@ def test_overlap_and_latency_are_recorded_in_batches() -> None:
         recorded.extend(rows)
 
     reader = ShadowReader(search, record)
+
+    reader.start()
     for i in range(10):
         assert reader.submit(job(i))
     reader.drain()
@@ -46,6 +48,8 @@ def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
         return [], False
 
     reader = ShadowReader(slow, [].extend, maxsize=2)
+
+    reader.start()
     started = time.perf_counter()
     accepted = [reader.submit(job(i)) for i in range(50)]
     assert time.perf_counter() - started < 0.5, "submit never blocks the request"
@@ -62,6 +66,7 @@ def test_a_failing_shadow_search_is_recorded_as_an_error_not_raised() -> None:
 
     rows: list[ShadowReadRecord] = []
     reader = ShadowReader(broken, rows.extend)
+    reader.start()
     reader.submit(job(0))
     reader.drain()
     reader.close()
@@ -74,9 +79,10 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
     mid = service.create_migration(hnsw_target(shadow_sample=1.0), "alice")["id"]
     backfill(service, mid)
     service.migration_action(mid, "shadow", {}, "alice")
+    service.reads.start()  # the shadow reader alone: no other background work here
     for i in range(20):
         assert service.search(f"lamp tide document {i}", 5).served_by == "v1"
-    service.migrations.shadow.drain()
+    service.reads.shadow.drain()
     reads = service.store.shadow.recent(mid)
     assert len(reads) == 20
     assert all(r.served_by == "v1" and r.error is None and r.migration_id == mid for r in reads)
@@ -95,6 +101,8 @@ def test_a_shadow_side_that_reused_the_query_vector_is_charged_the_embedding() -
         return [Hit("a", 1.0)], True
 
     reader = ShadowReader(reusing, rows.extend)
+
+    reader.start()
     reader.submit(ShadowJob(1, "q", 1, "v1", "v2", ("a",), 30.0, None, 25.0))
     reader.drain()
     reader.close()

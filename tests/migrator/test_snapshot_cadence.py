@@ -182,7 +182,7 @@ def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
         slow_copies(monkeypatch, svc, 0.02)  # 40 batches, 0.8 s of copying
         began = time.monotonic()
         svc.migration_action(mid, "backfill", {}, "tester")
-        assert svc.migrations.wait_backfill(timeout=60).finished
+        assert svc.wait_backfill(timeout=60).finished
         elapsed = time.monotonic() - began
         checkpoints = [name for name, _ in slow_checkpoints]
         assert set(checkpoints) == {"v2"}, "only the backfill's checkpoints snapshot here"
@@ -220,7 +220,7 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
 
     monkeypatch.setattr(Backfiller, "save", dies_at_the_third)
     svc.migration_action(mid, "backfill", {}, "tester")
-    assert not svc.migrations.wait_backfill(timeout=60).finished, "it died on the way"
+    assert not svc.wait_backfill(timeout=60).finished, "it died on the way"
     svc.close(snapshot=False)
     monkeypatch.undo()
     assert len(saved) == 2, saved
@@ -235,8 +235,9 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
 
     monkeypatch.setattr(Backfiller, "run", recorded)
     again = Switchover(settings)
+    again.start()  # the backfill resumes
     try:
-        assert again.migrations.wait_backfill(timeout=60).finished
+        assert again.wait_backfill(timeout=60).finished
         # resumed at the last checkpoint's cursor; its copies came back from its snapshot
         assert resumed_at == [saved[-1]]
         status = again.current_migration()["backfill"]

@@ -58,8 +58,8 @@ def test_a_good_target_passes_and_may_advance(svc: Switchover) -> None:
     assert recall["judgement"]["decision"] == "pass"
     assert recall["eval_set_hash"] == svc.store.evals.get_set("sample").content_hash
     runs = svc.eval_runs(mid)
-    assert runs[0]["decision"] == "pass"
-    assert runs[0]["origin"] == "watchdog"
+    assert runs[0].decision == "pass"
+    assert runs[0].origin == "watchdog"
 
 
 def test_a_bad_target_is_rolled_back_automatically_with_its_evidence(svc: Switchover) -> None:
@@ -122,9 +122,10 @@ def test_live_shadow_traffic_judges_a_layout_change(svc: Switchover) -> None:
         guardrails={"live_recall": {"min_samples": 40}},
     )
     data = load_dataset(SAMPLE_DIR)
+    svc.reads.start()  # the shadow reader alone: this test ticks the watchdog by hand
     for query in data.queries[:80]:
         svc.search(query.text, 10)
-    svc.migrations.shadow.drain()
+    svc.reads.shadow.drain()
     checks = svc.watchdog.tick()
     live = next(c for c in checks if c.name == "live_recall")
     assert live.state == "breach", live.detail
@@ -171,7 +172,7 @@ def test_a_failing_target_breaches_the_error_guardrail(
 
 def test_a_slow_target_breaches_the_latency_guardrail(svc: Switchover) -> None:
     mid = start(svc, "HNSW32,Flat", guardrails={"latency": {"min_samples": 10}})
-    obs = svc.migrations.observations
+    obs = svc.reads.observations
     for _ in range(20):
         obs.search("v1", 5.0)
         obs.search("v2", 9.0)

@@ -35,7 +35,7 @@ def break_the_error_window(svc: Switchover, monkeypatch: pytest.MonkeyPatch) -> 
     def broken(*_: object) -> tuple[int, int]:
         raise WindowReadError("the error window cannot be read")
 
-    monkeypatch.setattr(svc.migrations.observations, "errors", broken)
+    monkeypatch.setattr(svc.reads.observations, "errors", broken)
 
 
 def test_a_failing_tick_is_reported_and_the_stale_checks_are_cleared(
@@ -138,7 +138,7 @@ def test_metrics_and_the_status_page_show_a_failing_watchdog(
         body = {"target": {"name": "v2", "factory": "Flat"}}
         mid = client.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
         client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
-        svc.migrations.wait_backfill()
+        svc.wait_backfill()
         client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
         svc.watchdog.tick()
         assert gauge(client, "switchover_watchdog_healthy") == 1.0

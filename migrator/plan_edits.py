@@ -1,0 +1,104 @@
+"""Changes to the live migration's plan: by the operator, or as part of a config change.
+
+Each builds its audit event first (``PlanChange``), commits it, and only then puts the new
+plan in effect (``PhaseMoves.reload``), all under the action lock. New search parameters
+on the migration's source or target make the judgement start afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from indexes import SearchParams
+from indexes.errors import ConflictError, InvalidInputError
+
+from .evidence import Evidence
+from .migration import Plan, PlanChange
+from .moves import PhaseMoves
+from .store import Migration, Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PLAN_KNOBS = frozenset({"shadow_sample", "canary_steps", "guardrails"})
+
+
+class PlanEdits:
+    def __init__(self, store: Store, moves: PhaseMoves, evidence: Evidence) -> None:
+        self.store = store
+        self.moves = moves
+        self.evidence = evidence
+
+    def update(self, migration_id: int, changes: Mapping[str, Any], actor: str) -> Migration:
+        """Change shadow_sample, canary_steps or guardrails of the live migration (audited)."""
+        with self.moves.locked_active(migration_id) as m:
+            change = self._plan_change(m, changes, actor)
+            updated = self.store.migrations.change_plan(change)
+            self.moves.refresh(updated)
+            return updated
+
+    def _plan_change(self, m: Migration, changes: Mapping[str, Any], actor: str) -> PlanChange:
+        """The validated new plan and its audit event; nothing is stored or changed yet."""
+        unknown = set(changes) - PLAN_KNOBS
+        if unknown or not changes:
+            raise InvalidInputError(f"send one or more of {sorted(PLAN_KNOBS)}")
+        plan = Plan.from_dict({**m.plan.to_dict(), **changes})
+        what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        return PlanChange(m.id, plan, actor, f"plan: {what}", self.evidence.numbers(m))
+
+    def change_config(
+        self,
+        changed: Mapping[str, SearchParams],
+        plan_changes: Mapping[str, Any],
+        actor: str,
+        why: str,
+        commit: Callable[[Migration | None, list[PlanChange]], T],
+    ) -> T:
+        """The live migration's side of a runtime config change, committed by ``commit``.
+
+        Builds the plan changes (a rejudge event when the source's or target's search
+        parameters change, then the plan's new knobs), hands them to ``commit``, which
+        stores them with the rest of the change in one transaction, and only after it
+        returns changes the state in memory: the new plan, and a fresh judgement.
+        """
+        with self.moves.locked() as m:
+            if m is None and plan_changes:
+                raise ConflictError("no migration is active; its knobs cannot be set")
+            changes: list[PlanChange] = []
+            rejudge = None if m is None else self._rejudge_change(m, changed, actor, why)
+            if rejudge is not None:
+                changes.append(rejudge)
+            if m is not None and plan_changes:
+                changes.append(self._plan_change(m, plan_changes, actor))
+            result = commit(m, changes)
+            if m is not None and changes:
+                self.moves.reload(m.id)
+            if rejudge is not None:
+                self.evidence.afresh(drop_checks=True)
+                log.info("migration %d: %s", rejudge.migration_id, rejudge.reason)
+            return result
+
+    def _rejudge_change(
+        self, m: Migration, changed: Mapping[str, SearchParams], actor: str, why: str
+    ) -> PlanChange | None:
+        """Search parameters of the live migration's source or target changed: judge afresh.
+
+        The recall judgement, the latency and error windows and the shadow overlaps were
+        gathered on the old parameters. Kept, a stale pass would go on gating the canary
+        and the old samples would dilute what the new parameters do; so they are dropped,
+        the watchdog starts a fresh recall session, and the change is audited on the
+        migration's timeline.
+        """
+        if not set(changed) & {m.source, m.target}:
+            return None
+        what = ", ".join(
+            f"{name} {k}={v}"
+            for name, p in sorted(changed.items())
+            for k, v in p.to_dict().items()
+            if v is not None
+        )
+        reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
+        return PlanChange(m.id, m.plan, actor, reason, self.evidence.numbers(m))

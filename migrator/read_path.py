@@ -1,0 +1,132 @@
+"""The read path: documents by id, routed searches with their fallback, pinned searches.
+
+Read your writes: a read goes to the target only when the target has applied every write
+acknowledged before the read began; while it lags, the source (always applied before
+the ack) answers, so an acknowledged write is never missing from a search. A target
+read is bounded by ``settings.target_timeout_s``; past it, or when it fails, the source
+answers that request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from indexes import Hit, QueryVectors
+from indexes.errors import NotFoundError, SwitchoverError
+
+from .reads import ReadRouter, ServedRead
+from .registry import IndexRegistry
+from .runtime import IndexRuntime
+from .settings import Settings
+from .store import Document, Store
+from .validation import check_doc_id, check_query
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    served_by: str
+    documents: dict[str, Document] | None = None
+    fallback: bool = False
+
+
+class ReadPath:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: IndexRegistry,
+        reads: ReadRouter,
+        acked_seq: Callable[[], int],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.reads = reads
+        self._acked_seq = acked_seq  # the last write acknowledged (the write path's)
+
+    def get(self, doc_id: str) -> Document:
+        check_doc_id(doc_id, self.settings.limits)
+        doc = self.store.log.document(doc_id)
+        if doc is None:
+            raise NotFoundError(f"document {doc_id!r} does not exist")
+        return doc
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        include_documents: bool = False,
+        routing_key: str | None = None,
+    ) -> SearchResult:
+        query, k = check_query(query, k, self.settings.limits)
+        serve, fallback = self.reads.route(routing_key, self._acked_seq())
+        used_fallback = False
+        try:
+            if fallback is None:
+                hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
+            else:  # a side that may fail or hang: bounded, the source answers instead
+                # route() checked it holds every acknowledged write: no catch-up here,
+                # so a target read does no write work and never waits for apply locks
+                hits, vectors, embed_ms, served_ms = serve.bounded.call(
+                    partial(self._embed_and_search, serve, query, k, catch_up=False),
+                    self.settings.target_timeout_s,
+                )
+        except SwitchoverError:
+            if fallback is None:
+                raise
+            self.reads.failed(serve.name)
+            log.warning(
+                "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
+            )
+            serve, used_fallback = fallback, True
+            hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
+        ids = [h.id for h in hits]
+        self.reads.served(ServedRead(query, k, serve, ids, served_ms, vectors, embed_ms))
+        docs = self.store.log.documents(ids) if include_documents else None
+        return SearchResult(hits, serve.name, docs, used_fallback)
+
+    def search_pinned(
+        self, index_name: str, query: str, k: int = 10, *, include_documents: bool = False
+    ) -> SearchResult:
+        """Search one named index version, bypassing routing (eval jobs, debugging)."""
+        query, k = check_query(query, k, self.settings.limits)
+        runtime = self.registry.get(index_name)
+        hits = self._search_on(runtime, query, k)
+        docs = self.store.log.documents([h.id for h in hits]) if include_documents else None
+        return SearchResult(hits, runtime.name, docs)
+
+    def _embed_and_search(
+        self, runtime: IndexRuntime, query: str, k: int, *, catch_up: bool = True
+    ) -> tuple[list[Hit], QueryVectors, float, float]:
+        """Hits, the query's vectors (for the shadow side), embedding and total time in ms.
+
+        Timed where it runs, so the latency guardrail compares the indexes' own work, not
+        the hand-off to the worker thread that bounds a target's call.
+        """
+        started = time.perf_counter()
+        vectors = runtime.embed_query(query)
+        embed_ms = (time.perf_counter() - started) * 1000
+        hits = self._search_on(runtime, query, k, vectors, catch_up=catch_up)
+        return hits, vectors, embed_ms, (time.perf_counter() - started) * 1000
+
+    def _search_on(
+        self,
+        runtime: IndexRuntime,
+        query: str,
+        k: int,
+        vectors: QueryVectors | None = None,
+        *,
+        catch_up: bool = True,
+    ) -> list[Hit]:
+        """Search one index, first closing any gap a failed apply left (read your writes)."""
+        if catch_up and runtime.index.applied_seq < self.store.log.last_seq():
+            runtime.catch_up(self.store)
+        return runtime.search(query, k, vectors=vectors)

@@ -1,0 +1,230 @@
+"""Recall sessions: judge a target against its source on an eval set, look by look.
+
+``RecallSession`` draws the eval set's queries in their stored (seeded) order and judges
+at each look of a doubling schedule, so the watchdog can keep drawing while undecided
+and stop as soon as the evidence decides. ``PairSearchers`` times both sides on equal
+terms; ``exact_truth`` is the ground truth when the eval set has no labels.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from evals import EvalRun, Judgement, QueryResult, evaluate, judge, look_schedule, run_to_dict
+from evals.harness import Searcher, Truth
+from indexes import IndexSpec, QueryVectors, VectorIndex
+from indexes.errors import InvalidInputError
+
+from .evalsets import queries_of
+from .guardrails import RecallRule
+from .runtime import IndexRuntime
+from .store import EvalSetRecord, Store
+
+
+class PairSearchers:
+    """Source and target searchers, timed on equal terms.
+
+    With one embedder on both sides, ``prime`` embeds a batch of queries once, untimed,
+    and both sides time only their index search. With two embedders, each side embeds
+    its own query inside its timed call: the new model's cost is part of what is judged.
+    """
+
+    def __init__(self, source: IndexRuntime, target: IndexRuntime) -> None:
+        self.source, self.target = source, target
+        self.shared = source.entry.fingerprint == target.entry.fingerprint
+        self._primed: dict[str, QueryVectors] = {}
+        self.timings: list[float] = []  # ms of each bounded call since the last prime()
+
+    def prime(self, texts: list[str]) -> None:
+        """Embed a batch up front (one model call) when both sides share the embedder."""
+        self._primed = {}
+        self.timings = []
+        if not self.shared or not texts:
+            return
+        batch = self.source.embedder.embed_queries(texts)
+        for i, text in enumerate(texts):
+            self._primed[text] = QueryVectors(batch.vectors[i : i + 1], batch.fingerprint)
+
+    def searcher(self, runtime: IndexRuntime) -> Searcher:
+        def search(text: str, k: int) -> list[str]:
+            vectors = self._primed.get(text)
+            return [h.id for h in runtime.search(text, k, vectors=vectors)]
+
+        return search
+
+    def bounded_searcher(self, runtime: IndexRuntime, timeout_s: float) -> Searcher:
+        """``searcher(runtime)`` run on the runtime's bounded workers, waited for at most
+        ``timeout_s``: past it the call raises EmbedderError (a hung model never holds
+        up the caller). Each call's own duration, timed where it ran, is appended to
+        ``timings`` so the hand-off to the worker is not charged to the index."""
+        inner = self.searcher(runtime)
+
+        def timed(text: str, k: int) -> tuple[list[str], float]:
+            started = time.perf_counter()
+            ids = inner(text, k)
+            return ids, (time.perf_counter() - started) * 1000
+
+        def search(text: str, k: int) -> list[str]:
+            ids, ms = runtime.bounded.call(partial(timed, text, k), timeout_s)
+            self.timings.append(ms)
+            return ids
+
+        return search
+
+
+def exact_truth(store: Store, source: IndexRuntime) -> Searcher:
+    """Exact search (Flat) with the source's embedder over the live documents.
+
+    The source itself when it is already Flat; otherwise a Flat index built from the
+    embedding cache (nothing is re-encoded that the source already encoded).
+    """
+    if source.entry.spec.factory.replace(" ", "") == "Flat":
+        return lambda text, k: [h.id for h in source.search(text, k)]
+    spec = IndexSpec(
+        name=f"{source.name}-exact",
+        embedder=source.entry.spec.embedder,
+        factory="Flat",
+        metric=source.entry.spec.metric,
+    )
+    flat = VectorIndex(spec, source.entry.dim, source.entry.fingerprint)
+    cursor: str | None = None
+    while True:
+        docs = store.log.scan(cursor, 1024)
+        if not docs:
+            break
+        vectors = source.embed_documents([d.text for d in docs])
+        flat.backfill({d.id: vectors[d.content_hash] for d in docs})
+        cursor = docs[-1].id
+
+    def search(text: str, k: int) -> list[str]:
+        return [h.id for h in flat.search(source.embed_query(text), k)[0]]
+
+    return search
+
+
+class RecallSession:
+    """Incremental, sequential judgement of one migration on one eval set."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: IndexRuntime,
+        target: IndexRuntime,
+        eval_set: EvalSetRecord,
+        rule: RecallRule,
+        *,
+        k: int = 10,
+        target_timeout_s: float | None = None,
+    ) -> None:
+        self.eval_set = eval_set
+        self.rule = rule
+        self.k = k
+        self.queries = queries_of(eval_set)[: rule.pool]
+        if not self.queries:
+            raise InvalidInputError(f"eval set {eval_set.name!r} has no queries")
+        start = min(rule.min_samples, len(self.queries))
+        self.sizes = look_schedule(start, len(self.queries))
+        self._pair = PairSearchers(source, target)
+        self._source = self._pair.searcher(source)
+        # With ``target_timeout_s`` (the watchdog's session) each target query is bounded:
+        # a hung or too slow target fails the step (EmbedderError) instead of hanging it.
+        self._bounded = target_timeout_s is not None
+        self._target = (
+            self._pair.searcher(target)
+            if target_timeout_s is None
+            else self._pair.bounded_searcher(target, target_timeout_s)
+        )
+        self._qrels = eval_set.qrels if eval_set.labelled else None
+        self._truth = None if self._qrels is not None else exact_truth(store, source)
+        self.source_name, self.target_name = source.name, target.name
+        self.fingerprints = {
+            source.name: source.entry.fingerprint,
+            target.name: target.entry.fingerprint,
+        }
+        self.results: list[QueryResult] = []
+        self.judgement: Judgement | None = None
+        self.done = False
+        self.started_at = time.time()
+        self._lock = threading.Lock()
+
+    @property
+    def truth(self) -> Truth:
+        return "qrels" if self._qrels is not None else "exact"
+
+    def step(self, budget: int) -> Judgement | None:
+        """Evaluate up to ``budget`` more queries; judge whenever a look size is reached.
+
+        Steps never overlap (one lock). When the target is bounded and a query times out
+        or fails, the step raises and keeps none of this batch: the next step draws the
+        same queries again.
+        """
+        with self._lock:
+            if self.done:
+                return self.judgement
+            size = next(s for s in self.sizes if s > len(self.results))
+            batch = self.queries[len(self.results) : min(size, len(self.results) + budget)]
+            self._pair.prime([q.text for q in batch])
+            run = evaluate(
+                batch, self._source, self._target, qrels=self._qrels, truth=self._truth, k=self.k
+            )
+            results = run.results
+            if self._bounded:  # the target's own time, without the hand-off to its worker
+                timings = self._pair.timings
+                results = [replace(r, target_ms=ms) for r, ms in zip(results, timings, strict=True)]
+            self.results.extend(results)
+            if len(self.results) >= size:
+                self.judgement = judge(
+                    self.run().deltas("recall@10"),
+                    margin=self.rule.margin,
+                    confidence=self.rule.confidence,
+                    min_samples=min(self.rule.min_samples, len(self.queries)),
+                    max_looks=len(self.sizes),
+                )
+                exhausted = len(self.results) >= len(self.queries)
+                self.done = self.judgement.decision != "hold" or exhausted
+            return self.judgement
+
+    def is_done(self) -> bool:
+        return self.done
+
+    def run_to_end(self, progress: Callable[[int, int], None] | None = None) -> Judgement | None:
+        while not self.done:
+            self.step(50)
+            if progress is not None:
+                progress(len(self.results), len(self.queries))
+        return self.judgement
+
+    def run(self) -> EvalRun:
+        return EvalRun(k=self.k, results=list(self.results), truth=self.truth)
+
+    def report(self, **meta: Any) -> dict[str, Any]:
+        return run_to_dict(
+            self.run(),
+            judgement=self.judgement,
+            meta={
+                "at": time.time(),
+                "eval_set": self.eval_set.name,
+                "eval_set_hash": self.eval_set.content_hash,
+                "eval_set_sample": len(self.queries),
+                "labelled": self.eval_set.labelled,
+                "source": self.source_name,
+                "target": self.target_name,
+                "fingerprints": self.fingerprints,
+                **meta,
+            },
+        )
+
+    def progress(self) -> dict[str, Any]:
+        judgement = self.judgement.to_dict() if self.judgement is not None else None
+        return {
+            "eval_set": self.eval_set.name,
+            "done": len(self.results),
+            "pool": len(self.queries),
+            "finished": self.done,
+            "judgement": judgement,
+        }
