@@ -30,6 +30,10 @@ MAX_DIM = 65536
 # Real factory strings are a few dozen characters; FAISS parses them with std::regex, which
 # overflows the stack (SIGSEGV, the whole process) from about 20,000.
 MAX_FACTORY_CHARS = 256
+# A size of 0 anywhere in a factory (HNSW0, PQ1x0, RR0, PCAR0, NSG0, IVF0) builds, then
+# aborts, segfaults, raises SIGFPE or hangs the process when the index is used: every size,
+# count and bit width FAISS takes there is at least 1, so a zero is refused up front.
+_ZERO_SIZE = re.compile(r"(?<![0-9.])0+(?![0-9.])")
 
 
 def faiss_metric(metric: Metric) -> int:
@@ -102,6 +106,10 @@ class IndexSpec:
         if "idmap" in self.factory.lower():
             raise InvalidInputError(
                 f"index factory {self.factory!r}: leave out IDMap, the wrapper adds IndexIDMap2"
+            )
+        if _ZERO_SIZE.search(self.factory):
+            raise InvalidInputError(
+                f"index factory {self.factory!r}: every size in it must be at least 1"
             )
         try:
             faiss.index_factory(dim, self.factory, faiss_metric(self.metric))

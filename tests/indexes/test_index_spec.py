@@ -39,6 +39,17 @@ def test_a_factory_that_does_not_fit_the_dim_is_refused() -> None:
         IndexSpec(name="v1", factory="IVF16,PQ8x4").validate(30)
 
 
+@pytest.mark.parametrize(
+    "factory",
+    ["HNSW0", "HNSW0,Flat", "PQ1x0", "RR0,Flat", "PCAR0,Flat", "NSG0", "IVF0,Flat", "IVF8,PQ00"],
+)
+def test_a_factory_with_a_zero_size_is_refused_before_faiss_builds_it(factory: str) -> None:
+    """FAISS builds these, then aborts, segfaults, dies on a floating-point error or hangs
+    when the index is used: the whole server, from one operator request."""
+    with pytest.raises(InvalidInputError, match="must be at least 1"):
+        IndexSpec(name="v2", factory=factory).validate(8)
+
+
 @pytest.mark.parametrize("factory", ["IDMap,Flat", "IDMap2,HNSW32"])
 def test_idmap_factories_are_refused(factory: str) -> None:
     with pytest.raises(InvalidInputError, match="IDMap"):
