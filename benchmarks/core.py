@@ -213,7 +213,7 @@ def main() -> None:
     data = load_dataset(SQUAD)
     texts = [d.embedding_text() for d in data.corpus[: args.docs]]
     queries = [q.text for q in data.sample_queries(args.queries, seed=3)]
-    # the in-process baseline runs FAISS as `switchover serve` does (migrator/cli.py): one
+    # the in-process baseline runs FAISS as `switchover serve` does (api/cli/serve.py): one
     # OpenMP thread; with two on a busy 2-core machine a one-query search waits on a core
     faiss.omp_set_num_threads(1)
     results: dict[str, Any] = {"started": now_utc(), "machine": machine()}

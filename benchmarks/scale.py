@@ -453,7 +453,7 @@ def main() -> None:
     search_only = [] if args.quick else [int(n) for n in args.search_only.split(",") if n]
     queries = 50 if args.quick else args.queries
     logging.basicConfig(level=logging.WARNING)
-    # as `switchover serve` does (migrator/cli.py): OpenMP threads on top of the request
+    # as `switchover serve` does (api/cli/serve.py): OpenMP threads on top of the request
     # threads oversubscribe a small machine, and one-query searches wait on busy cores
     faiss.omp_set_num_threads(1)
     started = time.time()

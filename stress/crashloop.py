@@ -68,7 +68,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from migrator.demo import distinct_note  # noqa: E402
+from api.cli.demo import distinct_note  # noqa: E402
 from migrator.routing import routes_to_target  # noqa: E402
 from tests.server import ServerProcess  # noqa: E402
 

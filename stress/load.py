@@ -46,8 +46,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from api.cli.demo import distinct_note  # noqa: E402
 from evals import Dataset, load_dataset  # noqa: E402
-from migrator.demo import distinct_note  # noqa: E402
 from migrator.routing import routes_to_target  # noqa: E402
 from tests.server import ServerProcess  # noqa: E402
 

@@ -56,7 +56,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "migrator",
+                "api.cli",
                 "serve",
                 "--home",
                 str(self.home),

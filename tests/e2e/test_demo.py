@@ -25,7 +25,7 @@ def run_demo(data: Path, report: Path) -> str:
         [
             sys.executable,
             "-m",
-            "migrator",
+            "api.cli",
             "demo",
             "--data",
             str(data),

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api.cli.demo import distinct_note
 from evals import load_dataset
-from migrator.demo import distinct_note
 from tests.conftest import REPO, squad_dir
 from tests.server import ServerProcess
 
@@ -77,7 +77,7 @@ def ingest(http: httpx.Client, docs: list[dict[str, Any]]) -> None:
 def cli(server: ServerProcess, *args: str) -> str:
     env = {**os.environ, "SWITCHOVER_URL": server.url, "SWITCHOVER_OPERATOR_TOKEN": server.token}
     done = subprocess.run(
-        [sys.executable, "-m", "migrator", *args],
+        [sys.executable, "-m", "api.cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

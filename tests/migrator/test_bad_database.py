@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from api.cli import main
 from indexes.errors import StorageError
 from migrator import DocumentIn, Settings, Switchover
-from migrator.cli import main
 
 
 @pytest.fixture

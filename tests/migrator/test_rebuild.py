@@ -24,8 +24,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api import create_app
+from api.cli import main
 from migrator import DocumentIn, Settings, Switchover
-from migrator.cli import main
 from migrator.registry import rebuild_name
 from tests.conftest import OPERATOR, OPERATOR_TOKEN, hash_settings
 from tests.faults.faults import assert_converged

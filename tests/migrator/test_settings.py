@@ -16,9 +16,9 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from api.cli import main
 from indexes.errors import InvalidInputError
 from migrator import Limits, load_settings
-from migrator.cli import main
 
 # (file content, what the error must say after "switchover.toml: ")
 BAD_FILES = [

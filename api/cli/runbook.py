@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .guardrails import Guardrails
+from migrator.guardrails import Guardrails
 
 
 def render_runbook(

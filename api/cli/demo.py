@@ -25,9 +25,10 @@ import uvicorn
 
 from evals import Dataset, load_dataset
 from indexes.errors import SwitchoverError
+from migrator import load_settings
 
+from ..app import create_app
 from .client import Client
-from .settings import load_settings
 
 Say = Callable[[str], None]
 
@@ -229,8 +230,6 @@ def run_demo(data_dir: Path, home: Path | None, port: int, report_dir: Path, say
     settings = load_settings(home, port=port, operator_tokens={"demo": token})
     # the demo registers its data folder as the eval set: allow it as an eval data root
     settings = replace(settings, eval_data_roots=(*settings.eval_roots, data_dir.resolve()))
-    from api import create_app  # noqa: PLC0415 - the demo composes the app like `serve` does
-
     faiss.omp_set_num_threads(1)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

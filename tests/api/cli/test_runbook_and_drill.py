@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from api.cli.client import Client
+from api.cli.drill import run_drill
+from api.cli.runbook import render_runbook
 from indexes.errors import ConflictError
 from migrator import Settings
-from migrator.client import Client
-from migrator.drill import run_drill
-from migrator.runbook import render_runbook
 from tests.conftest import OPERATOR, OPERATOR_TOKEN
 
 

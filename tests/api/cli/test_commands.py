@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from migrator.cli import main
+from api.cli import main
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

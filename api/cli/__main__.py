@@ -1,0 +1,5 @@
+"""``python -m api.cli`` is the ``switchover`` command."""
+
+from . import main
+
+main()

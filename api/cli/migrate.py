@@ -1,0 +1,268 @@
+"""``switchover migrate``: drive a migration on the running server, phase by phase."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from .client import Client
+from .options import json_option, operator_client, operator_options, percents
+
+
+@click.group()
+def migrate() -> None:
+    """Drive a migration on the running server (operator token required)."""
+
+
+def _current_id(client: Client, migration_id: int | None) -> int:
+    if migration_id is not None:
+        return migration_id
+    return int(client.request("GET", "/v1/migrations/current")["id"])
+
+
+def print_status(status: dict[str, Any]) -> None:
+    bf = status["backfill"]
+    click.echo(
+        f"migration {status['id']}: {status['source']} -> {status['target']}  "
+        f"phase={status['phase']}  target share={status['target_share']}%"
+    )
+    if bf.get("started_at"):
+        click.echo(
+            f"  backfill {bf['done']}/{bf['total']}"
+            f"{' finished' if bf['finished'] else ''}"
+            f"  {bf.get('docs_per_s', 0)} docs/s  eta {bf.get('eta_s')}s  encoded {bf['encoded']}"
+        )
+    live = status.get("live")
+    if live:
+        shadow = live["shadow"]
+        click.echo(
+            f"  target lag {live['target_lag_records']} records / {live['target_lag_seconds']}s;"
+            f" served {live['served']}; errors {live['errors']}"
+        )
+        click.echo(
+            f"  shadow: {shadow['completed']} done, {shadow['dropped']} dropped,"
+            f" mean overlap {shadow['mean_overlap']}"
+        )
+
+
+@migrate.command("start")
+@click.option("--target", "target_name", required=True, help="Name of the new index version.")
+@click.option("--factory", required=True, help='FAISS index_factory string, e.g. "HNSW32,Flat".')
+@click.option("--metric", type=click.Choice(["ip", "l2"]), default="ip", show_default=True)
+@click.option(
+    "--embedder",
+    "embedder_json",
+    default=None,
+    help="Embedder spec as JSON (default: the source's, a layout-only migration).",
+)
+@click.option("--ef-search", type=int, default=None)
+@click.option("--nprobe", type=int, default=None)
+@click.option("--canary-steps", default=None, help="Comma-separated percents, e.g. 1,5,25,50.")
+@click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
+@click.option("--eval-set", default=None, help="The registered eval set that judges it.")
+@click.option(
+    "--guardrails",
+    "guardrails_json",
+    default=None,
+    help='Guardrail overrides as JSON, e.g. \'{"recall": {"margin": 0.03}}\'.',
+)
+@operator_options
+def migrate_start(
+    target_name: str,
+    factory: str,
+    metric: str,
+    embedder_json: str | None,
+    ef_search: int | None,
+    nprobe: int | None,
+    canary_steps: str | None,
+    shadow_sample: float | None,
+    eval_set: str | None,
+    guardrails_json: str | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Create a migration to a new index version; dual-write starts now."""
+    target: dict[str, Any] = {"name": target_name, "factory": factory, "metric": metric}
+    if embedder_json:
+        target["embedder"] = json_option(embedder_json, "--embedder")
+    params = {k: v for k, v in (("ef_search", ef_search), ("nprobe", nprobe)) if v is not None}
+    if params:
+        target["search_params"] = params
+    body: dict[str, Any] = {"target": target}
+    if canary_steps:
+        body["canary_steps"] = percents(canary_steps)
+    if shadow_sample is not None:
+        body["shadow_sample"] = shadow_sample
+    if eval_set:
+        body["eval_set"] = eval_set
+    if guardrails_json:
+        body["guardrails"] = json_option(guardrails_json, "--guardrails")
+    print_status(operator_client(url, token, home).request("POST", "/v1/migrations", body))
+
+
+@migrate.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@operator_options
+def migrate_status(as_json: bool, url: str, token: str | None, home: Path | None) -> None:
+    """Phase, routed share, backfill progress, lag and shadow statistics."""
+    status = operator_client(url, token, home).request("GET", "/v1/migrations/current")
+    click.echo(json.dumps(status, indent=2)) if as_json else print_status(status)
+
+
+OVERRIDE_HELP = "cutover/canary: advance without a passing recall judgement (audited)."
+
+
+def _action(name: str, help_text: str) -> None:
+    @migrate.command(name, help=help_text)
+    @click.option(
+        "--id",
+        "migration_id",
+        type=int,
+        default=None,
+        help="Migration id (default: the current one).",
+    )
+    @click.option("--reason", default=None, help="Why; recorded in the audit trail.")
+    @click.option("--override", is_flag=True, help=OVERRIDE_HELP)
+    @operator_options
+    def command(
+        migration_id: int | None,
+        reason: str | None,
+        override: bool,
+        url: str,
+        token: str | None,
+        home: Path | None,
+    ) -> None:
+        client = operator_client(url, token, home)
+        mid = _current_id(client, migration_id)
+        body: dict[str, Any] = {"reason": reason} if reason else {}
+        if override:
+            body["override"] = True
+        print_status(client.request("POST", f"/v1/migrations/{mid}/{name}", body))
+
+
+for _name, _help in (
+    ("shadow", "Start shadow reads on the target (after the backfill)."),
+    ("cutover", "Send every read to the target; writes stay dual."),
+    ("rollback", "Move every read back to the source now (needs --reason); writes stay dual."),
+    ("resume", "Resume a rolled-back migration (back to shadow)."),
+    ("finalize", "Make the target the primary, stop dual-write, retire the source."),
+    ("abort", "Drop the target and stop dual-write."),
+):
+    _action(_name, _help)
+
+
+@migrate.command("backfill")
+@click.option("--id", "migration_id", type=int, default=None)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Show a progress bar until the backfill finishes.",
+)
+@operator_options
+def migrate_backfill(
+    migration_id: int | None, wait: bool, url: str, token: str | None, home: Path | None
+) -> None:
+    """Copy the documents into the target (resumable), with a progress bar."""
+    client = operator_client(url, token, home)
+    mid = _current_id(client, migration_id)
+    status = client.request("POST", f"/v1/migrations/{mid}/backfill", {})
+    if not wait:
+        print_status(status)
+        return
+    with tqdm(
+        total=max(1, status["backfill"]["total"]), unit="doc", desc="backfill", file=sys.stderr
+    ) as bar:
+        while True:
+            bf = client.request("GET", "/v1/migrations/current")["backfill"]
+            bar.total = max(1, bf["total"])
+            bar.n = bf["done"]
+            bar.refresh()
+            if bf.get("error"):
+                raise click.ClickException(f"backfill failed: {bf['error']}")
+            if bf["finished"]:
+                break
+            time.sleep(0.5)
+    print_status(client.request("GET", "/v1/migrations/current"))
+
+
+@migrate.command("canary")
+@click.option("--id", "migration_id", type=int, default=None)
+@click.option(
+    "--percent",
+    type=float,
+    default=None,
+    help="Share of reads for the target (default: the plan's next step).",
+)
+@click.option("--reason", default=None)
+@click.option("--override", is_flag=True, help=OVERRIDE_HELP)
+@operator_options
+def migrate_canary(
+    migration_id: int | None,
+    percent: float | None,
+    reason: str | None,
+    override: bool,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Route a sticky share of reads to the target (needs a passing judgement)."""
+    client = operator_client(url, token, home)
+    mid = _current_id(client, migration_id)
+    body: dict[str, Any] = {}
+    if percent is not None:
+        body["percent"] = percent
+    if reason:
+        body["reason"] = reason
+    if override:
+        body["override"] = True
+    print_status(client.request("POST", f"/v1/migrations/{mid}/canary", body))
+
+
+@migrate.command("plan")
+@click.option("--id", "migration_id", type=int, default=None)
+@click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
+@click.option("--canary-steps", default=None, help="Comma-separated percents.")
+@operator_options
+def migrate_plan(
+    migration_id: int | None,
+    shadow_sample: float | None,
+    canary_steps: str | None,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Change the live migration's shadow sample or canary steps (audited)."""
+    client = operator_client(url, token, home)
+    body: dict[str, Any] = {}
+    if shadow_sample is not None:
+        body["shadow_sample"] = shadow_sample
+    if canary_steps:
+        body["canary_steps"] = percents(canary_steps)
+    mid = _current_id(client, migration_id)
+    print_status(client.request("PATCH", f"/v1/migrations/{mid}/plan", body))
+
+
+@migrate.command("events")
+@click.option("--id", "migration_id", type=int, default=None)
+@operator_options
+def migrate_events(
+    migration_id: int | None, url: str, token: str | None, home: Path | None
+) -> None:
+    """The audit trail of a migration."""
+    client = operator_client(url, token, home)
+    mid = _current_id(client, migration_id)
+    for e in client.request("GET", f"/v1/migrations/{mid}/events")["events"]:
+        at = dt.datetime.fromtimestamp(e["at"], tz=dt.UTC).strftime("%H:%M:%S")
+        click.echo(
+            f"{at}  {e['from_phase'] or '-':>11} -> {e['to_phase']:<11} {e['canary_percent']:>5}%"
+            f"  {e['actor']}: {e['reason']}"
+        )

@@ -1,0 +1,98 @@
+"""``switchover serve``: the composition root that runs the HTTP service on a home."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+import faiss
+import uvicorn
+
+from migrator import Settings, SqliteStore, load_settings
+from migrator.homelock import HomeLock
+from migrator.settings import TOKEN_FILE
+
+from ..app import create_app
+from ..logs import configure_json_logging
+
+
+@click.command()
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the database, snapshots and switchover.toml (created if missing).",
+)
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format",
+    default="json",
+    show_default=True,
+    type=click.Choice(["json", "text"]),
+    help="json: one object per line with request id, serving index and migration id.",
+)
+def serve(home: Path, host: str | None, port: int | None, log_level: str, log_format: str) -> None:
+    """Run the HTTP service on HOME (first start creates index v1: MiniLM, Flat, inner product)."""
+    if log_format == "json":
+        configure_json_logging(log_level)
+    else:
+        logging.basicConfig(
+            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
+    # oversubscribe a small machine (IVF training went from milliseconds to seconds).
+    faiss.omp_set_num_threads(1)
+    # A bad switchover.toml, a home in use or a bad database: one line, nothing written.
+    settings = load_settings(home, host=host, port=port)
+    _check_home(settings)
+    settings = _with_operator_token(settings)
+    click.echo(
+        f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
+    )
+    # JSON: our access line (with request id) replaces uvicorn's, and uvicorn's own loggers
+    # propagate to the JSON handler instead of installing theirs.
+    extra: dict[str, Any] = (
+        {"log_config": None, "access_log": False} if log_format == "json" else {}
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=log_level, **extra
+    )
+
+
+def _check_home(settings: Settings) -> None:
+    """Refuse in one clean line, before the HTTP server starts: a home in use, a bad database.
+
+    The service takes the home's lock again when the app starts and holds it from then
+    on; this check only moves the common refusals ahead of uvicorn's start-up, whose
+    failures come with a traceback.
+    """
+    lock = HomeLock.acquire(settings.home)
+    try:
+        SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s).close()
+    finally:
+        lock.release()
+
+
+def _with_operator_token(settings: Settings) -> Settings:
+    """Without any configured token, write a random one to HOME/operator-token (mode 0600)."""
+    if settings.operator_tokens:
+        return settings
+    token_file = settings.home / TOKEN_FILE
+    token = secrets.token_urlsafe(32)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    click.echo(f"switchover: operator token written to {token_file}", err=True)
+    return replace(settings, operator_tokens={"local": token})

@@ -1,5 +1,0 @@
-"""``python -m migrator`` is the ``switchover`` command."""
-
-from .cli import main
-
-main()
