@@ -136,7 +136,7 @@ class Writer(threading.Thread):
 def test_flat_to_hnsw_through_every_phase_with_live_writes(tmp_path: Path) -> None:
     docs = passages()
     with (
-        ServerProcess(tmp_path / "home") as server,
+        ServerProcess(tmp_path / "home", eval_data_roots=[tmp_path / "eval"]) as server,
         httpx.Client(base_url=server.url, timeout=600) as http,
     ):
         ingest(http, docs)
