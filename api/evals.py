@@ -46,14 +46,16 @@ _REPORTS = {
     response_model_exclude_unset=True,
     responses=error_responses(400, 409, 413, 422),
 )
-def add_eval_set(body: EvalSetBody, svc: Service) -> dict[str, Any]:
+def add_eval_set(body: EvalSetBody, svc: Service) -> EvalSetResponse:
     """Register a seeded sample of a BEIR-layout folder on the server (hash recorded)."""
-    return svc.add_eval_set(body.name, body.path, body.sample, body.seed)
+    info = svc.add_eval_set(body.name, body.path, body.sample, body.seed)
+    return EvalSetResponse.model_validate(info.to_dict())
 
 
 @router.get("/v1/eval-sets", response_model=EvalSetListResponse)
-def list_eval_sets(svc: Service) -> dict[str, Any]:
-    return {"eval_sets": svc.eval_sets()}
+def list_eval_sets(svc: Service) -> EvalSetListResponse:
+    sets = [EvalSetResponse.model_validate(info.to_dict()) for info in svc.eval_sets()]
+    return EvalSetListResponse(eval_sets=sets)
 
 
 @router.post(
@@ -62,9 +64,11 @@ def list_eval_sets(svc: Service) -> dict[str, Any]:
     response_model=EvalStartResponse,
     responses=error_responses(400, 404, 413, 422),
 )
-def start_eval(body: EvalBody, svc: Service) -> dict[str, Any]:
+def start_eval(body: EvalBody, svc: Service) -> EvalStartResponse:
     """Run an eval set on two index versions (default: the migration's) in the background."""
-    return svc.start_eval(body.model_dump(exclude_none=True))
+    return EvalStartResponse.model_validate(
+        svc.start_eval(body.model_dump(exclude_none=True)).to_dict()
+    )
 
 
 @router.get("/v1/evals", response_model=EvalListResponse, responses=error_responses(422))
@@ -88,10 +92,10 @@ def get_eval(
 ) -> dict[str, Any] | HTMLResponse | PlainTextResponse:
     """One eval run: status, summary, judgement; ``format=markdown|html`` for the report."""
     record = svc.eval_run(run_id)
-    report = record["report"]
+    report = record.report
     if format == "json" or "summary" not in report:
-        return record
+        return record.to_dict()
     if format == "markdown":
         return PlainTextResponse(to_markdown(report), media_type="text/markdown")
-    history = [r.report for r in svc.eval_runs(record["migration_id"]) if "summary" in r.report]
+    history = [r.report for r in svc.eval_runs(record.migration_id) if "summary" in r.report]
     return HTMLResponse(to_html(report, history=history))

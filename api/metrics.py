@@ -265,38 +265,44 @@ def _migration_metrics(svc: Switchover) -> list[Metric]:
         status = svc.current_migration()
     except NotFoundError:
         return []
-    mid = str(status["id"])
+    mid = str(status.id)
     phase = _gauge(
         "switchover_migration_phase",
         "1 for the migration's current phase, 0 for the others.",
         ["migration", "phase"],
     )
     for candidate in Phase:
-        phase.add_metric([mid, candidate.value], 1 if candidate.value == status["phase"] else 0)
+        phase.add_metric([mid, candidate.value], 1 if candidate.value == status.phase else 0)
     share = _gauge(
         "switchover_migration_target_share_percent",
         "Percent of routed reads the target serves.",
         ["migration", "target"],
     )
-    share.add_metric([mid, status["target"]], float(status["target_share"]))
+    share.add_metric([mid, status.target], float(status.target_share))
     found: list[Metric] = [phase, share]
-    backfill: Mapping[str, Any] = status.get("backfill") or {}
-    for key, name, doc in (
-        ("done", "switchover_backfill_done_documents", "Documents the backfill has copied."),
-        ("total", "switchover_backfill_expected_documents", "Documents the backfill copies."),
+    for value, name, doc in (
+        (
+            status.backfill.done,
+            "switchover_backfill_done_documents",
+            "Documents the backfill has copied.",
+        ),
+        (
+            status.backfill.total,
+            "switchover_backfill_expected_documents",
+            "Documents the backfill copies.",
+        ),
     ):
-        if isinstance(backfill.get(key), int | float):
-            gauge = _gauge(name, doc, ["migration"])
-            gauge.add_metric([mid], backfill[key])
-            found.append(gauge)
-    live: Mapping[str, Any] = status.get("live") or {}
+        gauge = _gauge(name, doc, ["migration"])
+        gauge.add_metric([mid], value)
+        found.append(gauge)
+    live: Mapping[str, Any] = status.live or {}
     for key, name, doc in (
         ("target_lag_records", "switchover_target_lag_records", "Log records the target lags."),
         ("target_lag_seconds", "switchover_target_lag_seconds", "Age of its oldest unapplied."),
     ):
         if isinstance(live.get(key), int | float):
             gauge = _gauge(name, doc, ["migration", "target"])
-            gauge.add_metric([mid, status["target"]], live[key])
+            gauge.add_metric([mid, status.target], live[key])
             found.append(gauge)
     return found
 
@@ -304,21 +310,21 @@ def _migration_metrics(svc: Switchover) -> list[Metric]:
 def _shadow_metrics(svc: Switchover) -> list[Metric]:
     stats = svc.shadow_stats()
     found: list[Metric] = []
-    for key, name, doc in (
-        ("completed", "switchover_shadow_reads_completed", "Shadow reads run (with errors)."),
-        ("dropped", "switchover_shadow_reads_dropped", "Shadow reads dropped: queue full."),
-        ("errors", "switchover_shadow_read_errors", "Shadow reads that failed."),
+    for count, name, doc in (
+        (stats.completed, "switchover_shadow_reads_completed", "Shadow reads run (with errors)."),
+        (stats.dropped, "switchover_shadow_reads_dropped", "Shadow reads dropped: queue full."),
+        (stats.errors, "switchover_shadow_read_errors", "Shadow reads that failed."),
     ):
         counter = CounterMetricFamily(name, doc)
-        counter.add_metric([], stats[key])
+        counter.add_metric([], count)
         found.append(counter)
-    if stats.get("mean_overlap") is not None:
+    if stats.mean_overlap is not None:
         overlap = _gauge(
             "switchover_shadow_overlap_mean",
             "Mean overlap@k of the recent shadow reads with what was served (k as requested).",
             [],
         )
-        overlap.add_metric([], stats["mean_overlap"])
+        overlap.add_metric([], stats.mean_overlap)
         found.append(overlap)
     return found
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path
 
 from migrator.moves import ACTIONS
+from migrator.views import ConfigView, MigrationStatus
 
 from .auth import Operator, OperatorRoute, operator_name
 from .deps import Service
@@ -18,6 +19,7 @@ from .schemas import (
     ConfigBody,
     ConfigHistoryResponse,
     ConfigResponse,
+    ConfigVersionResponse,
     EventListResponse,
     EventResponse,
     MigrationBody,
@@ -48,9 +50,9 @@ router = APIRouter(
     response_model_exclude_unset=True,
     responses=error_responses(400, 404, 409, 413, 422),
 )
-def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> dict[str, Any]:
+def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> MigrationResponse:
     """Start a migration: register the target index; dual-write begins at once."""
-    return svc.create_migration(body.model_dump(exclude_none=True), operator)
+    return _status(svc.create_migration(body.model_dump(exclude_none=True), operator))
 
 
 @router.get(
@@ -59,9 +61,9 @@ def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> d
     response_model_exclude_unset=True,
     responses=error_responses(404),
 )
-def current_migration(svc: Service) -> dict[str, Any]:
+def current_migration(svc: Service) -> MigrationResponse:
     """The active migration (or the latest one): phase, share, backfill, lag, shadow stats."""
-    return svc.current_migration()
+    return _status(svc.current_migration())
 
 
 @router.post(
@@ -82,11 +84,11 @@ def migration_action(
     svc: Service,
     operator: Operator,
     body: ActionBody | None = Body(default=None),  # noqa: B008 - FastAPI's declaration style
-) -> dict[str, Any]:
+) -> MigrationResponse:
     """One move: backfill, shadow, canary {percent}, cutover, rollback {reason}, resume,
     finalize or abort."""
     payload = body.model_dump(exclude_none=True) if body is not None else {}
-    return svc.migration_action(migration_id, action, payload, operator)
+    return _status(svc.migration_action(migration_id, action, payload, operator))
 
 
 @router.patch(
@@ -97,9 +99,10 @@ def migration_action(
 )
 def update_plan(
     migration_id: RecordId, body: PlanBody, svc: Service, operator: Operator
-) -> dict[str, Any]:
+) -> MigrationResponse:
     """Change the live migration's shadow sample, canary steps or guardrails (audited)."""
-    return svc.update_migration_plan(migration_id, body.model_dump(exclude_none=True), operator)
+    changes = body.model_dump(exclude_none=True)
+    return _status(svc.update_migration_plan(migration_id, changes, operator))
 
 
 @router.get(
@@ -123,7 +126,7 @@ def migration_events(migration_id: RecordId, svc: Service) -> EventListResponse:
 def snapshot(name: str, svc: Service, operator: Operator) -> SnapshotResponse:
     """Write a snapshot of one index version now."""
     log.info("operator %s requested a snapshot of %s", operator, name)
-    return SnapshotResponse(snapshots=svc.snapshot(name))
+    return SnapshotResponse(snapshots=[info.to_dict() for info in svc.snapshot(name)])
 
 
 @router.post(
@@ -138,34 +141,36 @@ def rebuild_index(
     svc: Service,
     operator: Operator,
     body: RebuildBody | None = Body(default=None),  # noqa: B008 - FastAPI's declaration style
-) -> dict[str, Any]:
+) -> MigrationResponse:
     """Rebuild the primary without its dead vectors: a layout-only migration to the same
     spec and search parameters under a new name (default NAME-r2), copying only the live
     documents, then judged, rolled out and finalized like any other migration."""
     payload = body.model_dump(exclude_none=True) if body is not None else {}
     status = svc.rebuild(name, payload, operator)
-    log.info("operator %s requested a rebuild of %s as %s", operator, name, status["target"])
-    return status
+    log.info("operator %s requested a rebuild of %s as %s", operator, name, status.target)
+    return _status(status)
 
 
 @router.get("/v1/config", response_model=ConfigResponse)
-def get_config(svc: Service) -> dict[str, Any]:
+def get_config(svc: Service) -> ConfigResponse:
     """The runtime knobs in effect (search parameters, migration plan) and their version."""
-    return svc.config_view()
+    return _config(svc.config_view())
 
 
 @router.put(
     "/v1/config", response_model=ConfigResponse, responses=error_responses(400, 404, 409, 413, 422)
 )
-def put_config(body: ConfigBody, svc: Service, operator: Operator) -> dict[str, Any]:
+def put_config(body: ConfigBody, svc: Service, operator: Operator) -> ConfigResponse:
     """Change knobs at once, without a rebuild; recorded as a new version."""
     changes = body.model_dump(exclude_none=True, exclude={"reason"})
-    return svc.set_config(changes, operator, body.reason or "set")
+    return _config(svc.set_config(changes, operator, body.reason or "set"))
 
 
 @router.get("/v1/config/history", response_model=ConfigHistoryResponse)
-def config_history(svc: Service) -> dict[str, Any]:
-    return {"versions": svc.config_history()}
+def config_history(svc: Service) -> ConfigHistoryResponse:
+    return ConfigHistoryResponse(
+        versions=[ConfigVersionResponse(**v.to_dict()) for v in svc.config_history()]
+    )
 
 
 @router.post(
@@ -175,6 +180,15 @@ def config_history(svc: Service) -> dict[str, Any]:
 )
 def revert_config(
     svc: Service, operator: Operator, body: RevertBody | None = None
-) -> dict[str, Any]:
+) -> ConfigResponse:
     """Re-apply an earlier version (default: the previous one) in one step."""
-    return svc.revert_config(body.version if body else None, operator)
+    return _config(svc.revert_config(body.version if body else None, operator))
+
+
+def _status(status: MigrationStatus) -> MigrationResponse:
+    """The status as answered: keys of a migration that is not live stay unset (absent)."""
+    return MigrationResponse.model_validate(status.to_dict())
+
+
+def _config(view: ConfigView) -> ConfigResponse:
+    return ConfigResponse.model_validate(view.to_dict())

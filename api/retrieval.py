@@ -41,7 +41,7 @@ RoutingKey = Annotated[
 
 @router.get("/healthz", response_model=HealthResponse, responses=error_responses(503))
 def healthz(svc: Service) -> HealthResponse:
-    return HealthResponse(**svc.health())
+    return HealthResponse.model_validate(svc.health().to_dict())
 
 
 async def _on_write_threads(request: Request, write: Callable[[], WriteResult]) -> WriteResult:

@@ -83,13 +83,13 @@ def status(request: Request, svc: Service, response: Response) -> dict[str, Any]
 
 def snapshot(svc: Switchover, *, eval_runs: list[dict[str, Any]]) -> dict[str, Any]:
     try:
-        migration: dict[str, Any] | None = svc.current_migration()
+        migration: dict[str, Any] | None = svc.current_migration().to_dict()
     except NotFoundError:
         migration = None
     payload: dict[str, Any] = _json_safe(
         {
             "generated_at": time.time(),
-            "health": svc.health(),
+            "health": svc.health().to_dict(),
             "indexes": [index_summary(svc, info) for info in svc.indexes()],
             "migration": migration,
             "events": timeline(svc, migration["id"]) if migration else [],

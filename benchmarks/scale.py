@@ -115,19 +115,19 @@ def ingest(svc: Switchover, texts: list[str]) -> dict[str, Any]:
 def backfill(svc: Switchover, target: dict[str, Any]) -> dict[str, Any]:
     m = svc.create_migration({"target": target, "shadow_sample": 0.0}, "bench")
     t0 = time.perf_counter()
-    svc.migration_action(m["id"], "backfill", {}, "bench")
+    svc.migration_action(m.id, "backfill", {}, "bench")
     svc.wait_backfill(timeout=7200)
     seconds = time.perf_counter() - t0
-    status = svc.current_migration()["backfill"]
-    if not status["finished"]:
+    status = svc.current_migration().backfill
+    if not status.finished:
         raise RuntimeError(f"backfill into {target['name']} did not finish: {status}")
     return {
-        "migration": m["id"],
+        "migration": m.id,
         "target": target["factory"],
         "seconds": round(seconds, 2),
-        "docs_per_s": round(status["done"] / seconds, 1),
-        "done": status["done"],
-        "encoded": status["encoded"],
+        "docs_per_s": round(status.done / seconds, 1),
+        "done": status.done,
+        "encoded": status.encoded,
     }
 
 

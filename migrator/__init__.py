@@ -6,16 +6,34 @@ from .records import WriteResult
 from .service import Switchover
 from .settings import Limits, Settings, load_settings
 from .store import CatalogEntry, Document, DocumentIn, LogRecord, SqliteStore, Store
+from .views import (
+    BackfillProgress,
+    ConfigView,
+    EvalSetInfo,
+    EvalStarted,
+    HealthInfo,
+    MigrationKnobs,
+    MigrationStatus,
+    SnapshotWritten,
+)
 
 __all__ = [
+    "BackfillProgress",
     "CatalogEntry",
+    "ConfigView",
     "Document",
     "DocumentIn",
+    "EvalSetInfo",
+    "EvalStarted",
+    "HealthInfo",
     "IndexInfo",
     "Limits",
     "LogRecord",
+    "MigrationKnobs",
+    "MigrationStatus",
     "SearchResult",
     "Settings",
+    "SnapshotWritten",
     "SqliteStore",
     "Store",
     "Switchover",

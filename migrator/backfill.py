@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from indexes.errors import InvalidInputError
 from .migration import Backfill
 from .runtime import IndexRuntime
 from .store import Store
+from .views import BackfillProgress
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,16 @@ class Backfiller:
         self.rate = 0.0
         self.error: str | None = None
 
-    def progress(self) -> dict[str, object]:
+    def progress(self) -> BackfillProgress:
         state = self.state
         remaining = max(0, state.total - state.done)
         eta = remaining / self.rate if self.rate > 0 else None
-        return {
-            **state.to_dict(),
-            "docs_per_s": round(self.rate, 2),
-            "eta_s": None if eta is None or state.finished else round(eta, 1),
-            "error": self.error,
-        }
+        return BackfillProgress(
+            **asdict(state),
+            docs_per_s=round(self.rate, 2),
+            eta_s=None if eta is None or state.finished else round(eta, 1),
+            error=self.error,
+        )
 
     def run(self) -> Backfill:
         if self.state.started_at is None:

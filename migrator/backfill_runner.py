@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from .backfill import Backfiller
 from .migration import Backfill
@@ -37,7 +36,7 @@ class BackfillRunner:
 
         def checkpoint() -> str | None:
             info = self.registry.snapshot(target, force=True)
-            return None if info is None else str(info["created_at"])
+            return None if info is None else info.created_at
 
         self._stop = threading.Event()
         self._backfiller = Backfiller(
@@ -70,12 +69,12 @@ class BackfillRunner:
             return live.state
         return m.backfill
 
-    def progress(self, m: Migration) -> dict[str, Any]:
+    def progress(self, m: Migration) -> Backfill:
         """The state with the live run's rate, ETA and error, when ``m``'s runs here."""
         live = self._backfiller
         if live is not None and live.migration_id == m.id:
             return live.progress()
-        return self.state(m).to_dict()
+        return self.state(m)
 
     def _run(self) -> None:
         backfiller = self._backfiller

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import asdict, replace
 from typing import Any
 
 from indexes import SearchParams
@@ -23,7 +24,8 @@ from .migration import Plan, PlanChange
 from .moves import PhaseMoves
 from .plan_edits import PlanEdits
 from .registry import IndexRegistry
-from .store import Migration, Store
+from .store import ConfigVersion, Migration, Store
+from .views import ConfigView, MigrationKnobs
 
 MIGRATION_KNOBS = ("shadow_sample", "canary_steps", "guardrails")
 
@@ -38,25 +40,21 @@ class RuntimeConfig:
         self.plans = plans
         self._lock = threading.Lock()
 
-    def current(self) -> dict[str, Any]:
+    def current(self) -> ConfigView:
         """The configuration in effect now, read from the live objects."""
-        indexes = {r.name: r.index.search_params.to_dict() for r in self.registry.all()}
+        indexes = {r.name: r.index.search_params for r in self.registry.all()}
         m = self.moves.current
-        migration = None
-        if m is not None:
-            plan = m.plan.to_dict()
-            migration = {"id": m.id, **{k: plan[k] for k in MIGRATION_KNOBS}}
         versions = self.store.config.history(limit=1)
-        return {
-            "version": versions[0].version if versions else 0,
-            "indexes": indexes,
-            "migration": migration,
-        }
+        return ConfigView(
+            version=versions[0].version if versions else 0,
+            indexes=indexes,
+            migration=None if m is None else _knobs(m.id, m.plan),
+        )
 
-    def history(self) -> list[dict[str, Any]]:
-        return [v.to_dict() for v in self.store.config.history()]
+    def history(self) -> list[ConfigVersion]:
+        return self.store.config.history()
 
-    def set(self, changes: Mapping[str, Any], actor: str, reason: str) -> dict[str, Any]:
+    def set(self, changes: Mapping[str, Any], actor: str, reason: str) -> ConfigView:
         """Validate every change, commit it whole in one transaction, then put it in effect.
 
         The catalog's search parameters, the migration's plan and its audit events and the
@@ -86,9 +84,9 @@ class RuntimeConfig:
                 return version
 
             version = self.plans.change_config(changed, migration_changes, actor, reason, commit)
-        return {**self.current(), "version": version}
+        return replace(self.current(), version=version)
 
-    def revert(self, version: int | None, actor: str) -> dict[str, Any]:
+    def revert(self, version: int | None, actor: str) -> ConfigView:
         """Re-apply an earlier version (default: the one before the newest) in one step."""
         history = self.store.config.history(limit=2)
         if version is None:
@@ -134,7 +132,7 @@ class RuntimeConfig:
             return self.store.config.add(config, actor, reason)
 
     def _snapshot(self) -> dict[str, Any]:
-        snapshot = self.current()
+        snapshot = self.current().to_dict()
         snapshot.pop("version")
         return snapshot
 
@@ -146,10 +144,7 @@ class RuntimeConfig:
             r.name: index_changes.get(r.name, r.index.search_params).to_dict()
             for r in self.registry.all()
         }
-        migration = None
-        if m is not None and plan is not None:
-            knobs = plan.to_dict()
-            migration = {"id": m.id, **{k: knobs[k] for k in MIGRATION_KNOBS}}
+        migration = None if m is None or plan is None else asdict(_knobs(m.id, plan))
         return {"indexes": indexes, "migration": migration}
 
     def _check_indexes(self, changes: object) -> dict[str, SearchParams]:
@@ -177,6 +172,12 @@ class RuntimeConfig:
             raise ConflictError("no migration is active; its knobs cannot be set")
         Plan.from_dict({**m.plan.to_dict(), **changes})  # refuse bad values before applying
         return dict(changes)
+
+
+def _knobs(migration_id: int, plan: Plan) -> MigrationKnobs:
+    return MigrationKnobs(
+        migration_id, plan.shadow_sample, list(plan.canary_steps), dict(plan.guardrails)
+    )
 
 
 def _or_empty(value: object) -> object:

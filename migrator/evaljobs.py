@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from indexes.errors import InvalidInputError, SwitchoverError
@@ -17,7 +18,8 @@ from .evalsets import build_eval_set
 from .guardrails import RecallRule
 from .recall import RecallSession
 from .registry import IndexRegistry
-from .store import Migration, Store
+from .store import EvalRunRecord, EvalSetRecord, Migration, Store
+from .views import EvalSetInfo, EvalStarted
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +36,12 @@ class EvalJobs:
         self.progress: dict[int, tuple[int, int]] = {}
         self._threads: list[threading.Thread] = []
 
-    def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
+    def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> EvalSetInfo:
         record = build_eval_set(name, path, sample, seed, self.registry.settings.eval_roots)
         self.store.evals.add_set(record)
-        return record.summary()
+        return eval_set_info(record)
 
-    def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def start(self, body: Mapping[str, Any]) -> EvalStarted:
         """Validate, record a running job, and run it in the background."""
         name = body.get("eval_set")
         if not isinstance(name, str):
@@ -76,14 +78,7 @@ class EvalJobs:
         )
         self._threads.append(thread)
         thread.start()
-        return {
-            "id": run_id,
-            "status": "running",
-            "eval_set": name,
-            "source": source.name,
-            "target": target.name,
-            "queries": len(session.queries),
-        }
+        return EvalStarted(run_id, "running", name, source.name, target.name, len(session.queries))
 
     def _run(self, run_id: int, session: RecallSession, migration_id: int | None) -> None:
         try:
@@ -102,13 +97,22 @@ class EvalJobs:
             log.exception("eval run %d failed", run_id)
             self.store.evals.finish_run(run_id, None, {"status": "failed", "error": str(exc)})
 
-    def get(self, run_id: int) -> dict[str, Any]:
-        record = self.store.evals.get_run(run_id).to_dict()
-        if record["report"].get("status") == "running":
+    def get(self, run_id: int) -> EvalRunRecord:
+        """The stored run; while it runs, its report has the queries ``done`` of ``total``."""
+        record = self.store.evals.get_run(run_id)
+        if record.report.get("status") == "running":
             done, total = self.progress.get(run_id, (0, 0))
-            record["report"] = {**record["report"], "done": done, "total": total}
+            record = replace(record, report={**record.report, "done": done, "total": total})
         return record
+
+    def eval_sets(self) -> list[EvalSetInfo]:
+        return [eval_set_info(record) for record in self.store.evals.sets()]
 
     def close(self) -> None:
         for thread in self._threads:
             thread.join(timeout=1)
+
+
+def eval_set_info(record: EvalSetRecord) -> EvalSetInfo:
+    """The record without its query list and judgements (for listings and responses)."""
+    return EvalSetInfo(**record.summary())

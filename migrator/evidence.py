@@ -9,6 +9,7 @@ recorded with every move (``numbers``) come from here too.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from indexes.errors import ConflictError
@@ -145,7 +146,7 @@ class Evidence:
             "served": dict(traffic.served),
             "errors": dict(traffic.errors),
             "lagging": dict(traffic.lagging),
-            "shadow": self.reads.shadow.stats(),
+            "shadow": asdict(self.reads.shadow.stats()),
         }
 
     def numbers_or_error(self, m: Migration) -> dict[str, Any]:

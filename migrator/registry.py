@@ -31,6 +31,7 @@ from indexes.errors import (
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
 from .store import CatalogEntry, Role, Store
+from .views import SnapshotWritten
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class IndexRegistry:
 
     def snapshot(
         self, runtime: IndexRuntime, *, force: bool, min_records: int | None = None
-    ) -> dict[str, Any] | None:
+    ) -> SnapshotWritten | None:
         """Write a snapshot when forced, when ``min_records`` records arrived since the last
         (at shutdown), or when due by the periodic cadence (:func:`snapshot_due`)."""
         name, index = runtime.name, runtime.index
@@ -173,13 +174,7 @@ class IndexRegistry:
         self._snapshot_time[name] = time.monotonic()
         self._snapshot_cost[name] = self._snapshot_time[name] - started
         log.info("snapshot of %s at seq %d (%d documents)", name, info.applied_seq, info.count)
-        return {
-            "index": name,
-            "applied_seq": info.applied_seq,
-            "count": info.count,
-            "path": str(info.path),
-            "created_at": info.created_at,
-        }
+        return SnapshotWritten(name, info.applied_seq, info.count, str(info.path), info.created_at)
 
     # -- background ----------------------------------------------------------------------
 

@@ -57,9 +57,27 @@ from .records import WriteResult
 from .registry import IndexRegistry, rebuild_migration
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
+from .shadow import ShadowStats
 from .status import Statuses
-from .store import Document, DocumentIn, EvalRunRecord, Event, Migration, SqliteStore, Store
+from .store import (
+    ConfigVersion,
+    Document,
+    DocumentIn,
+    EvalRunRecord,
+    Event,
+    Migration,
+    SqliteStore,
+    Store,
+)
 from .targets import Targets
+from .views import (
+    ConfigView,
+    EvalSetInfo,
+    EvalStarted,
+    HealthInfo,
+    MigrationStatus,
+    SnapshotWritten,
+)
 from .watchdog import Watchdog
 from .write_path import WritePath
 
@@ -193,18 +211,18 @@ class Switchover:
     def last_seq(self) -> int:
         return self.store.log.last_seq()
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthInfo:
         """``degraded``, with reasons, while the home refuses writes (reads still work)."""
         reasons = probe_storage(self.settings.db_path, self.writes.outcome.error)
-        return {
-            "status": "degraded" if reasons else "ok",
-            "reasons": reasons,
-            "documents": self.store.log.document_count(),
-            "last_seq": self.store.log.last_seq(),
-            "serving": self.registry.primary().name,
-        }
+        return HealthInfo(
+            status="degraded" if reasons else "ok",
+            reasons=reasons,
+            documents=self.store.log.document_count(),
+            last_seq=self.store.log.last_seq(),
+            serving=self.registry.primary().name,
+        )
 
-    def snapshot(self, name: str | None = None) -> list[dict[str, Any]]:
+    def snapshot(self, name: str | None = None) -> list[SnapshotWritten]:
         """Write a snapshot of one index (or every live one) now."""
         runtimes = [self.registry.get(name)] if name else self.registry.all()
         written = []
@@ -216,22 +234,22 @@ class Switchover:
 
     # -- migrations ----------------------------------------------------------------------
 
-    def create_migration(self, body: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    def create_migration(self, body: Mapping[str, Any], actor: str) -> MigrationStatus:
         return self.statuses.of(self.targets.create(body, actor))
 
-    def rebuild(self, name: str, body: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    def rebuild(self, name: str, body: Mapping[str, Any], actor: str) -> MigrationStatus:
         """A layout-only migration of the primary ``name`` to a fresh copy of itself."""
         taken = {entry.name for entry in self.store.catalog.entries()}
         return self.create_migration(rebuild_migration(self.runtime(name), taken, body), actor)
 
     def migration_action(
         self, migration_id: int, action: str, body: Mapping[str, Any], actor: str
-    ) -> dict[str, Any]:
+    ) -> MigrationStatus:
         return self.statuses.of(self.moves.act(migration_id, action, body, actor))
 
     def update_migration_plan(
         self, migration_id: int, changes: Mapping[str, Any], actor: str
-    ) -> dict[str, Any]:
+    ) -> MigrationStatus:
         return self.statuses.of(self.plans.update(migration_id, changes, actor))
 
     def live_migration(self) -> Migration | None:
@@ -242,7 +260,7 @@ class Switchover:
         """The live migration, or else the newest one (None when none was created)."""
         return self.moves.current or self.store.migrations.latest()
 
-    def current_migration(self) -> dict[str, Any]:
+    def current_migration(self) -> MigrationStatus:
         m = self.latest_migration()
         if m is None:
             raise NotFoundError("no migration has been created")
@@ -262,7 +280,7 @@ class Switchover:
     def traffic(self) -> Traffic:
         return self.reads.traffic()
 
-    def shadow_stats(self) -> dict[str, Any]:
+    def shadow_stats(self) -> ShadowStats:
         return self.reads.shadow.stats()
 
     def guardrail_checks(self) -> list[Check]:
@@ -277,16 +295,16 @@ class Switchover:
 
     # -- eval sets and eval jobs ---------------------------------------------------------
 
-    def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> dict[str, Any]:
+    def add_eval_set(self, name: str, path: str, sample: int, seed: int) -> EvalSetInfo:
         return self.evals.add_eval_set(name, path, sample, seed)
 
-    def eval_sets(self) -> list[dict[str, Any]]:
-        return [r.summary() for r in self.store.evals.sets()]
+    def eval_sets(self) -> list[EvalSetInfo]:
+        return self.evals.eval_sets()
 
-    def start_eval(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def start_eval(self, body: Mapping[str, Any]) -> EvalStarted:
         return self.evals.start(body)
 
-    def eval_run(self, run_id: int) -> dict[str, Any]:
+    def eval_run(self, run_id: int) -> EvalRunRecord:
         return self.evals.get(run_id)
 
     def eval_runs(self, migration_id: int | None = None, limit: int = 100) -> list[EvalRunRecord]:
@@ -295,14 +313,14 @@ class Switchover:
 
     # -- runtime configuration -----------------------------------------------------------
 
-    def config_view(self) -> dict[str, Any]:
+    def config_view(self) -> ConfigView:
         return self.config.current()
 
-    def set_config(self, changes: Mapping[str, Any], actor: str, reason: str) -> dict[str, Any]:
+    def set_config(self, changes: Mapping[str, Any], actor: str, reason: str) -> ConfigView:
         return self.config.set(changes, actor, reason)
 
-    def revert_config(self, version: int | None, actor: str) -> dict[str, Any]:
+    def revert_config(self, version: int | None, actor: str) -> ConfigView:
         return self.config.revert(version, actor)
 
-    def config_history(self) -> list[dict[str, Any]]:
+    def config_history(self) -> list[ConfigVersion]:
         return self.config.history()

@@ -45,6 +45,20 @@ class ShadowJob:
     embed_ms: float = 0.0  # what embedding the query cost the served side
 
 
+@dataclass(frozen=True)
+class ShadowStats:
+    """The shadow reader's counters and its recent window's overlap and latencies."""
+
+    completed: int
+    dropped: int
+    errors: int
+    queued: int
+    window: int
+    mean_overlap: float | None
+    served_p95_ms: float | None
+    shadow_p95_ms: float | None
+
+
 class ShadowReader:
     """Bounded queue + one worker thread (from ``start``); a rolling window of results.
 
@@ -164,20 +178,20 @@ class ShadowReader:
         except Exception:  # losing shadow records must not stop shadowing
             log.exception("could not record %d shadow reads", len(rows))
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> ShadowStats:
         with self._lock:
             recent = list(self._recent)
             dropped, completed, errors = self.dropped, self.completed, self.errors
         overlaps = [r["overlap"] for r in recent if r["overlap"] is not None]
         shadow_ms = [r["shadow_ms"] for r in recent if r["error"] is None]
         served_ms = [r["served_ms"] for r in recent]
-        return {
-            "completed": completed,
-            "dropped": dropped,
-            "errors": errors,
-            "queued": self._queue.qsize(),
-            "window": len(recent),
-            "mean_overlap": float(np.mean(overlaps)) if overlaps else None,
-            "served_p95_ms": float(np.percentile(served_ms, 95)) if served_ms else None,
-            "shadow_p95_ms": float(np.percentile(shadow_ms, 95)) if shadow_ms else None,
-        }
+        return ShadowStats(
+            completed=completed,
+            dropped=dropped,
+            errors=errors,
+            queued=self._queue.qsize(),
+            window=len(recent),
+            mean_overlap=float(np.mean(overlaps)) if overlaps else None,
+            served_p95_ms=float(np.percentile(served_ms, 95)) if served_ms else None,
+            shadow_p95_ms=float(np.percentile(shadow_ms, 95)) if shadow_ms else None,
+        )

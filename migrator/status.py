@@ -7,14 +7,14 @@ after a commit, and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import replace
 
 from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
 from .evidence import Evidence
 from .moves import PhaseMoves
 from .store import Migration
+from .views import MigrationStatus
 from .watchdog import Watchdog
 
 
@@ -33,33 +33,30 @@ class Statuses:
         self.watchdog = watchdog
         self.after_commit = after_commit
 
-    def of(self, m: Migration) -> dict[str, Any]:
+    def of(self, m: Migration) -> MigrationStatus:
         current = self.moves.current
         live = current is not None and current.id == m.id
-        status: dict[str, Any] = {
-            "id": m.id,
-            "phase": m.phase.value,
-            "source": m.source,
-            "target": m.target,
-            "canary_percent": m.canary_percent,
-            "target_share": m.target_share,
-            "plan": m.plan.to_dict(),
-            "backfill": self.backfill.progress(m) if live else self.backfill.state(m).to_dict(),
-            "created_at": m.created_at,
-            "updated_at": m.updated_at,
-        }
-        if live:
-            status |= self._live(m)
-        failures = self.after_commit.failures(m.id)
-        if failures:
-            status["after_commit_errors"] = [asdict(f) for f in failures]
-        return status
+        status = MigrationStatus(
+            id=m.id,
+            phase=m.phase.value,
+            source=m.source,
+            target=m.target,
+            canary_percent=m.canary_percent,
+            target_share=m.target_share,
+            plan=m.plan,
+            backfill=self.backfill.progress(m) if live else self.backfill.state(m),
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            after_commit_errors=tuple(self.after_commit.failures(m.id)),
+        )
+        return self._live(status, m) if live else status
 
-    def _live(self, m: Migration) -> dict[str, Any]:
+    def _live(self, status: MigrationStatus, m: Migration) -> MigrationStatus:
         session = self.evidence.fresh_session(m)
-        return {
-            "live": self.evidence.numbers(m),
-            "guardrails": [c.to_dict() for c in self.evidence.checks],
-            "watchdog": self.watchdog.health.to_dict(),
-            **({"judgement": session.progress()} if session is not None else {}),
-        }
+        return replace(
+            status,
+            live=self.evidence.numbers(m),
+            guardrails=self.evidence.checks,
+            watchdog=self.watchdog.health,
+            judgement=None if session is None else session.progress(),
+        )

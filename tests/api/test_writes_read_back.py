@@ -87,7 +87,7 @@ def test_the_core_refuses_the_256_deep_metadata_that_no_read_could_return(
         service.upsert([DocumentIn("deep", "t", nested(256))])
     with pytest.raises(InvalidInputError, match="metadata nests deeper"):
         service.upsert([DocumentIn("deeper", "t", nested(5_000))])  # no RecursionError
-    assert service.health()["documents"] == 0
+    assert service.health().documents == 0
 
 
 # A lone surrogate is not a character: UTF-8 cannot encode it, so the store either replaced
@@ -144,7 +144,7 @@ def test_the_core_refuses_lone_surrogates_in_ids_texts_and_metadata(
     adapter shares, and it covers metadata keys and values too."""
     with pytest.raises(InvalidInputError, match="lone surrogate"):
         service.upsert([document])
-    assert service.health()["documents"] == 0
+    assert service.health().documents == 0
 
 
 def test_the_core_refuses_a_lone_surrogate_in_a_query(service: Switchover) -> None:

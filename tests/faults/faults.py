@@ -149,7 +149,7 @@ def start_canary(
     if embedder is not None:
         spec["embedder"] = embedder.to_dict()
     body = {"target": spec, **plan}
-    mid = int(svc.create_migration(body, "op")["id"])
+    mid = int(svc.create_migration(body, "op").id)
     svc.migration_action(mid, "backfill", {}, "op")
     svc.wait_backfill()
     svc.migration_action(mid, "shadow", {}, "op")

@@ -33,7 +33,7 @@ SETTLE_S = 5.0  # far more than the handful of timeouts the work below may take
 def start_shadow(svc: Switchover, **plan: object) -> tuple[int, FaultyEmbedder]:
     """Migrate v1 -> v2 (a new model) up to shadow; returns its id and v2's embedder."""
     body = {"target": {"name": "v2", "factory": "Flat", "embedder": NEW_MODEL.to_dict()}, **plan}
-    mid = int(svc.create_migration(body, "op")["id"])
+    mid = int(svc.create_migration(body, "op").id)
     svc.migration_action(mid, "backfill", {}, "op")
     svc.wait_backfill()
     svc.migration_action(mid, "shadow", {}, "op")
@@ -62,7 +62,7 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
     svc.reads.shadow.drain(timeout=SETTLE_S)
     drained_in = time.monotonic() - started
 
-    shadow = svc.current_migration()["live"]["shadow"]
+    shadow = svc.current_migration().live["shadow"]
     assert shadow["completed"] == 6, f"the shadow worker stalled behind the hang: {shadow}"
     assert shadow["errors"] == 6, shadow
     assert shadow["dropped"] == 0, shadow
@@ -77,12 +77,12 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
 
     faulty.heal()  # the hung call returns; shadowing (still on after the rollback) recovers
     deadline = time.monotonic() + SETTLE_S
-    while svc.reads.shadow.stats()["completed"] == shadow["completed"] or faulty.hung:
+    while svc.reads.shadow.stats().completed == shadow["completed"] or faulty.hung:
         assert time.monotonic() < deadline, "shadow reads did not recover after the hang"
         search(client, 7)
         svc.reads.shadow.drain(timeout=SETTLE_S)
     recovered = svc.reads.shadow.stats()
-    assert recovered["completed"] > recovered["errors"], recovered
+    assert recovered.completed > recovered.errors, recovered
     assert_converged(svc)
 
 

@@ -44,7 +44,7 @@ def test_a_slow_target_serves_its_share_then_the_latency_guardrail_rolls_it_back
 
     checks = {c.name: c for c in svc.watchdog.tick()}
     assert checks["latency"].state == "breach"
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
     assert svc.migration_events(mid)[-1].actor == "watchdog"
     assert timed_searches(client, 24)[0] == {"v1": 24}, (
         "after the rollback no read is on the target"
@@ -68,7 +68,7 @@ def test_a_target_slower_than_the_wait_delays_no_client_and_the_error_guardrail_
 
     checks = {c.name: c for c in svc.watchdog.tick()}
     assert checks["errors"].state == "breach"
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
     assert svc.migration_events(mid)[-1].reason.startswith("guardrail breached: errors")
 
     faulty.heal()

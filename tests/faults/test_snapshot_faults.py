@@ -135,7 +135,7 @@ def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read
     again.start()  # the backfill runs again (held at the gate)
     try:
         status = again.current_migration()
-        assert (status["phase"], status["backfill"]["finished"]) == ("canary", False)
+        assert (status.phase, status.backfill.finished) == ("canary", False)
         served = {again.search(text_of(i), 3, routing_key=f"k{i}").served_by for i in range(40)}
         assert served == {"v1"}, "an incomplete target serves no reads"
         again.upsert(docs(range(200, 205)))  # writes go on, to both sides

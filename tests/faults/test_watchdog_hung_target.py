@@ -38,7 +38,7 @@ def test_a_hung_target_fails_the_watchdogs_recall_steps_and_it_rolls_back_by_its
     svc.watchdog.interval_s = 0.05
     started = time.monotonic()
     svc.watchdog.start()
-    while svc.current_migration()["phase"] != "rolled_back":
+    while svc.current_migration().phase != "rolled_back":
         assert time.monotonic() - started < ROLLBACK_WITHIN_S, (
             f"no automatic rollback within {ROLLBACK_WITHIN_S}s: the watchdog is stuck"
         )

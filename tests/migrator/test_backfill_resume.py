@@ -14,7 +14,7 @@ def test_a_backfill_whose_start_was_never_saved_resumes_after_a_restart(
     svc = Switchover(settings)
     svc.upsert([DocumentIn(f"d{i:03d}", f"lamp tide basalt note {i}") for i in range(50)])
     target = {"name": "v2", "factory": "HNSW32,Flat", "metric": "ip"}
-    mid = svc.create_migration({"target": target}, "tester")["id"]
+    mid = svc.create_migration({"target": target}, "tester").id
     # the move's commit, and nothing after it: the process dies before the backfill starts
     svc.store.migrations.transition(
         mid, Phase.PLANNED, Phase.BACKFILLING, 0.0, "tester", "backfill", {}
@@ -26,9 +26,9 @@ def test_a_backfill_whose_start_was_never_saved_resumes_after_a_restart(
     try:
         again.wait_backfill(timeout=60)
         status = again.current_migration()
-        assert status["phase"] == "backfilling"
-        assert status["backfill"]["finished"], status["backfill"]
-        assert status["backfill"]["done"] == 50
+        assert status.phase == "backfilling"
+        assert status.backfill.finished, status.backfill
+        assert status.backfill.done == 50
         assert len(again.runtime("v2").index) == 50
     finally:
         again.close(snapshot=False)

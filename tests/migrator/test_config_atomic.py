@@ -31,7 +31,7 @@ def svc(settings: Settings) -> Iterator[Switchover]:
     service = Switchover(settings)
     service.upsert([DocumentIn(f"d{i}", f"lamp tide gear number {i}") for i in range(40)])
     target = {"name": "v2", "factory": "HNSW32,Flat", "search_params": {"ef_search": 100}}
-    mid = int(service.create_migration({"target": target}, "op")["id"])
+    mid = int(service.create_migration({"target": target}, "op").id)
     backfill(service, mid)
     service.migration_action(mid, "shadow", {}, "op")
     service.watchdog.tick()
@@ -92,7 +92,7 @@ def test_a_change_whose_commit_fails_changes_nothing(
     svc.config.set(CHANGE, "bob", "more recall")  # the same change then goes through whole
     after = state(svc)
     assert after["live_params"]["v2"].ef_search == after["catalog"]["v2"].ef_search == 107
-    assert after["history"][0]["config"]["indexes"]["v2"]["ef_search"] == 107
+    assert after["history"][0].config["indexes"]["v2"]["ef_search"] == 107
     assert after["live_plan"].shadow_sample == after["stored_plan"].shadow_sample == 0.5
     assert after["epoch"] == before["epoch"] + 1
     assert after["checks"] == []

@@ -60,8 +60,8 @@ def live_ids(svc: Switchover, name: str) -> set[str]:
 
 def test_creating_a_migration_registers_the_target_and_starts_dual_write(svc: Switchover) -> None:
     status = svc.create_migration(hnsw_target(), "alice")
-    assert status["phase"] == "planned"
-    assert (status["source"], status["target"]) == ("v1", "v2")
+    assert status.phase == "planned"
+    assert (status.source, status.target) == ("v1", "v2")
     svc.upsert([DocumentIn("new", "written after the migration began")])
     svc.delete("d0001")
     assert live_ids(svc, "v2") == {"new"}, "only writes since creation; the rest is backfill"
@@ -76,11 +76,11 @@ def test_the_target_defaults_to_the_source_embedder(svc: Switchover) -> None:
 def test_backfill_copies_every_document_and_a_layout_change_encodes_nothing(
     svc: Switchover,
 ) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     status = backfill(svc, mid)
-    assert status["backfill"]["finished"]
-    assert status["backfill"]["done"] == 200
-    assert status["backfill"]["encoded"] == 0, "same fingerprint: vectors come from the cache"
+    assert status.backfill.finished
+    assert status.backfill.done == 200
+    assert status.backfill.encoded == 0, "same fingerprint: vectors come from the cache"
     assert live_ids(svc, "v2") == live_ids(svc, "v1")
 
 
@@ -93,9 +93,9 @@ def test_backfill_with_a_new_embedder_encodes_and_trains_an_ivf_target(svc: Swit
             "embedder": {"kind": "hash", "dim": 32},
         }
     }
-    mid = svc.create_migration(body, "alice")["id"]
+    mid = svc.create_migration(body, "alice").id
     status = backfill(svc, mid)
-    assert status["backfill"]["encoded"] == 200
+    assert status.backfill.encoded == 200
     assert svc.runtime("v2").index.is_trained
     assert live_ids(svc, "v2") == live_ids(svc, "v1")
 
@@ -107,7 +107,7 @@ def test_live_writes_during_backfill_end_newest_and_deletes_stay_deleted(
     try:
         for start in range(0, 1500, 250):
             svc.upsert([doc(i) for i in range(start, start + 250)])
-        mid = svc.create_migration(hnsw_target(backfill_batch=16), "alice")["id"]
+        mid = svc.create_migration(hnsw_target(backfill_batch=16), "alice").id
         svc.migration_action(mid, "backfill", {}, "alice")
         for round_no in range(1, 6):  # race the backfill with updates and deletes
             svc.upsert([doc(i, version=round_no) for i in range(0, 1500, 7)][:250])
@@ -124,13 +124,13 @@ def test_live_writes_during_backfill_end_newest_and_deletes_stay_deleted(
 
 
 def test_shadow_waits_for_the_backfill(svc: Switchover) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     with pytest.raises(ConflictError, match="cannot move to 'shadow' from phase 'planned'"):
         svc.migration_action(mid, "shadow", {}, "alice")
 
 
 def test_canary_routes_a_sticky_share_and_names_the_serving_index(svc: Switchover) -> None:
-    mid = svc.create_migration(hnsw_target(shadow_sample=0.0), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(shadow_sample=0.0), "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
     svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
@@ -141,11 +141,11 @@ def test_canary_routes_a_sticky_share_and_names_the_serving_index(svc: Switchove
 
 
 def test_canary_steps_follow_the_plan_and_never_shrink(svc: Switchover) -> None:
-    mid = svc.create_migration(hnsw_target(canary_steps=[2, 10]), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(canary_steps=[2, 10]), "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
-    assert svc.migration_action(mid, "canary", {"override": True}, "alice")["canary_percent"] == 2
-    assert svc.migration_action(mid, "canary", {"override": True}, "alice")["canary_percent"] == 10
+    assert svc.migration_action(mid, "canary", {"override": True}, "alice").canary_percent == 2
+    assert svc.migration_action(mid, "canary", {"override": True}, "alice").canary_percent == 10
     with pytest.raises(ConflictError, match="only grows"):
         svc.migration_action(mid, "canary", {"percent": 5, "override": True}, "alice")
     with pytest.raises(ConflictError, match="no canary step left"):
@@ -157,16 +157,16 @@ def test_canary_steps_follow_the_plan_and_never_shrink(svc: Switchover) -> None:
 def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
     svc: Switchover,
 ) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
     svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
     with pytest.raises(InvalidInputError, match="reason"):
         svc.migration_action(mid, "rollback", {}, "alice")
     status = svc.migration_action(mid, "rollback", {"reason": "recall dropped"}, "bob")
-    assert status["phase"] == "rolled_back"
+    assert status.phase == "rolled_back"
     again = svc.migration_action(mid, "rollback", {"reason": "twice"}, "bob")
-    assert again["phase"] == "rolled_back", "rollback is idempotent"
+    assert again.phase == "rolled_back", "rollback is idempotent"
     assert {svc.search("lamp", 3, routing_key=f"k{i}").served_by for i in range(300)} == {"v1"}
     svc.upsert([DocumentIn("after", "zeppelin hangar written after the rollback")])
     assert svc.search_pinned("v2", "zeppelin hangar", 1).hits[0].id == "after"
@@ -182,15 +182,15 @@ def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
 
 
 def test_resume_after_rollback_goes_back_to_shadow(svc: Switchover) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
     svc.migration_action(mid, "rollback", {"reason": "drill"}, "alice")
-    assert svc.migration_action(mid, "resume", {}, "alice")["phase"] == "shadow"
+    assert svc.migration_action(mid, "resume", {}, "alice").phase == "shadow"
 
 
 def test_finalize_makes_the_target_primary_and_stops_dual_write(svc: Switchover) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
     for action, body in (
         ("shadow", {}),
@@ -206,7 +206,7 @@ def test_finalize_makes_the_target_primary_and_stops_dual_write(svc: Switchover)
     with pytest.raises(ConflictError, match="finalized"):
         svc.migration_action(mid, "rollback", {"reason": "too late"}, "alice")
     second = svc.create_migration(hnsw_target("v3"), "alice")
-    assert second["source"] == "v2"
+    assert second.source == "v2"
 
 
 def test_one_migration_at_a_time(svc: Switchover) -> None:
@@ -216,11 +216,11 @@ def test_one_migration_at_a_time(svc: Switchover) -> None:
 
 
 def test_abort_drops_the_target(svc: Switchover) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     svc.migration_action(mid, "abort", {"reason": "wrong layout"}, "alice")
     assert {i.name: i.role for i in svc.indexes()} == {"v1": "primary", "v2": "retired"}
     svc.upsert([DocumentIn("x", "after abort")])  # single-write again
-    assert svc.current_migration()["phase"] == "aborted"
+    assert svc.current_migration().phase == "aborted"
 
 
 @pytest.mark.parametrize(
@@ -245,7 +245,7 @@ def test_a_bad_migration_request_changes_nothing(svc: Switchover, body: dict[str
 def test_a_failing_target_embedder_never_fails_a_write(
     svc: Switchover, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
     svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
@@ -272,7 +272,7 @@ def test_restart_mid_migration_recovers_the_target(tmp_path: Path) -> None:
     settings = hash_settings(tmp_path / "home")
     svc = Switchover(settings)
     svc.upsert([doc(i) for i in range(250)])
-    mid = svc.create_migration(hnsw_target(), "alice")["id"]
+    mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "alice")
     svc.upsert([DocumentIn("late", "written during shadow")])
@@ -280,7 +280,7 @@ def test_restart_mid_migration_recovers_the_target(tmp_path: Path) -> None:
 
     again = Switchover(settings)
     try:
-        assert again.current_migration()["phase"] == "shadow"
+        assert again.current_migration().phase == "shadow"
         assert again.runtime("v2").index.ids() == again.store.log.document_ids()
     finally:
         again.close(snapshot=False)
@@ -305,7 +305,7 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        mid = svc.create_migration(hnsw_target(), "alice")["id"]
+        mid = svc.create_migration(hnsw_target(), "alice").id
         backfill(svc, mid)
         for action, body in (
             ("shadow", {}),

@@ -250,6 +250,6 @@ def test_the_command_line_starts_a_rebuild(served: str, svc: Switchover) -> None
     assert result.exit_code == 0, result.output
     assert "v1 -> v1-r2" in result.output
     status = svc.current_migration()
-    assert (status["target"], status["plan"]["canary_steps"]) == ("v1-r2", [10.0, 50.0])
+    assert (status.target, list(status.plan.canary_steps)) == ("v1-r2", [10.0, 50.0])
     listed = CliRunner().invoke(main, ["indexes", "list", "--url", served])
     assert "dead=0" in listed.output, listed.output

@@ -27,7 +27,7 @@ def recall_state(svc: Switchover) -> str:
 def tick_until_recall_decided(svc: Switchover) -> None:
     for _ in range(40):
         svc.watchdog.tick()
-        if svc.current_migration()["phase"] == "rolled_back" or recall_state(svc) != "hold":
+        if svc.current_migration().phase == "rolled_back" or recall_state(svc) != "hold":
             return
 
 
@@ -35,7 +35,7 @@ def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
     svc: Switchover,
 ) -> None:
     target = {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 8}}
-    mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op")["id"])
+    mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op").id)
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "op")
     tick_until_recall_decided(svc)
@@ -51,7 +51,7 @@ def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
     with pytest.raises(ConflictError, match="needs a passing recall judgement"):
         svc.migration_action(mid, "canary", {"percent": 50}, "op")  # no stale pass
     tick_until_recall_decided(svc)
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
     rollback = svc.migration_events(mid)[-1]
     assert rollback.actor == "watchdog"
     assert rollback.reason.startswith("guardrail breached: recall")
@@ -59,7 +59,7 @@ def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
 
 def test_an_unchanged_or_unrelated_setting_keeps_the_judgement(svc: Switchover) -> None:
     target = {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 8}}
-    mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op")["id"])
+    mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op").id)
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "op")
     tick_until_recall_decided(svc)

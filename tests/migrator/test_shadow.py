@@ -36,8 +36,8 @@ def test_overlap_and_latency_are_recorded_in_batches() -> None:
     assert len(recorded) == 10
     assert {row.overlap for row in recorded} == {0.5}, "overlap@2 of (a, b) and (a, c)"
     stats = reader.stats()
-    assert stats["completed"] == 10
-    assert stats["mean_overlap"] == 0.5
+    assert stats.completed == 10
+    assert stats.mean_overlap == 0.5
 
 
 def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
@@ -54,7 +54,7 @@ def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
     accepted = [reader.submit(job(i)) for i in range(50)]
     assert time.perf_counter() - started < 0.5, "submit never blocks the request"
     assert accepted.count(False) >= 47
-    assert reader.stats()["dropped"] == accepted.count(False)
+    assert reader.stats().dropped == accepted.count(False)
     release.set()
     reader.drain()
     reader.close()
@@ -71,12 +71,12 @@ def test_a_failing_shadow_search_is_recorded_as_an_error_not_raised() -> None:
     reader.drain()
     reader.close()
     assert rows[0].error == "RuntimeError: target exploded"
-    assert reader.stats()["errors"] == 1
+    assert reader.stats().errors == 1
 
 
 def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switchover) -> None:
     service.upsert([doc(i) for i in range(100)])
-    mid = service.create_migration(hnsw_target(shadow_sample=1.0), "alice")["id"]
+    mid = service.create_migration(hnsw_target(shadow_sample=1.0), "alice").id
     backfill(service, mid)
     service.migration_action(mid, "shadow", {}, "alice")
     service.reads.start()  # the shadow reader alone: no other background work here
@@ -89,7 +89,7 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
     assert min(r.overlap or 0.0 for r in reads) >= 0.8, (
         "HNSW over the same vectors agrees with Flat"
     )
-    live = service.current_migration()["live"]["shadow"]
+    live = service.current_migration().live["shadow"]
     assert live["completed"] == 20
     assert live["mean_overlap"] >= 0.8
 

@@ -114,7 +114,7 @@ def test_through_the_registry_snapshots_grow_with_the_index_and_a_crash_loses_no
         svc.upsert([DocumentIn(f"d{i:05d}", f"tide lamp {i}") for i in range(start, start + 50)])
         info = svc.registry.snapshot(runtime, force=False)
         if info is not None:
-            taken.append(info["count"])
+            taken.append(info.count)
     # fixed every 100 records: 20; growing by a quarter from 400: 100, 200, 300, 400, 500, ...
     assert taken[:4] == [100, 200, 300, 400]
     assert len(taken) <= 12, taken
@@ -178,7 +178,7 @@ def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
         load(svc, 400)
         mid = svc.create_migration(
             {"target": {"name": "v2", "factory": "Flat"}, "backfill_batch": 10}, "tester"
-        )["id"]
+        ).id
         slow_copies(monkeypatch, svc, 0.02)  # 40 batches, 0.8 s of copying
         began = time.monotonic()
         svc.migration_action(mid, "backfill", {}, "tester")
@@ -207,7 +207,7 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
     load(svc, 400)
     mid = svc.create_migration(
         {"target": {"name": "v2", "factory": "Flat"}, "backfill_batch": 10}, "tester"
-    )["id"]
+    ).id
     slow_copies(monkeypatch, svc, 0.02)
     save = Backfiller.save
     saved: list[int] = []
@@ -240,8 +240,8 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
         assert again.wait_backfill(timeout=60).finished
         # resumed at the last checkpoint's cursor; its copies came back from its snapshot
         assert resumed_at == [saved[-1]]
-        status = again.current_migration()["backfill"]
-        assert status["done"] == 400, status
+        status = again.current_migration().backfill
+        assert status.done == 400, status
         assert again.runtime("v2").index.ids() == again.store.log.document_ids()
     finally:
         again.close(snapshot=False)

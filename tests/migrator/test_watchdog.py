@@ -27,7 +27,7 @@ def start(svc: Switchover, factory: str, eval_set: str | None = "sample", **plan
         target["search_params"] = plan.pop("search_params")
     if eval_set is not None:
         plan["eval_set"] = eval_set
-    mid = int(svc.create_migration({"target": target, **plan}, "op")["id"])
+    mid = int(svc.create_migration({"target": target, **plan}, "op").id)
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", {}, "op")
     return mid
@@ -51,7 +51,7 @@ def test_a_good_target_passes_and_may_advance(svc: Switchover) -> None:
     checks = tick_until_decided(svc)
     assert state(checks, "recall") == "ok"
     status = svc.migration_action(mid, "canary", {}, "op")
-    assert status["phase"] == "canary"
+    assert status.phase == "canary"
     event = svc.migration_events(mid)[-1]
     assert "override" not in event.reason
     recall = event.metrics["recall"]
@@ -66,7 +66,7 @@ def test_a_bad_target_is_rolled_back_automatically_with_its_evidence(svc: Switch
     mid = start(svc, "IVF8,Flat", search_params={"nprobe": 1})
     tick_until_decided(svc)
     status = svc.current_migration()
-    assert status["phase"] == "rolled_back"
+    assert status.phase == "rolled_back"
     event = svc.migration_events(mid)[-1]
     assert event.actor == "watchdog"
     assert event.reason.startswith("guardrail breached: recall")
@@ -92,7 +92,7 @@ def test_advancing_without_a_passing_judgement_needs_an_audited_override(
     with pytest.raises(ConflictError, match="needs a passing recall judgement"):
         svc.migration_action(mid, "canary", {"percent": 5}, "op")
     status = svc.migration_action(mid, "canary", {"percent": 5, "override": True}, "op")
-    assert status["canary_percent"] == 5
+    assert status.canary_percent == 5
     assert "operator override" in svc.migration_events(mid)[-1].reason
 
 
@@ -101,13 +101,13 @@ def test_no_eval_set_and_no_live_data_holds_never_passes(settings: Settings) -> 
     try:
         svc.upsert([DocumentIn(f"d{i}", f"document number {i}") for i in range(20)])
         mid = svc.create_migration({"target": {"name": "v2", "factory": "HNSW32,Flat"}}, "op")
-        backfill(svc, mid["id"])
-        svc.migration_action(mid["id"], "shadow", {}, "op")
+        backfill(svc, mid.id)
+        svc.migration_action(mid.id, "shadow", {}, "op")
         checks = svc.watchdog.tick()
         assert {c.name: c.state for c in checks}["recall"] == "hold"
         assert {c.name: c.state for c in checks}["live_recall"] == "hold"
         assert {c.name: c.state for c in checks}["latency"] == "hold"
-        assert svc.current_migration()["phase"] == "shadow"
+        assert svc.current_migration().phase == "shadow"
     finally:
         svc.close(snapshot=False)
 
@@ -129,7 +129,7 @@ def test_live_shadow_traffic_judges_a_layout_change(svc: Switchover) -> None:
     checks = svc.watchdog.tick()
     live = next(c for c in checks if c.name == "live_recall")
     assert live.state == "breach", live.detail
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
     assert "live_recall" in svc.migration_events(mid)[-1].reason
 
 
@@ -148,7 +148,7 @@ def test_a_lagging_target_breaches_the_lag_guardrail(
     svc.registry.catch_up_all()
     checks = svc.watchdog.tick()
     assert state(checks, "lag") == "breach"
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
     assert svc.migration_events(mid)[-1].reason.startswith("guardrail breached: lag")
 
 
@@ -167,7 +167,7 @@ def test_a_failing_target_breaches_the_error_guardrail(
     assert served == {"v1"}, "every failed target read was answered by the source"
     checks = svc.watchdog.tick()
     assert state(checks, "errors") == "breach"
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
 
 
 def test_a_slow_target_breaches_the_latency_guardrail(svc: Switchover) -> None:
@@ -189,10 +189,10 @@ def test_without_qrels_exact_search_is_the_truth(svc: Switchover, tmp_path: Path
     for name in ("corpus.jsonl", "queries.jsonl"):  # no qrels.tsv
         shutil.copy(SAMPLE_DIR / name, folder / name)
     record = svc.add_eval_set("unlabelled", str(folder), sample=150, seed=2)
-    assert record["labelled"] is False
+    assert record.labelled is False
     mid = start(svc, "IVF8,Flat", eval_set="unlabelled", search_params={"nprobe": 1})
     tick_until_decided(svc)
-    assert svc.current_migration()["phase"] == "rolled_back"
+    assert svc.current_migration().phase == "rolled_back"
     evidence = svc.migration_events(mid)[-1].metrics["recall"]
     assert evidence["truth"] == "exact"
     assert evidence["judgement"]["decision"] == "fail"

@@ -45,19 +45,19 @@ def test_a_failing_tick_is_reported_and_the_stale_checks_are_cleared(
     start(svc, "HNSW32,Flat")
     assert svc.watchdog.tick(), "a healthy tick judges"
     healthy = svc.current_migration()
-    assert healthy["watchdog"]["state"] == "ok"
-    assert healthy["guardrails"]
+    assert healthy.watchdog.state == "ok"
+    assert healthy.guardrails
 
     break_the_error_window(svc, monkeypatch)
     assert svc.watchdog.tick() == []
     status = svc.current_migration()
-    watchdog = status["watchdog"]
-    assert watchdog["state"] == "failing"
-    assert watchdog["consecutive_failures"] == 1
-    assert watchdog["last_error"] == ERROR
-    assert watchdog["last_tick_at"] >= healthy["watchdog"]["last_tick_at"]
-    assert status["guardrails"] == [], "checks of an earlier tick are not shown as current"
-    assert status["phase"] == "shadow", "in shadow the source serves every read already"
+    watchdog = status.watchdog
+    assert watchdog.state == "failing"
+    assert watchdog.consecutive_failures == 1
+    assert watchdog.last_error == ERROR
+    assert watchdog.last_tick_at >= healthy.watchdog.last_tick_at
+    assert status.guardrails == [], "checks of an earlier tick are not shown as current"
+    assert status.phase == "shadow", "in shadow the source serves every read already"
 
 
 def test_reads_roll_back_after_a_few_failed_ticks_on_the_canary(
@@ -69,10 +69,10 @@ def test_reads_roll_back_after_a_few_failed_ticks_on_the_canary(
     break_the_error_window(svc, monkeypatch)
     for _ in range(FAILSAFE_AFTER - 1):
         svc.watchdog.tick()
-    assert svc.current_migration()["phase"] == "canary", "one bad tick is not yet a pattern"
+    assert svc.current_migration().phase == "canary", "one bad tick is not yet a pattern"
     svc.watchdog.tick()
     status = svc.current_migration()
-    assert status["phase"] == "rolled_back"
+    assert status.phase == "rolled_back"
     event = svc.migration_events(mid)[-1]
     assert event.actor == "watchdog"
     assert event.reason.startswith(f"watchdog failing: {FAILSAFE_AFTER} ticks in a row")
@@ -90,11 +90,11 @@ def test_a_good_tick_after_failures_is_healthy_again(
         break_the_error_window(svc, patch)
         svc.watchdog.tick()
     assert svc.watchdog.tick()
-    watchdog = svc.current_migration()["watchdog"]
-    assert watchdog["state"] == "ok"
-    assert watchdog["consecutive_failures"] == 0
-    assert watchdog["failures_total"] == 1
-    assert watchdog["last_error"] == ERROR
+    watchdog = svc.current_migration().watchdog
+    assert watchdog.state == "ok"
+    assert watchdog.consecutive_failures == 0
+    assert watchdog.failures_total == 1
+    assert watchdog.last_error == ERROR
 
 
 def test_a_stored_plan_with_a_guardrail_no_longer_accepted_fails_safe(
@@ -104,7 +104,7 @@ def test_a_stored_plan_with_a_guardrail_no_longer_accepted_fails_safe(
     watchdog reports the setting by name and rolls the canary back."""
     svc = Switchover(settings)
     try:
-        mid = int(svc.create_migration({"target": {"name": "v2", "factory": "Flat"}}, "op")["id"])
+        mid = int(svc.create_migration({"target": {"name": "v2", "factory": "Flat"}}, "op").id)
         backfill(svc, mid)
         svc.migration_action(mid, "shadow", {}, "op")
         svc.migration_action(mid, "canary", {"percent": 10, "override": True}, "op")
@@ -117,10 +117,10 @@ def test_a_stored_plan_with_a_guardrail_no_longer_accepted_fails_safe(
 
     svc = Switchover(settings)
     try:
-        assert svc.current_migration()["phase"] == "canary"
+        assert svc.current_migration().phase == "canary"
         for _ in range(FAILSAFE_AFTER):
             svc.watchdog.tick()
-        assert svc.current_migration()["phase"] == "rolled_back"
+        assert svc.current_migration().phase == "rolled_back"
         reason = svc.migration_events(mid)[-1].reason
         assert "guardrails.recall.pool must be an integer" in reason
     finally:
