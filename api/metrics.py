@@ -280,17 +280,10 @@ def _migration_metrics(svc: Switchover) -> list[Metric]:
     )
     share.add_metric([mid, status.target], float(status.target_share))
     found: list[Metric] = [phase, share]
+    done, total = status.backfill.done, status.backfill.total
     for value, name, doc in (
-        (
-            status.backfill.done,
-            "switchover_backfill_done_documents",
-            "Documents the backfill has copied.",
-        ),
-        (
-            status.backfill.total,
-            "switchover_backfill_expected_documents",
-            "Documents the backfill copies.",
-        ),
+        (done, "switchover_backfill_done_documents", "Documents the backfill has copied."),
+        (total, "switchover_backfill_expected_documents", "Documents the backfill copies."),
     ):
         gauge = _gauge(name, doc, ["migration"])
         gauge.add_metric([mid], value)
