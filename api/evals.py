@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from evals import to_html, to_markdown
+from migrator.requests import EvalRequest
 
 from .auth import OperatorRoute, operator_name
 from .deps import Service
@@ -66,9 +67,8 @@ def list_eval_sets(svc: Service) -> EvalSetListResponse:
 )
 def start_eval(body: EvalBody, svc: Service) -> EvalStartResponse:
     """Run an eval set on two index versions (default: the migration's) in the background."""
-    return EvalStartResponse.model_validate(
-        svc.start_eval(body.model_dump(exclude_none=True)).to_dict()
-    )
+    request = EvalRequest(body.eval_set, body.source, body.target, body.limit, body.margin)
+    return EvalStartResponse.model_validate(svc.start_eval(request).to_dict())
 
 
 @router.get("/v1/evals", response_model=EvalListResponse, responses=error_responses(422))

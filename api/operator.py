@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path
 
 from migrator.moves import ACTIONS
+from migrator.requests import ActionRequest
 from migrator.views import ConfigView, MigrationStatus
 
 from .auth import Operator, OperatorRoute, operator_name
@@ -87,8 +88,10 @@ def migration_action(
 ) -> MigrationResponse:
     """One move: backfill, shadow, canary {percent}, cutover, rollback {reason}, resume,
     finalize or abort."""
-    payload = body.model_dump(exclude_none=True) if body is not None else {}
-    return _status(svc.migration_action(migration_id, action, payload, operator))
+    request = (
+        ActionRequest() if body is None else ActionRequest(**body.model_dump(exclude_none=True))
+    )
+    return _status(svc.migration_action(migration_id, action, request, operator))
 
 
 @router.patch(

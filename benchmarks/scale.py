@@ -53,6 +53,7 @@ from indexes import (
     load_embedder,
 )
 from migrator.backfill import CHECKPOINT_GAP_FACTOR
+from migrator.requests import ActionRequest
 from migrator.service import Switchover
 from migrator.settings import Settings
 from migrator.store import DocumentIn, SqliteStore
@@ -115,7 +116,7 @@ def ingest(svc: Switchover, texts: list[str]) -> dict[str, Any]:
 def backfill(svc: Switchover, target: dict[str, Any]) -> dict[str, Any]:
     m = svc.create_migration({"target": target, "shadow_sample": 0.0}, "bench")
     t0 = time.perf_counter()
-    svc.migration_action(m.id, "backfill", {}, "bench")
+    svc.migration_action(m.id, "backfill", ActionRequest(), "bench")
     svc.wait_backfill(timeout=7200)
     seconds = time.perf_counter() - t0
     status = svc.current_migration().backfill

@@ -3,6 +3,7 @@
 from .index_info import IndexInfo
 from .read_path import SearchResult
 from .records import WriteResult
+from .requests import ActionRequest, EvalRequest
 from .service import Switchover
 from .settings import Limits, Settings, load_settings
 from .store import CatalogEntry, Document, DocumentIn, LogRecord, SqliteStore, Store
@@ -18,11 +19,13 @@ from .views import (
 )
 
 __all__ = [
+    "ActionRequest",
     "BackfillProgress",
     "CatalogEntry",
     "ConfigView",
     "Document",
     "DocumentIn",
+    "EvalRequest",
     "EvalSetInfo",
     "EvalStarted",
     "HealthInfo",

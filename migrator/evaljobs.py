@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from indexes.errors import InvalidInputError, SwitchoverError
 
@@ -18,6 +17,7 @@ from .evalsets import build_eval_set
 from .guardrails import RecallRule
 from .recall import RecallSession
 from .registry import IndexRegistry
+from .requests import EvalRequest
 from .store import EvalRunRecord, EvalSetRecord, Migration, Store
 from .views import EvalSetInfo, EvalStarted
 
@@ -41,22 +41,22 @@ class EvalJobs:
         self.store.evals.add_set(record)
         return eval_set_info(record)
 
-    def start(self, body: Mapping[str, Any]) -> EvalStarted:
+    def start(self, request: EvalRequest) -> EvalStarted:
         """Validate, record a running job, and run it in the background."""
-        name = body.get("eval_set")
+        name = request.eval_set
         if not isinstance(name, str):
             raise InvalidInputError("'eval_set' names a registered eval set")
         eval_set = self.store.evals.get_set(name)
         m = self._current()
-        source_name = body.get("source") or (m.source if m else None)
-        target_name = body.get("target") or (m.target if m else None)
+        source_name = request.source or (m.source if m else None)
+        target_name = request.target or (m.target if m else None)
         if not source_name or not target_name:
             raise InvalidInputError("name 'source' and 'target' (no migration is active)")
         source, target = self.registry.get(source_name), self.registry.get(target_name)
-        limit = body.get("limit", len(eval_set.queries))
+        limit = len(eval_set.queries) if request.limit is None else request.limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInputError("limit must be a positive integer")
-        margin = body.get("margin", RecallRule().margin)
+        margin = RecallRule().margin if request.margin is None else request.margin
         if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < 1:
             raise InvalidInputError("margin must be a number from 0 to 1")
         rule = RecallRule(margin=float(margin), pool=limit)

@@ -24,6 +24,7 @@ from .evidence import Evidence
 from .guardrails import Check, WatchdogHealth
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
+from .requests import ActionRequest
 from .store import Migration, Role, Store
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,12 @@ class PhaseMoves:
 
     # -- operator actions ----------------------------------------------------------------
 
-    def act(self, migration_id: int, action: str, body: Mapping[str, Any], actor: str) -> Migration:
+    def act(self, migration_id: int, action: str, body: ActionRequest, actor: str) -> Migration:
         if action not in ACTIONS:
             raise NotFoundError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         with self._action_lock:
             m = self.active(migration_id)
-            handler: Callable[[Migration, Mapping[str, Any], str], Migration]
+            handler: Callable[[Migration, ActionRequest, str], Migration]
             handler = getattr(self, f"_do_{action}")
             return handler(m, body, actor)
 
@@ -129,7 +130,7 @@ class PhaseMoves:
         log.info("migration %d: %s -> %s by %s (%s)", m.id, m.phase, to, actor, reason)
         return updated
 
-    def _do_backfill(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_backfill(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         if m.phase == Phase.BACKFILLING:  # idempotent: make sure it runs
             if not m.backfill.finished:
                 self.backfill.start(m)
@@ -141,14 +142,14 @@ class PhaseMoves:
         )
         return updated
 
-    def _do_shadow(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_shadow(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         bf = self.backfill.state(m)
         if m.phase == Phase.BACKFILLING and not bf.finished:
             raise ConflictError(f"backfill is not finished ({bf.done}/{bf.total} documents)")
         return self._move(m, Phase.SHADOW, actor, _reason(body, "shadow reads on"))
 
-    def _do_canary(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
-        percent = body.get("percent")
+    def _do_canary(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
+        percent = body.percent
         if percent is None:
             bigger = [s for s in m.plan.canary_steps if s > m.canary_percent]
             if not bigger:
@@ -167,33 +168,33 @@ class PhaseMoves:
         judged = self.evidence.judgement()
         return self._move(m, Phase.CANARY, actor, reason, float(percent), evidence=judged)
 
-    def _do_cutover(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_cutover(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         check_move(m.phase, Phase.CUTOVER)
         reason = _reason(body, "all reads on the target") + self._gate(m, body)
         return self._move(m, Phase.CUTOVER, actor, reason, evidence=self.evidence.judgement())
 
-    def _gate(self, m: Migration, body: Mapping[str, Any]) -> str:
-        override = body.get("override", False)
+    def _gate(self, m: Migration, body: ActionRequest) -> str:
+        override = body.override
         if not isinstance(override, bool):
             raise InvalidInputError("override must be true or false")
         return self.evidence.gate(m, override)
 
-    def _do_rollback(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_rollback(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         if m.phase == Phase.ROLLED_BACK:
             return m  # idempotent: reads are already on the source
-        reason = body.get("reason")
+        reason = body.reason
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInputError("rollback needs a 'reason'")
         return self._move(m, Phase.ROLLED_BACK, actor, reason)
 
-    def _do_resume(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_resume(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         if m.phase != Phase.ROLLED_BACK:
             raise ConflictError(
                 f"only a rolled-back migration resumes; this one is {m.phase.value}"
             )
         return self._move(m, Phase.SHADOW, actor, _reason(body, "resumed"))
 
-    def _do_finalize(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_finalize(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         check_move(m.phase, Phase.FINALIZED)
         bf = self.backfill.state(m)
         if not bf.finished:  # the target lost its snapshot at a restart and copies again
@@ -221,7 +222,7 @@ class PhaseMoves:
             self.after_commit.run(m.id, f"snapshot of {runtime.name}", snap, then)
         return updated
 
-    def _do_abort(self, m: Migration, body: Mapping[str, Any], actor: str) -> Migration:
+    def _do_abort(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         check_move(m.phase, Phase.ABORTED)
         self.backfill.stop()
         with self.write_lock:
@@ -264,6 +265,6 @@ class PhaseMoves:
             return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
 
 
-def _reason(body: Mapping[str, Any], default: str) -> str:
-    reason = body.get("reason")
+def _reason(body: ActionRequest, default: str) -> str:
+    reason = body.reason
     return reason if isinstance(reason, str) and reason.strip() else default

@@ -55,6 +55,7 @@ from .read_path import ReadPath, SearchResult
 from .reads import ReadRouter, Traffic
 from .records import WriteResult
 from .registry import IndexRegistry, rebuild_migration
+from .requests import ActionRequest, EvalRequest
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
 from .shadow import ShadowStats
@@ -243,9 +244,9 @@ class Switchover:
         return self.create_migration(rebuild_migration(self.runtime(name), taken, body), actor)
 
     def migration_action(
-        self, migration_id: int, action: str, body: Mapping[str, Any], actor: str
+        self, migration_id: int, action: str, request: ActionRequest, actor: str
     ) -> MigrationStatus:
-        return self.statuses.of(self.moves.act(migration_id, action, body, actor))
+        return self.statuses.of(self.moves.act(migration_id, action, request, actor))
 
     def update_migration_plan(
         self, migration_id: int, changes: Mapping[str, Any], actor: str
@@ -301,8 +302,8 @@ class Switchover:
     def eval_sets(self) -> list[EvalSetInfo]:
         return self.evals.eval_sets()
 
-    def start_eval(self, body: Mapping[str, Any]) -> EvalStarted:
-        return self.evals.start(body)
+    def start_eval(self, request: EvalRequest) -> EvalStarted:
+        return self.evals.start(request)
 
     def eval_run(self, run_id: int) -> EvalRunRecord:
         return self.evals.get(run_id)

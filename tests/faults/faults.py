@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from indexes import Embedder, EmbedderSpec, QueryVectors
 from indexes.errors import EmbedderError
-from migrator import DocumentIn, Switchover
+from migrator import ActionRequest, DocumentIn, Switchover
 
 NEW_MODEL = EmbedderSpec(kind="hash", dim=48)  # the target's "new model": another fingerprint
 HANG_LIMIT_S = 60.0  # a hang ends by itself after this, so a broken test cannot hang CI
@@ -150,10 +150,10 @@ def start_canary(
         spec["embedder"] = embedder.to_dict()
     body = {"target": spec, **plan}
     mid = int(svc.create_migration(body, "op").id)
-    svc.migration_action(mid, "backfill", {}, "op")
+    svc.migration_action(mid, "backfill", ActionRequest(), "op")
     svc.wait_backfill()
-    svc.migration_action(mid, "shadow", {}, "op")
-    svc.migration_action(mid, "canary", {"percent": percent, "override": True}, "op")
+    svc.migration_action(mid, "shadow", ActionRequest(), "op")
+    svc.migration_action(mid, "canary", ActionRequest(percent=percent, override=True), "op")
     target = svc.runtime("v2")
     faulty = FaultyEmbedder(target.embedder)
     target.embedder = faulty

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from indexes import load_latest_snapshot
 from indexes.errors import StorageError
-from migrator import Settings, Switchover
+from migrator import ActionRequest, Settings, Switchover
 from migrator.store.catalog import SqliteCatalog
 from tests.conftest import OPERATOR
 from tests.faults.faults import assert_converged, docs, put_body, start_canary, text_of
@@ -31,7 +31,7 @@ def cutover(fault_settings: Settings) -> Iterator[tuple[Switchover, int]]:
     svc = Switchover(fault_settings)
     svc.upsert(docs(range(80)))
     mid, _ = start_canary(svc, 50, embedder=None)
-    svc.migration_action(mid, "cutover", {"override": True}, "op")
+    svc.migration_action(mid, "cutover", ActionRequest(override=True), "op")
     svc.upsert(docs(range(10), version=1))
     yield svc, mid
     svc.close(snapshot=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from indexes import Embedder
-from migrator import Switchover
+from migrator import ActionRequest, Switchover
 from tests.conftest import OPERATOR
 from tests.faults.conftest import TARGET_TIMEOUT_S
 from tests.faults.faults import (
@@ -34,9 +34,9 @@ def start_shadow(svc: Switchover, **plan: object) -> tuple[int, FaultyEmbedder]:
     """Migrate v1 -> v2 (a new model) up to shadow; returns its id and v2's embedder."""
     body = {"target": {"name": "v2", "factory": "Flat", "embedder": NEW_MODEL.to_dict()}, **plan}
     mid = int(svc.create_migration(body, "op").id)
-    svc.migration_action(mid, "backfill", {}, "op")
+    svc.migration_action(mid, "backfill", ActionRequest(), "op")
     svc.wait_backfill()
-    svc.migration_action(mid, "shadow", {}, "op")
+    svc.migration_action(mid, "shadow", ActionRequest(), "op")
     svc.reads.start()  # the shadow reader alone: the tests tick the watchdog by hand
     target = svc.runtime("v2")
     inner: Embedder = target.embedder

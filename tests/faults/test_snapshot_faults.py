@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from indexes import load_latest_snapshot, snapshots
 from indexes.errors import ConflictError
-from migrator import Settings, Switchover
+from migrator import ActionRequest, Settings, Switchover
 from migrator.backfill import Backfiller
 from migrator.migration import Backfill
 from tests.conftest import OPERATOR
@@ -140,17 +140,17 @@ def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read
         assert served == {"v1"}, "an incomplete target serves no reads"
         again.upsert(docs(range(200, 205)))  # writes go on, to both sides
         assert again.get("d0200").text == text_of(200)
-        again.migration_action(mid, "cutover", {"override": True}, "op")
+        again.migration_action(mid, "cutover", ActionRequest(override=True), "op")
         assert again.search(text_of(3), 3, routing_key="k3").served_by == "v1"
         with pytest.raises(ConflictError, match="backfill is running again"):
-            again.migration_action(mid, "finalize", {}, "op")
+            again.migration_action(mid, "finalize", ActionRequest(), "op")
 
         gate.set()
         assert again.wait_backfill(timeout=30).finished
         assert_converged(again)
         served = {again.search(text_of(i), 3, routing_key=f"k{i}").served_by for i in range(40)}
         assert served == {"v2"}, "the whole target takes every read of the cutover"
-        again.migration_action(mid, "finalize", {}, "op")
+        again.migration_action(mid, "finalize", ActionRequest(), "op")
         assert_converged(again, names=("v2",))
     finally:
         gate.set()

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from migrator import DocumentIn, Settings, Switchover
+from migrator import ActionRequest, DocumentIn, Settings, Switchover
 from tests.migrator.test_lifecycle import backfill
 from tests.server import ServerProcess
 
@@ -33,7 +33,7 @@ def svc(settings: Settings) -> Iterator[Switchover]:
     target = {"name": "v2", "factory": "HNSW32,Flat", "search_params": {"ef_search": 100}}
     mid = int(service.create_migration({"target": target}, "op").id)
     backfill(service, mid)
-    service.migration_action(mid, "shadow", {}, "op")
+    service.migration_action(mid, "shadow", ActionRequest(), "op")
     service.watchdog.tick()
     yield service
     service.close(snapshot=False)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from indexes.errors import ConflictError, EmbedderError, InvalidInputError
-from migrator import DocumentIn, Settings, Switchover
+from migrator import ActionRequest, DocumentIn, Settings, Switchover
 from tests.conftest import HASH_EMBEDDER, hash_settings
 
 WORDS = [
@@ -47,7 +47,7 @@ def svc(settings: Settings) -> Iterator[Switchover]:
 
 
 def backfill(svc: Switchover, mid: int) -> dict[str, Any]:
-    svc.migration_action(mid, "backfill", {}, "tester")
+    svc.migration_action(mid, "backfill", ActionRequest(), "tester")
     svc.wait_backfill()
     return svc.current_migration()
 
@@ -108,7 +108,7 @@ def test_live_writes_during_backfill_end_newest_and_deletes_stay_deleted(
         for start in range(0, 1500, 250):
             svc.upsert([doc(i) for i in range(start, start + 250)])
         mid = svc.create_migration(hnsw_target(backfill_batch=16), "alice").id
-        svc.migration_action(mid, "backfill", {}, "alice")
+        svc.migration_action(mid, "backfill", ActionRequest(), "alice")
         for round_no in range(1, 6):  # race the backfill with updates and deletes
             svc.upsert([doc(i, version=round_no) for i in range(0, 1500, 7)][:250])
             svc.delete(f"d{round_no * 13:04d}")
@@ -126,14 +126,14 @@ def test_live_writes_during_backfill_end_newest_and_deletes_stay_deleted(
 def test_shadow_waits_for_the_backfill(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(), "alice").id
     with pytest.raises(ConflictError, match="cannot move to 'shadow' from phase 'planned'"):
-        svc.migration_action(mid, "shadow", {}, "alice")
+        svc.migration_action(mid, "shadow", ActionRequest(), "alice")
 
 
 def test_canary_routes_a_sticky_share_and_names_the_serving_index(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(shadow_sample=0.0), "alice").id
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
+    svc.migration_action(mid, "shadow", ActionRequest(), "alice")
+    svc.migration_action(mid, "canary", ActionRequest(percent=50, override=True), "alice")
     served = {svc.search("lamp tide", 3, routing_key=f"user{i}").served_by for i in range(200)}
     assert served == {"v1", "v2"}
     for key in ("u1", "u2", "u3"):
@@ -143,15 +143,16 @@ def test_canary_routes_a_sticky_share_and_names_the_serving_index(svc: Switchove
 def test_canary_steps_follow_the_plan_and_never_shrink(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(canary_steps=[2, 10]), "alice").id
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "alice")
-    assert svc.migration_action(mid, "canary", {"override": True}, "alice").canary_percent == 2
-    assert svc.migration_action(mid, "canary", {"override": True}, "alice").canary_percent == 10
+    svc.migration_action(mid, "shadow", ActionRequest(), "alice")
+    step = ActionRequest(override=True)  # no percent: the plan's next step
+    assert svc.migration_action(mid, "canary", step, "alice").canary_percent == 2
+    assert svc.migration_action(mid, "canary", step, "alice").canary_percent == 10
     with pytest.raises(ConflictError, match="only grows"):
-        svc.migration_action(mid, "canary", {"percent": 5, "override": True}, "alice")
+        svc.migration_action(mid, "canary", ActionRequest(percent=5, override=True), "alice")
     with pytest.raises(ConflictError, match="no canary step left"):
-        svc.migration_action(mid, "canary", {"override": True}, "alice")
+        svc.migration_action(mid, "canary", ActionRequest(override=True), "alice")
     with pytest.raises(InvalidInputError):
-        svc.migration_action(mid, "canary", {"percent": 100, "override": True}, "alice")
+        svc.migration_action(mid, "canary", ActionRequest(percent=100, override=True), "alice")
 
 
 def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
@@ -159,13 +160,13 @@ def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
 ) -> None:
     mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
+    svc.migration_action(mid, "shadow", ActionRequest(), "alice")
+    svc.migration_action(mid, "canary", ActionRequest(percent=50, override=True), "alice")
     with pytest.raises(InvalidInputError, match="reason"):
-        svc.migration_action(mid, "rollback", {}, "alice")
-    status = svc.migration_action(mid, "rollback", {"reason": "recall dropped"}, "bob")
+        svc.migration_action(mid, "rollback", ActionRequest(), "alice")
+    status = svc.migration_action(mid, "rollback", ActionRequest(reason="recall dropped"), "bob")
     assert status.phase == "rolled_back"
-    again = svc.migration_action(mid, "rollback", {"reason": "twice"}, "bob")
+    again = svc.migration_action(mid, "rollback", ActionRequest(reason="twice"), "bob")
     assert again.phase == "rolled_back", "rollback is idempotent"
     assert {svc.search("lamp", 3, routing_key=f"k{i}").served_by for i in range(300)} == {"v1"}
     svc.upsert([DocumentIn("after", "zeppelin hangar written after the rollback")])
@@ -184,19 +185,19 @@ def test_rollback_in_canary_moves_reads_to_the_source_and_keeps_dual_write(
 def test_resume_after_rollback_goes_back_to_shadow(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "rollback", {"reason": "drill"}, "alice")
-    assert svc.migration_action(mid, "resume", {}, "alice").phase == "shadow"
+    svc.migration_action(mid, "shadow", ActionRequest(), "alice")
+    svc.migration_action(mid, "rollback", ActionRequest(reason="drill"), "alice")
+    assert svc.migration_action(mid, "resume", ActionRequest(), "alice").phase == "shadow"
 
 
 def test_finalize_makes_the_target_primary_and_stops_dual_write(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
     for action, body in (
-        ("shadow", {}),
-        ("canary", {"percent": 10, "override": True}),
-        ("cutover", {"override": True}),
-        ("finalize", {}),
+        ("shadow", ActionRequest()),
+        ("canary", ActionRequest(percent=10, override=True)),
+        ("cutover", ActionRequest(override=True)),
+        ("finalize", ActionRequest()),
     ):
         svc.migration_action(mid, action, body, "alice")
     assert {i.name: i.role for i in svc.indexes()} == {"v1": "retired", "v2": "primary"}
@@ -204,7 +205,7 @@ def test_finalize_makes_the_target_primary_and_stops_dual_write(svc: Switchover)
     assert svc.search("written after finalize", 1).served_by == "v2"
     assert svc.settings.snapshot_dir("v1").exists(), "the retired source keeps its snapshot"
     with pytest.raises(ConflictError, match="finalized"):
-        svc.migration_action(mid, "rollback", {"reason": "too late"}, "alice")
+        svc.migration_action(mid, "rollback", ActionRequest(reason="too late"), "alice")
     second = svc.create_migration(hnsw_target("v3"), "alice")
     assert second.source == "v2"
 
@@ -217,7 +218,7 @@ def test_one_migration_at_a_time(svc: Switchover) -> None:
 
 def test_abort_drops_the_target(svc: Switchover) -> None:
     mid = svc.create_migration(hnsw_target(), "alice").id
-    svc.migration_action(mid, "abort", {"reason": "wrong layout"}, "alice")
+    svc.migration_action(mid, "abort", ActionRequest(reason="wrong layout"), "alice")
     assert {i.name: i.role for i in svc.indexes()} == {"v1": "primary", "v2": "retired"}
     svc.upsert([DocumentIn("x", "after abort")])  # single-write again
     assert svc.current_migration().phase == "aborted"
@@ -247,8 +248,8 @@ def test_a_failing_target_embedder_never_fails_a_write(
 ) -> None:
     mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "alice")
-    svc.migration_action(mid, "canary", {"percent": 50, "override": True}, "alice")
+    svc.migration_action(mid, "shadow", ActionRequest(), "alice")
+    svc.migration_action(mid, "canary", ActionRequest(percent=50, override=True), "alice")
     target = svc.runtime("v2")
 
     def broken(_texts: object) -> object:
@@ -274,7 +275,7 @@ def test_restart_mid_migration_recovers_the_target(tmp_path: Path) -> None:
     svc.upsert([doc(i) for i in range(250)])
     mid = svc.create_migration(hnsw_target(), "alice").id
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "alice")
+    svc.migration_action(mid, "shadow", ActionRequest(), "alice")
     svc.upsert([DocumentIn("late", "written during shadow")])
     svc.close(snapshot=False)  # like a crash: only the backfill's checkpoint snapshots exist
 
@@ -308,11 +309,11 @@ def test_concurrent_writer_through_every_phase(svc: Switchover) -> None:
         mid = svc.create_migration(hnsw_target(), "alice").id
         backfill(svc, mid)
         for action, body in (
-            ("shadow", {}),
-            ("canary", {"percent": 5, "override": True}),
-            ("canary", {"percent": 50, "override": True}),
-            ("cutover", {"override": True}),
-            ("finalize", {}),
+            ("shadow", ActionRequest()),
+            ("canary", ActionRequest(percent=5, override=True)),
+            ("canary", ActionRequest(percent=50, override=True)),
+            ("cutover", ActionRequest(override=True)),
+            ("finalize", ActionRequest()),
         ):
             svc.migration_action(mid, action, body, "alice")
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from indexes.errors import ConflictError
-from migrator import Switchover
+from migrator import ActionRequest, Switchover
 from tests.migrator.test_lifecycle import backfill
 
 
@@ -37,10 +37,10 @@ def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
     target = {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 8}}
     mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op").id)
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "op")
+    svc.migration_action(mid, "shadow", ActionRequest(), "op")
     tick_until_recall_decided(svc)
     assert recall_state(svc) == "ok", "probing every list is exact search: it passes"
-    svc.migration_action(mid, "canary", {"percent": 25}, "op")
+    svc.migration_action(mid, "canary", ActionRequest(percent=25), "op")
 
     svc.config.set({"indexes": {"v2": {"nprobe": 1}}}, "alice", "cut latency")
 
@@ -49,7 +49,7 @@ def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
     assert "v2 nprobe=1" in event.reason
     assert "judged afresh" in event.reason
     with pytest.raises(ConflictError, match="needs a passing recall judgement"):
-        svc.migration_action(mid, "canary", {"percent": 50}, "op")  # no stale pass
+        svc.migration_action(mid, "canary", ActionRequest(percent=50), "op")  # no stale pass
     tick_until_recall_decided(svc)
     assert svc.current_migration().phase == "rolled_back"
     rollback = svc.migration_events(mid)[-1]
@@ -61,10 +61,10 @@ def test_an_unchanged_or_unrelated_setting_keeps_the_judgement(svc: Switchover) 
     target = {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 8}}
     mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op").id)
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "op")
+    svc.migration_action(mid, "shadow", ActionRequest(), "op")
     tick_until_recall_decided(svc)
     events = len(svc.migration_events(mid))
     svc.config.set({"indexes": {"v2": {"nprobe": 8}}}, "alice", "same value")
     assert len(svc.migration_events(mid)) == events
     assert recall_state(svc) == "ok"
-    svc.migration_action(mid, "canary", {"percent": 25}, "op")
+    svc.migration_action(mid, "canary", ActionRequest(percent=25), "op")

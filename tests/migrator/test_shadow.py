@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from indexes import Hit, QueryVectors
-from migrator import Switchover
+from migrator import ActionRequest, Switchover
 from migrator.shadow import ShadowJob, ShadowReader
 from migrator.store import ShadowReadRecord
 from tests.migrator.test_lifecycle import backfill, doc, hnsw_target
@@ -78,7 +78,7 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
     service.upsert([doc(i) for i in range(100)])
     mid = service.create_migration(hnsw_target(shadow_sample=1.0), "alice").id
     backfill(service, mid)
-    service.migration_action(mid, "shadow", {}, "alice")
+    service.migration_action(mid, "shadow", ActionRequest(), "alice")
     service.reads.start()  # the shadow reader alone: no other background work here
     for i in range(20):
         assert service.search(f"lamp tide document {i}", 5).served_by == "v1"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from indexes import IndexBackend, snapshots
-from migrator import DocumentIn, Settings, Switchover
+from migrator import ActionRequest, DocumentIn, Settings, Switchover
 from migrator import backfill as backfill_module
 from migrator.backfill import Backfiller
 from migrator.registry import snapshot_due
@@ -181,7 +181,7 @@ def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
         ).id
         slow_copies(monkeypatch, svc, 0.02)  # 40 batches, 0.8 s of copying
         began = time.monotonic()
-        svc.migration_action(mid, "backfill", {}, "tester")
+        svc.migration_action(mid, "backfill", ActionRequest(), "tester")
         assert svc.wait_backfill(timeout=60).finished
         elapsed = time.monotonic() - began
         checkpoints = [name for name, _ in slow_checkpoints]
@@ -219,7 +219,7 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
         saved.append(self.state.done)
 
     monkeypatch.setattr(Backfiller, "save", dies_at_the_third)
-    svc.migration_action(mid, "backfill", {}, "tester")
+    svc.migration_action(mid, "backfill", ActionRequest(), "tester")
     assert not svc.wait_backfill(timeout=60).finished, "it died on the way"
     svc.close(snapshot=False)
     monkeypatch.undo()

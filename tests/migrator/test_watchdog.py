@@ -10,7 +10,7 @@ import pytest
 
 from evals import load_dataset
 from indexes.errors import ConflictError, EmbedderError
-from migrator import DocumentIn, Settings, Switchover
+from migrator import ActionRequest, DocumentIn, Settings, Switchover
 from migrator.guardrails import Check
 from tests.conftest import SAMPLE_DIR
 from tests.migrator.test_lifecycle import backfill
@@ -29,7 +29,7 @@ def start(svc: Switchover, factory: str, eval_set: str | None = "sample", **plan
         plan["eval_set"] = eval_set
     mid = int(svc.create_migration({"target": target, **plan}, "op").id)
     backfill(svc, mid)
-    svc.migration_action(mid, "shadow", {}, "op")
+    svc.migration_action(mid, "shadow", ActionRequest(), "op")
     return mid
 
 
@@ -50,7 +50,7 @@ def test_a_good_target_passes_and_may_advance(svc: Switchover) -> None:
     mid = start(svc, "HNSW32,Flat")
     checks = tick_until_decided(svc)
     assert state(checks, "recall") == "ok"
-    status = svc.migration_action(mid, "canary", {}, "op")
+    status = svc.migration_action(mid, "canary", ActionRequest(), "op")
     assert status.phase == "canary"
     event = svc.migration_events(mid)[-1]
     assert "override" not in event.reason
@@ -90,8 +90,8 @@ def test_advancing_without_a_passing_judgement_needs_an_audited_override(
 ) -> None:
     mid = start(svc, "HNSW32,Flat")
     with pytest.raises(ConflictError, match="needs a passing recall judgement"):
-        svc.migration_action(mid, "canary", {"percent": 5}, "op")
-    status = svc.migration_action(mid, "canary", {"percent": 5, "override": True}, "op")
+        svc.migration_action(mid, "canary", ActionRequest(percent=5), "op")
+    status = svc.migration_action(mid, "canary", ActionRequest(percent=5, override=True), "op")
     assert status.canary_percent == 5
     assert "operator override" in svc.migration_events(mid)[-1].reason
 
@@ -102,7 +102,7 @@ def test_no_eval_set_and_no_live_data_holds_never_passes(settings: Settings) -> 
         svc.upsert([DocumentIn(f"d{i}", f"document number {i}") for i in range(20)])
         mid = svc.create_migration({"target": {"name": "v2", "factory": "HNSW32,Flat"}}, "op")
         backfill(svc, mid.id)
-        svc.migration_action(mid.id, "shadow", {}, "op")
+        svc.migration_action(mid.id, "shadow", ActionRequest(), "op")
         checks = svc.watchdog.tick()
         assert {c.name: c.state for c in checks}["recall"] == "hold"
         assert {c.name: c.state for c in checks}["live_recall"] == "hold"
@@ -156,7 +156,7 @@ def test_a_failing_target_breaches_the_error_guardrail(
     svc: Switchover, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mid = start(svc, "HNSW32,Flat", guardrails={"errors": {"min_samples": 20}})
-    svc.migration_action(mid, "canary", {"percent": 90, "override": True}, "op")
+    svc.migration_action(mid, "canary", ActionRequest(percent=90, override=True), "op")
     target = svc.runtime("v2")
 
     def broken(*_: object, **__: object) -> object:

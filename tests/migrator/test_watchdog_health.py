@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from migrator import Settings, Switchover
+from migrator import ActionRequest, Settings, Switchover
 from migrator.guardrails import FAILSAFE_AFTER
 from tests.conftest import OPERATOR
 from tests.migrator.test_lifecycle import backfill
@@ -65,7 +65,7 @@ def test_reads_roll_back_after_a_few_failed_ticks_on_the_canary(
 ) -> None:
     svc = sample_service
     mid = start(svc, "HNSW32,Flat")
-    svc.migration_action(mid, "canary", {"percent": 25, "override": True}, "op")
+    svc.migration_action(mid, "canary", ActionRequest(percent=25, override=True), "op")
     break_the_error_window(svc, monkeypatch)
     for _ in range(FAILSAFE_AFTER - 1):
         svc.watchdog.tick()
@@ -106,8 +106,8 @@ def test_a_stored_plan_with_a_guardrail_no_longer_accepted_fails_safe(
     try:
         mid = int(svc.create_migration({"target": {"name": "v2", "factory": "Flat"}}, "op").id)
         backfill(svc, mid)
-        svc.migration_action(mid, "shadow", {}, "op")
-        svc.migration_action(mid, "canary", {"percent": 10, "override": True}, "op")
+        svc.migration_action(mid, "shadow", ActionRequest(), "op")
+        svc.migration_action(mid, "canary", ActionRequest(percent=10, override=True), "op")
     finally:
         svc.close(snapshot=False)
     with sqlite3.connect(settings.db_path) as db:
