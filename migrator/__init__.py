@@ -4,7 +4,7 @@ from .index_info import IndexInfo
 from .read_path import SearchResult
 from .records import WriteResult
 from .requests import ActionRequest, EvalRequest
-from .service import Switchover
+from .service import Switchover, check_home
 from .settings import Limits, Settings, load_settings
 from .store import CatalogEntry, Document, DocumentIn, LogRecord, SqliteStore, Store
 from .views import (
@@ -41,5 +41,6 @@ __all__ = [
     "Store",
     "Switchover",
     "WriteResult",
+    "check_home",
     "load_settings",
 ]

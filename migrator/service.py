@@ -83,6 +83,17 @@ from .watchdog import Watchdog
 from .write_path import WritePath
 
 
+def check_home(settings: Settings) -> None:
+    """Refuse, without opening the service: a home another process has open (ConflictError),
+    a database that is not ours, corrupted or newer (StorageError). For an adapter that must
+    fail in one clean line before it starts serving; the service takes the lock again itself."""
+    lock = HomeLock.acquire(settings.home)
+    try:
+        SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s).close()
+    finally:
+        lock.release()
+
+
 class Switchover:
     """The service: one store, the live index versions, the migration's parts."""
 

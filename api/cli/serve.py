@@ -13,8 +13,7 @@ import click
 import faiss
 import uvicorn
 
-from migrator import Settings, SqliteStore, load_settings
-from migrator.homelock import HomeLock
+from migrator import Settings, check_home, load_settings
 from migrator.settings import TOKEN_FILE
 
 from ..app import create_app
@@ -54,9 +53,10 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
     faiss.omp_set_num_threads(1)
-    # A bad switchover.toml, a home in use or a bad database: one line, nothing written.
+    # A bad switchover.toml, a home in use or a bad database: one line, nothing written
+    # (checked before uvicorn starts, whose start-up failures come with a traceback).
     settings = load_settings(home, host=host, port=port)
-    _check_home(settings)
+    check_home(settings)
     settings = _with_operator_token(settings)
     click.echo(
         f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
@@ -69,20 +69,6 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=log_level, **extra
     )
-
-
-def _check_home(settings: Settings) -> None:
-    """Refuse in one clean line, before the HTTP server starts: a home in use, a bad database.
-
-    The service takes the home's lock again when the app starts and holds it from then
-    on; this check only moves the common refusals ahead of uvicorn's start-up, whose
-    failures come with a traceback.
-    """
-    lock = HomeLock.acquire(settings.home)
-    try:
-        SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s).close()
-    finally:
-        lock.release()
 
 
 def _with_operator_token(settings: Settings) -> Settings:

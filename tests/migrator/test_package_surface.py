@@ -33,6 +33,7 @@ EXPECTED = {
     "SqliteStore",
     "Store",
     "Switchover",
+    "check_home",
     "WriteResult",
     "load_settings",
 }
