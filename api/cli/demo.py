@@ -8,6 +8,7 @@ writing the whole time. Prints a timeline and writes the reports.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import shutil
@@ -144,13 +145,15 @@ class Demo:
         self, mid: int, done: Callable[[dict[str, Any]], bool], what: str, timeout: float = 900
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            status: dict[str, Any] = self.client.request("GET", "/v1/migrations/current")
+            status = self.client.request("GET", "/v1/migrations/current")
             self.events(mid)
             if done(status):
                 return status
             time.sleep(0.5)
-        raise DemoError(f"timed out waiting for {what}")
+        seen = {key: status.get(key) for key in ("phase", "guardrails", "judgement", "watchdog")}
+        raise DemoError(f"timed out waiting for {what}; last status: {json.dumps(seen)}")
 
     def action(self, mid: int, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         status: dict[str, Any] = self.client.request(
