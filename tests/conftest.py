@@ -17,6 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from indexes import EmbedderSpec, IndexSpec
 from migrator import Settings, Switchover
+from tests.pgserver import pg_server, pg_url  # noqa: F401 - shared fixtures, by name
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
