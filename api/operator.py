@@ -15,6 +15,7 @@ from migrator.views import ConfigView, MigrationStatus
 from .auth import Operator, OperatorRoute, operator_name
 from .deps import Service
 from .errors import error_responses
+from .requests import config_change, migration_request, plan_update, rebuild_request
 from .schemas import (
     ActionBody,
     ConfigBody,
@@ -53,7 +54,7 @@ router = APIRouter(
 )
 def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> MigrationResponse:
     """Start a migration: register the target index; dual-write begins at once."""
-    return _status(svc.create_migration(body.model_dump(exclude_none=True), operator))
+    return _status(svc.create_migration(migration_request(body), operator))
 
 
 @router.get(
@@ -104,8 +105,7 @@ def update_plan(
     migration_id: RecordId, body: PlanBody, svc: Service, operator: Operator
 ) -> MigrationResponse:
     """Change the live migration's shadow sample, canary steps or guardrails (audited)."""
-    changes = body.model_dump(exclude_none=True)
-    return _status(svc.update_migration_plan(migration_id, changes, operator))
+    return _status(svc.update_migration_plan(migration_id, plan_update(body), operator))
 
 
 @router.get(
@@ -148,8 +148,7 @@ def rebuild_index(
     """Rebuild the primary without its dead vectors: a layout-only migration to the same
     spec and search parameters under a new name (default NAME-r2), copying only the live
     documents, then judged, rolled out and finalized like any other migration."""
-    payload = body.model_dump(exclude_none=True) if body is not None else {}
-    status = svc.rebuild(name, payload, operator)
+    status = svc.rebuild(name, rebuild_request(body), operator)
     log.info("operator %s requested a rebuild of %s as %s", operator, name, status.target)
     return _status(status)
 
@@ -165,8 +164,7 @@ def get_config(svc: Service) -> ConfigResponse:
 )
 def put_config(body: ConfigBody, svc: Service, operator: Operator) -> ConfigResponse:
     """Change knobs at once, without a rebuild; recorded as a new version."""
-    changes = body.model_dump(exclude_none=True, exclude={"reason"})
-    return _config(svc.set_config(changes, operator, body.reason or "set"))
+    return _config(svc.set_config(config_change(body), operator))
 
 
 @router.get("/v1/config/history", response_model=ConfigHistoryResponse)

@@ -53,7 +53,8 @@ from indexes import (
     load_embedder,
 )
 from migrator.backfill import CHECKPOINT_GAP_FACTOR
-from migrator.requests import ActionRequest
+from migrator.migration import Plan
+from migrator.requests import ActionRequest, MigrationRequest, TargetRequest
 from migrator.service import Switchover
 from migrator.settings import Settings
 from migrator.store import DocumentIn, SqliteStore
@@ -64,7 +65,7 @@ VOCAB = 8_000
 BATCH = 256  # the server's default max_batch
 RAW_EVERY = 8
 EMBEDDER = EmbedderSpec(kind="hash", dim=DIM)
-TARGET = {"name": "v2-ivf", "factory": "IVF256,Flat", "search_params": {"nprobe": 8}}
+TARGET = TargetRequest("v2-ivf", "IVF256,Flat", search_params=SearchParams(nprobe=8))
 # Bulk load: periodic snapshots deferred (an operator setting, `[snapshots]` in
 # switchover.toml), so ingest, replay and backfill are measured alone; the snapshot-policy
 # check ingests one size again with the default cadence and compares.
@@ -113,18 +114,18 @@ def ingest(svc: Switchover, texts: list[str]) -> dict[str, Any]:
     }
 
 
-def backfill(svc: Switchover, target: dict[str, Any]) -> dict[str, Any]:
-    m = svc.create_migration({"target": target, "shadow_sample": 0.0}, "bench")
+def backfill(svc: Switchover, target: TargetRequest) -> dict[str, Any]:
+    m = svc.create_migration(MigrationRequest(target, Plan(shadow_sample=0.0)), "bench")
     t0 = time.perf_counter()
     svc.migration_action(m.id, "backfill", ActionRequest(), "bench")
     svc.wait_backfill(timeout=7200)
     seconds = time.perf_counter() - t0
     status = svc.current_migration().backfill
     if not status.finished:
-        raise RuntimeError(f"backfill into {target['name']} did not finish: {status}")
+        raise RuntimeError(f"backfill into {target.name} did not finish: {status}")
     return {
         "migration": m.id,
-        "target": target["factory"],
+        "target": target.factory,
         "seconds": round(seconds, 2),
         "docs_per_s": round(status.done / seconds, 1),
         "done": status.done,

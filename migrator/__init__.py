@@ -1,9 +1,19 @@
 """The write log, the index catalog, the migration lifecycle and the facade adapters call."""
 
 from .index_info import IndexInfo
+from .migration import Plan
 from .read_path import SearchResult
 from .records import WriteResult
-from .requests import ActionRequest, EvalRequest
+from .requests import (
+    ActionRequest,
+    ConfigChange,
+    EvalRequest,
+    MigrationRequest,
+    PlanUpdate,
+    RebuildRequest,
+    SearchParamsChange,
+    TargetRequest,
+)
 from .service import Switchover, check_home
 from .settings import Limits, Settings, load_settings
 from .store import CatalogEntry, Document, DocumentIn, LogRecord, SqliteStore, Store
@@ -22,6 +32,7 @@ __all__ = [
     "ActionRequest",
     "BackfillProgress",
     "CatalogEntry",
+    "ConfigChange",
     "ConfigView",
     "Document",
     "DocumentIn",
@@ -33,13 +44,19 @@ __all__ = [
     "Limits",
     "LogRecord",
     "MigrationKnobs",
+    "MigrationRequest",
     "MigrationStatus",
+    "Plan",
+    "PlanUpdate",
+    "RebuildRequest",
+    "SearchParamsChange",
     "SearchResult",
     "Settings",
     "SnapshotWritten",
     "SqliteStore",
     "Store",
     "Switchover",
+    "TargetRequest",
     "WriteResult",
     "check_home",
     "load_settings",

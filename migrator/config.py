@@ -24,10 +24,9 @@ from .migration import Plan, PlanChange
 from .moves import PhaseMoves
 from .plan_edits import PlanEdits
 from .registry import IndexRegistry
+from .requests import PLAN_KNOBS, ConfigChange, PlanUpdate, SearchParamsChange
 from .store import ConfigVersion, Migration, Store
 from .views import ConfigView, MigrationKnobs
-
-MIGRATION_KNOBS = ("shadow_sample", "canary_steps", "guardrails")
 
 
 class RuntimeConfig:
@@ -54,7 +53,7 @@ class RuntimeConfig:
     def history(self) -> list[ConfigVersion]:
         return self.store.config.history()
 
-    def set(self, changes: Mapping[str, Any], actor: str, reason: str) -> ConfigView:
+    def set(self, change: ConfigChange, actor: str) -> ConfigView:
         """Validate every change, commit it whole in one transaction, then put it in effect.
 
         The catalog's search parameters, the migration's plan and its audit events and the
@@ -62,12 +61,12 @@ class RuntimeConfig:
         that commit, so a failure (or a crash) leaves the old configuration in effect and
         recorded, never a mix.
         """
-        unknown = set(changes) - {"indexes", "migration"}
-        if unknown or not changes:
+        if change.indexes is None and change.migration is None:
             raise InvalidInputError("send 'indexes' and/or 'migration' changes")
+        reason = change.reason
         with self._lock:
-            index_changes = self._check_indexes(_or_empty(changes.get("indexes")))
-            migration_changes = self._check_migration(_or_empty(changes.get("migration")))
+            index_changes = self._check_indexes(change.indexes or {})
+            knobs = change.migration or PlanUpdate()
             changed = {
                 name: params
                 for name, params in index_changes.items()
@@ -83,7 +82,7 @@ class RuntimeConfig:
                     self.registry.get(name).index.set_search_params(params)
                 return version
 
-            version = self.plans.change_config(changed, migration_changes, actor, reason, commit)
+            version = self.plans.change_config(changed, knobs, actor, reason, commit)
         return replace(self.current(), version=version)
 
     def revert(self, version: int | None, actor: str) -> ConfigView:
@@ -94,18 +93,18 @@ class RuntimeConfig:
                 raise ConflictError("nothing to revert: there is no earlier configuration")
             version = history[1].version
         target = self.store.config.get(version).config
-        changes: dict[str, Any] = {
-            "indexes": {
-                name: params
-                for name, params in target["indexes"].items()
-                if self.registry.find(name) is not None
-            }
+        indexes = {
+            name: SearchParamsChange.from_dict(params)
+            for name, params in target["indexes"].items()
+            if self.registry.find(name) is not None
         }
         m = self.moves.current
         old = target.get("migration")
+        knobs = None
         if m is not None and old is not None and old.get("id") == m.id:
-            changes["migration"] = {k: old[k] for k in MIGRATION_KNOBS}
-        return self.set(changes, actor, f"revert to version {version}")
+            knobs = PlanUpdate.from_dict({k: old[k] for k in PLAN_KNOBS})
+        change = ConfigChange(indexes, knobs, f"revert to version {version}")
+        return self.set(change, actor)
 
     def _commit(
         self,
@@ -147,39 +146,15 @@ class RuntimeConfig:
         migration = None if m is None or plan is None else asdict(_knobs(m.id, plan))
         return {"indexes": indexes, "migration": migration}
 
-    def _check_indexes(self, changes: object) -> dict[str, SearchParams]:
-        if not isinstance(changes, Mapping):
-            raise InvalidInputError("'indexes' maps index names to search parameters")
-        checked = {}
-        for name, params in changes.items():
-            runtime = self.registry.get(name)  # NotFoundError for an unknown index
-            if not isinstance(params, Mapping):
-                raise InvalidInputError(f"indexes.{name} must be an object")
-            merged = {**runtime.index.search_params.to_dict(), **params}
-            checked[name] = SearchParams.from_dict(merged)
-        return checked
-
-    def _check_migration(self, changes: object) -> dict[str, Any]:
-        if not isinstance(changes, Mapping):
-            raise InvalidInputError("'migration' must be an object")
-        if not changes:
-            return {}
-        unknown = set(changes) - set(MIGRATION_KNOBS)
-        if unknown:
-            raise InvalidInputError(f"unknown migration knob(s) {sorted(unknown)}")
-        m = self.moves.current
-        if m is None:
-            raise ConflictError("no migration is active; its knobs cannot be set")
-        Plan.from_dict({**m.plan.to_dict(), **changes})  # refuse bad values before applying
-        return dict(changes)
+    def _check_indexes(self, changes: Mapping[str, SearchParamsChange]) -> dict[str, SearchParams]:
+        """The new search parameters of every index named (NotFoundError for an unknown one)."""
+        return {
+            name: change.applied_to(self.registry.get(name).index.search_params)
+            for name, change in changes.items()
+        }
 
 
 def _knobs(migration_id: int, plan: Plan) -> MigrationKnobs:
     return MigrationKnobs(
         migration_id, plan.shadow_sample, list(plan.canary_steps), dict(plan.guardrails)
     )
-
-
-def _or_empty(value: object) -> object:
-    """None (nothing to change) as an empty mapping; anything else as sent, to be checked."""
-    return {} if value is None else value

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -41,51 +41,76 @@ def _canary_steps(value: object) -> tuple[float, ...]:
     return steps
 
 
+def _shadow_sample(value: object) -> float:
+    sample = _number(value, "shadow_sample", "in [0, 1]")
+    if not 0 <= sample <= 1:
+        raise InvalidInputError(f"shadow_sample must be a finite number in [0, 1], got {sample}")
+    return sample
+
+
+def _backfill_batch(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH:
+        raise InvalidInputError(
+            f"backfill_batch must be an integer from 1 to {MAX_BATCH}, got {value!r}"
+        )
+    return value
+
+
+def _guardrails(value: object) -> dict[str, Any]:
+    """The shape only: the settings themselves are checked by :meth:`Plan.checked`."""
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("guardrails must be an object of guardrail settings")
+    return dict(value)
+
+
+def _eval_set(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError("eval_set must be the name of a registered eval set")
+    return value
+
+
+# Every field of a plan and its check, in the order they are checked: each refuses a bad
+# value by name (InvalidInputError) and returns it as the plan keeps it.
+FIELD_CHECKS: dict[str, Callable[[object], object]] = {
+    "canary_steps": _canary_steps,
+    "shadow_sample": _shadow_sample,
+    "backfill_batch": _backfill_batch,
+    "guardrails": _guardrails,
+    "eval_set": _eval_set,
+}
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What the operator asked for when creating the migration."""
+    """What the operator asked for when creating the migration.
 
-    canary_steps: tuple[float, ...] = DEFAULT_CANARY_STEPS
+    A plan checks its own values (InvalidInputError names the field): ``canary_steps`` may
+    be given as any sequence and is kept as a tuple of floats. Its guardrail settings are
+    checked by :meth:`checked`, where an operator sets them: a stored plan keeps the ones it
+    was saved with (see :meth:`from_stored`).
+    """
+
+    canary_steps: Sequence[float] = DEFAULT_CANARY_STEPS  # kept as a tuple of floats
     shadow_sample: float = 0.1  # share of live searches also run on the other index
     backfill_batch: int = 128
+    # The guardrail overrides as set (rule name -> its settings), stored as sent; their
+    # typed form is ``Guardrails.from_dict(plan.guardrails)``, read on every tick.
     guardrails: dict[str, Any] = field(default_factory=dict)
     eval_set: str | None = None  # the eval set that judges this migration
+
+    def __post_init__(self) -> None:
+        for name, check in FIELD_CHECKS.items():
+            object.__setattr__(self, name, check(getattr(self, name)))
+
+    def checked(self) -> Plan:
+        """This plan, once its guardrail settings are valid too (unknown names, bad values)."""
+        Guardrails.from_dict(self.guardrails)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["canary_steps"] = list(self.canary_steps)
         return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
-        unknown = set(data) - {
-            "canary_steps",
-            "shadow_sample",
-            "backfill_batch",
-            "guardrails",
-            "eval_set",
-        }
-        if unknown:
-            raise InvalidInputError(f"unknown plan field(s): {sorted(unknown)}")
-        steps = _canary_steps(data.get("canary_steps", DEFAULT_CANARY_STEPS))
-        sample = _number(data.get("shadow_sample", 0.1), "shadow_sample", "in [0, 1]")
-        if not 0 <= sample <= 1:
-            raise InvalidInputError(
-                f"shadow_sample must be a finite number in [0, 1], got {sample}"
-            )
-        batch = data.get("backfill_batch", 128)
-        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
-            raise InvalidInputError(
-                f"backfill_batch must be an integer from 1 to {MAX_BATCH}, got {batch!r}"
-            )
-        guardrails = data.get("guardrails", {})
-        if not isinstance(guardrails, Mapping):
-            raise InvalidInputError("guardrails must be an object of guardrail settings")
-        Guardrails.from_dict(guardrails)  # refuse unknown names and bad values now
-        eval_set = data.get("eval_set")
-        if eval_set is not None and not isinstance(eval_set, str):
-            raise InvalidInputError("eval_set must be the name of a registered eval set")
-        return cls(steps, sample, batch, dict(guardrails), eval_set)
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any]) -> Plan:
@@ -95,8 +120,10 @@ class Plan:
         they are rather than refused: the migration still loads, and the watchdog, which
         parses them on every tick, reports the bad setting by name and fails safe.
         """
-        plan = cls.from_dict({**data, "guardrails": {}})
-        return replace(plan, guardrails=dict(data.get("guardrails") or {}))
+        unknown = set(data) - set(FIELD_CHECKS)
+        if unknown:
+            raise InvalidInputError(f"unknown plan field(s): {sorted(unknown)}")
+        return cls(**{**data, "guardrails": dict(data.get("guardrails") or {})})
 
 
 @dataclass(frozen=True)

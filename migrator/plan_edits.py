@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from indexes import SearchParams
 from indexes.errors import ConflictError, InvalidInputError
 
 from .evidence import Evidence
-from .migration import Plan, PlanChange
+from .migration import PlanChange
 from .moves import PhaseMoves
+from .requests import PLAN_KNOBS, PlanUpdate
 from .store import Migration, Store
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-PLAN_KNOBS = frozenset({"shadow_sample", "canary_steps", "guardrails"})
 
 
 class PlanEdits:
@@ -32,27 +31,26 @@ class PlanEdits:
         self.moves = moves
         self.evidence = evidence
 
-    def update(self, migration_id: int, changes: Mapping[str, Any], actor: str) -> Migration:
+    def update(self, migration_id: int, update: PlanUpdate, actor: str) -> Migration:
         """Change shadow_sample, canary_steps or guardrails of the live migration (audited)."""
         with self.moves.locked_active(migration_id) as m:
-            change = self._plan_change(m, changes, actor)
+            change = self._plan_change(m, update, actor)
             updated = self.store.migrations.change_plan(change)
             self.moves.refresh(updated)
             return updated
 
-    def _plan_change(self, m: Migration, changes: Mapping[str, Any], actor: str) -> PlanChange:
+    def _plan_change(self, m: Migration, update: PlanUpdate, actor: str) -> PlanChange:
         """The validated new plan and its audit event; nothing is stored or changed yet."""
-        unknown = set(changes) - PLAN_KNOBS
-        if unknown or not changes:
+        if update.is_empty():
             raise InvalidInputError(f"send one or more of {sorted(PLAN_KNOBS)}")
-        plan = Plan.from_dict({**m.plan.to_dict(), **changes})
-        what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
-        return PlanChange(m.id, plan, actor, f"plan: {what}", self.evidence.numbers(m))
+        plan = update.applied_to(m.plan)
+        reason = f"plan: {update.described()}"
+        return PlanChange(m.id, plan, actor, reason, self.evidence.numbers(m))
 
     def change_config(
         self,
         changed: Mapping[str, SearchParams],
-        plan_changes: Mapping[str, Any],
+        update: PlanUpdate,
         actor: str,
         why: str,
         commit: Callable[[Migration | None, list[PlanChange]], T],
@@ -65,14 +63,14 @@ class PlanEdits:
         returns changes the state in memory: the new plan, and a fresh judgement.
         """
         with self.moves.locked() as m:
-            if m is None and plan_changes:
+            if m is None and not update.is_empty():
                 raise ConflictError("no migration is active; its knobs cannot be set")
             changes: list[PlanChange] = []
             rejudge = None if m is None else self._rejudge_change(m, changed, actor, why)
             if rejudge is not None:
                 changes.append(rejudge)
-            if m is not None and plan_changes:
-                changes.append(self._plan_change(m, plan_changes, actor))
+            if m is not None and not update.is_empty():
+                changes.append(self._plan_change(m, update, actor))
             result = commit(m, changes)
             if m is not None and changes:
                 self.moves.reload(m.id)

@@ -8,7 +8,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 from indexes import (
@@ -22,12 +22,12 @@ from indexes import (
 )
 from indexes.errors import (
     ConflictError,
-    InvalidInputError,
     NotFoundError,
     SnapshotError,
     SwitchoverError,
 )
 
+from .requests import MigrationRequest, RebuildRequest, TargetRequest
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
 from .store import CatalogEntry, Role, Store
@@ -258,7 +258,6 @@ def _replay_logger(name: str, every_s: float = 5.0) -> ProgressFn:
 # -- rebuilds ------------------------------------------------------------------------------
 
 REBUILT_NAME = re.compile(r"(?P<base>.+)-r(?P<n>[0-9]+)")
-REBUILD_PLAN_FIELDS = ("canary_steps", "shadow_sample", "backfill_batch", "guardrails", "eval_set")
 
 
 def rebuild_name(name: str, taken: Collection[str]) -> str:
@@ -272,33 +271,29 @@ def rebuild_name(name: str, taken: Collection[str]) -> str:
 
 
 def rebuild_migration(
-    runtime: IndexRuntime, taken: Collection[str], body: Mapping[str, Any]
-) -> dict[str, Any]:
+    runtime: IndexRuntime, taken: Collection[str], request: RebuildRequest
+) -> MigrationRequest:
     """The migration request that rebuilds ``runtime``'s index (pure).
 
     HNSW and IVF cannot remove a vector, so replaced and deleted documents leave dead
     vectors (tombstones) that only a rebuild purges. A rebuild is a layout-only migration
     to the same spec (embedder, factory, metric) and search parameters under a new name,
-    ``body["target"]`` or :func:`rebuild_name`: its backfill copies only the live
+    ``request.target`` or :func:`rebuild_name`: its backfill copies only the live
     documents, from the embedding cache, while writes go to both sides, and it is judged,
-    rolled out and finalized like any other migration. ``body`` may carry the plan
-    (``REBUILD_PLAN_FIELDS``). Only the primary can be rebuilt: it is every migration's
-    source.
+    rolled out and finalized like any other migration, with the request's plan. Only the
+    primary can be rebuilt: it is every migration's source.
     """
     if runtime.entry.role != "primary":
         raise ConflictError(
             f"index {runtime.name!r} is {runtime.entry.role}, not the primary; only the"
             " primary can be rebuilt (a migration's source is always the primary)"
         )
-    extra = set(body) - {"target", *REBUILD_PLAN_FIELDS}
-    if extra:
-        raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
-    name = body.get("target")
-    if name is None:
-        name = rebuild_name(runtime.name, taken)
-    elif not isinstance(name, str):
-        raise InvalidInputError("'target' is the name of the rebuilt index version")
-    spec = {**runtime.entry.spec.to_dict(), "name": name}
-    params = {k: v for k, v in runtime.index.search_params.to_dict().items() if v is not None}
-    plan = {k: body[k] for k in REBUILD_PLAN_FIELDS if k in body}
-    return {"target": {**spec, "search_params": params}, **plan}
+    spec = runtime.entry.spec
+    target = TargetRequest(
+        name=request.target or rebuild_name(runtime.name, taken),
+        factory=spec.factory,
+        metric=spec.metric,
+        embedder=spec.embedder,
+        search_params=runtime.index.search_params,
+    )
+    return MigrationRequest(target, request.plan)

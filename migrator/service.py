@@ -33,8 +33,7 @@ embedding cache's and the embedders' locks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from indexes import load_embedder
 from indexes.errors import NotFoundError
@@ -55,7 +54,14 @@ from .read_path import ReadPath, SearchResult
 from .reads import ReadRouter, Traffic
 from .records import WriteResult
 from .registry import IndexRegistry, rebuild_migration
-from .requests import ActionRequest, EvalRequest
+from .requests import (
+    ActionRequest,
+    ConfigChange,
+    EvalRequest,
+    MigrationRequest,
+    PlanUpdate,
+    RebuildRequest,
+)
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
 from .shadow import ShadowStats
@@ -246,13 +252,14 @@ class Switchover:
 
     # -- migrations ----------------------------------------------------------------------
 
-    def create_migration(self, body: Mapping[str, Any], actor: str) -> MigrationStatus:
-        return self.statuses.of(self.targets.create(body, actor))
+    def create_migration(self, request: MigrationRequest, actor: str) -> MigrationStatus:
+        return self.statuses.of(self.targets.create(request, actor))
 
-    def rebuild(self, name: str, body: Mapping[str, Any], actor: str) -> MigrationStatus:
+    def rebuild(self, name: str, request: RebuildRequest, actor: str) -> MigrationStatus:
         """A layout-only migration of the primary ``name`` to a fresh copy of itself."""
         taken = {entry.name for entry in self.store.catalog.entries()}
-        return self.create_migration(rebuild_migration(self.runtime(name), taken, body), actor)
+        migration = rebuild_migration(self.runtime(name), taken, request)
+        return self.create_migration(migration, actor)
 
     def migration_action(
         self, migration_id: int, action: str, request: ActionRequest, actor: str
@@ -260,9 +267,9 @@ class Switchover:
         return self.statuses.of(self.moves.act(migration_id, action, request, actor))
 
     def update_migration_plan(
-        self, migration_id: int, changes: Mapping[str, Any], actor: str
+        self, migration_id: int, update: PlanUpdate, actor: str
     ) -> MigrationStatus:
-        return self.statuses.of(self.plans.update(migration_id, changes, actor))
+        return self.statuses.of(self.plans.update(migration_id, update, actor))
 
     def live_migration(self) -> Migration | None:
         """The migration in progress (None when none is)."""
@@ -328,8 +335,8 @@ class Switchover:
     def config_view(self) -> ConfigView:
         return self.config.current()
 
-    def set_config(self, changes: Mapping[str, Any], actor: str, reason: str) -> ConfigView:
-        return self.config.set(changes, actor, reason)
+    def set_config(self, change: ConfigChange, actor: str) -> ConfigView:
+        return self.config.set(change, actor)
 
     def revert_config(self, version: int | None, actor: str) -> ConfigView:
         return self.config.revert(version, actor)

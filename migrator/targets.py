@@ -10,26 +10,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any
 
-from indexes import IndexSpec, SearchParams, load_embedder
-from indexes.errors import InvalidInputError
+from indexes import SearchParams, load_embedder
 
 from .after_commit import AfterCommit
-from .migration import Plan
 from .moves import PhaseMoves
 from .phases import Phase
 from .registry import IndexRegistry
+from .requests import MigrationRequest
 from .store import Migration, Store
 
 log = logging.getLogger(__name__)
-
-BODY_FIELDS = frozenset(
-    {"target", "canary_steps", "guardrails", "shadow_sample", "backfill_batch", "eval_set"}
-)
 
 
 class Targets:
@@ -47,21 +40,13 @@ class Targets:
         self.moves = moves
         self.after_commit = after_commit
 
-    def create(self, body: Mapping[str, Any], actor: str) -> Migration:
-        target = body.get("target")
-        if not isinstance(target, Mapping):
-            raise InvalidInputError("'target' must be an object with name, factory, metric")
-        extra = set(body) - BODY_FIELDS
-        if extra:
-            raise InvalidInputError(f"unknown field(s): {sorted(extra)}")
-        plan = Plan.from_dict({k: v for k, v in body.items() if k != "target"})
+    def create(self, request: MigrationRequest, actor: str) -> Migration:
+        plan = request.plan.checked()
         if plan.eval_set is not None:
             self.store.evals.get_set(plan.eval_set)  # NotFoundError names it
-        spec_fields = {k: v for k, v in target.items() if k != "search_params"}
         source = self.registry.primary()
-        spec_fields.setdefault("embedder", source.entry.spec.embedder.to_dict())
-        spec = IndexSpec.from_dict(spec_fields)
-        params = SearchParams.from_dict(target.get("search_params"))
+        spec = request.target.spec(source.entry.spec.embedder)
+        params = request.target.search_params
         embedder = load_embedder(spec.embedder)
         spec.validate(embedder.dim)
         with self.moves.locked(), self.write_lock:

@@ -1,7 +1,8 @@
 """Shared fixtures: settings on a temporary home, with the fast hash embedder by default.
 
 Also the one operator header (:data:`OPERATOR`) and the one seeding helper
-(:func:`seed_documents`) every test that talks HTTP uses.
+(:func:`seed_documents`) every test that talks HTTP uses, and :func:`migration`, the request
+every test that creates a migration on the facade sends.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from indexes import EmbedderSpec, IndexSpec
-from migrator import Settings, Switchover
+from indexes import EmbedderSpec, IndexSpec, SearchParams
+from migrator import MigrationRequest, Plan, Settings, Switchover, TargetRequest
 from tests.pgserver import pg_server, pg_url  # noqa: F401 - shared fixtures, by name
 
 if TYPE_CHECKING:
@@ -36,6 +37,22 @@ def seed_documents(client: TestClient, count: int) -> None:
     docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(count)]
     response = client.put("/v1/documents", json={"documents": docs})
     assert response.status_code == 200, response.text
+
+
+def migration(
+    name: str = "v2",
+    factory: str = "Flat",
+    *,
+    metric: str = "ip",
+    embedder: EmbedderSpec | None = None,
+    search_params: SearchParams | None = None,
+    **plan: Any,
+) -> MigrationRequest:
+    """A request for a migration to ``name`` (the source's embedder unless given; the plan's
+    knobs as keywords, e.g. ``shadow_sample=1.0``)."""
+    params = search_params or SearchParams()
+    target = TargetRequest(name, factory, metric, embedder=embedder, search_params=params)
+    return MigrationRequest(target, Plan(**plan))
 
 
 def hash_settings(home: Path, factory: str = "Flat", **overrides: Any) -> Settings:

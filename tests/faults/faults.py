@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from indexes import Embedder, EmbedderSpec, QueryVectors
 from indexes.errors import EmbedderError
 from migrator import ActionRequest, DocumentIn, Switchover
+from tests.conftest import migration
 
 NEW_MODEL = EmbedderSpec(kind="hash", dim=48)  # the target's "new model": another fingerprint
 HANG_LIMIT_S = 60.0  # a hang ends by itself after this, so a broken test cannot hang CI
@@ -145,11 +146,7 @@ def start_canary(
     ``embedder`` None keeps the source's model (a layout change); v2's runtime still gets
     its own wrapper, so a fault there never touches the source.
     """
-    spec: dict[str, Any] = {"name": "v2", "factory": factory}
-    if embedder is not None:
-        spec["embedder"] = embedder.to_dict()
-    body = {"target": spec, **plan}
-    mid = int(svc.create_migration(body, "op").id)
+    mid = int(svc.create_migration(migration("v2", factory, embedder=embedder, **plan), "op").id)
     svc.migration_action(mid, "backfill", ActionRequest(), "op")
     svc.wait_backfill()
     svc.migration_action(mid, "shadow", ActionRequest(), "op")

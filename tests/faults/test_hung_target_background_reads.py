@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from indexes import Embedder
 from migrator import ActionRequest, Switchover
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, migration
 from tests.faults.conftest import TARGET_TIMEOUT_S
 from tests.faults.faults import (
     NEW_MODEL,
@@ -32,8 +32,7 @@ SETTLE_S = 5.0  # far more than the handful of timeouts the work below may take
 
 def start_shadow(svc: Switchover, **plan: object) -> tuple[int, FaultyEmbedder]:
     """Migrate v1 -> v2 (a new model) up to shadow; returns its id and v2's embedder."""
-    body = {"target": {"name": "v2", "factory": "Flat", "embedder": NEW_MODEL.to_dict()}, **plan}
-    mid = int(svc.create_migration(body, "op").id)
+    mid = int(svc.create_migration(migration("v2", embedder=NEW_MODEL, **plan), "op").id)
     svc.migration_action(mid, "backfill", ActionRequest(), "op")
     svc.wait_backfill()
     svc.migration_action(mid, "shadow", ActionRequest(), "op")

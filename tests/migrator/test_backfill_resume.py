@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from migrator import DocumentIn, Settings, Switchover
 from migrator.phases import Phase
+from tests.conftest import migration
 
 
 def test_a_backfill_whose_start_was_never_saved_resumes_after_a_restart(
@@ -13,8 +14,7 @@ def test_a_backfill_whose_start_was_never_saved_resumes_after_a_restart(
 ) -> None:
     svc = Switchover(settings)
     svc.upsert([DocumentIn(f"d{i:03d}", f"lamp tide basalt note {i}") for i in range(50)])
-    target = {"name": "v2", "factory": "HNSW32,Flat", "metric": "ip"}
-    mid = svc.create_migration({"target": target}, "tester").id
+    mid = svc.create_migration(migration("v2", "HNSW32,Flat"), "tester").id
     # the move's commit, and nothing after it: the process dies before the backfill starts
     svc.store.migrations.transition(
         mid, Phase.PLANNED, Phase.BACKFILLING, 0.0, "tester", "backfill", {}

@@ -20,7 +20,17 @@ from typing import Any
 import httpx
 import pytest
 
-from migrator import ActionRequest, DocumentIn, Settings, Switchover
+from indexes import SearchParams
+from migrator import (
+    ActionRequest,
+    ConfigChange,
+    DocumentIn,
+    PlanUpdate,
+    SearchParamsChange,
+    Settings,
+    Switchover,
+)
+from tests.conftest import migration
 from tests.migrator.test_lifecycle import backfill
 from tests.server import ServerProcess
 
@@ -30,8 +40,8 @@ def svc(settings: Settings) -> Iterator[Switchover]:
     """A live migration to ``v2`` (HNSW) in shadow, with one watchdog verdict in hand."""
     service = Switchover(settings)
     service.upsert([DocumentIn(f"d{i}", f"lamp tide gear number {i}") for i in range(40)])
-    target = {"name": "v2", "factory": "HNSW32,Flat", "search_params": {"ef_search": 100}}
-    mid = int(service.create_migration({"target": target}, "op").id)
+    request = migration("v2", "HNSW32,Flat", search_params=SearchParams(ef_search=100))
+    mid = int(service.create_migration(request, "op").id)
     backfill(service, mid)
     service.migration_action(mid, "shadow", ActionRequest(), "op")
     service.watchdog.tick()
@@ -69,7 +79,11 @@ def state(svc: Switchover) -> dict[str, Any]:
     }
 
 
-CHANGE = {"indexes": {"v2": {"ef_search": 107}}, "migration": {"shadow_sample": 0.5}}
+CHANGE = ConfigChange(
+    indexes={"v2": SearchParamsChange.from_dict({"ef_search": 107})},
+    migration=PlanUpdate(shadow_sample=0.5),
+    reason="more recall",
+)
 
 
 @pytest.mark.parametrize("table", ["migration_events", "config_versions"])
@@ -78,18 +92,19 @@ def test_a_change_whose_commit_fails_changes_nothing(
     svc: Switchover, settings: Settings, table: str, first: bool
 ) -> None:
     if not first:
-        svc.config.set({"indexes": {"v2": {"ef_search": 90}}}, "alice", "an earlier change")
+        earlier = {"v2": SearchParamsChange.from_dict({"ef_search": 90})}
+        svc.config.set(ConfigChange(earlier, reason="an earlier change"), "alice")
         svc.watchdog.tick()
     before = state(svc)
     assert before["checks"], "the watchdog's verdict is in hand"
     fail_inserts_into(settings.db_path, table)
 
     with pytest.raises(sqlite3.DatabaseError, match="injected fault"):
-        svc.config.set(CHANGE, "bob", "more recall")
+        svc.config.set(CHANGE, "bob")
 
     assert state(svc) == before
     allow_inserts(settings.db_path)
-    svc.config.set(CHANGE, "bob", "more recall")  # the same change then goes through whole
+    svc.config.set(CHANGE, "bob")  # the same change then goes through whole
     after = state(svc)
     assert after["live_params"]["v2"].ef_search == after["catalog"]["v2"].ef_search == 107
     assert after["history"][0].config["indexes"]["v2"]["ef_search"] == 107

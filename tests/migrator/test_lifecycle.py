@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from indexes.errors import ConflictError, EmbedderError, InvalidInputError
-from migrator import ActionRequest, DocumentIn, Settings, Switchover
-from tests.conftest import HASH_EMBEDDER, hash_settings
+from indexes import EmbedderSpec
+from indexes.errors import ConflictError, EmbedderError, InvalidInputError, NotFoundError
+from migrator import (
+    ActionRequest,
+    DocumentIn,
+    MigrationRequest,
+    MigrationStatus,
+    Settings,
+    Switchover,
+)
+from tests.conftest import HASH_EMBEDDER, hash_settings, migration
 
 WORDS = [
     "lamp",
@@ -34,8 +42,8 @@ def doc(i: int, version: int = 0) -> DocumentIn:
     return DocumentIn(f"d{i:04d}", f"{words} document {i} revision r{version}")
 
 
-def hnsw_target(name: str = "v2", **extra: Any) -> dict[str, Any]:
-    return {"target": {"name": name, "factory": "HNSW32,Flat", "metric": "ip"}, **extra}
+def hnsw_target(name: str = "v2", **plan: Any) -> MigrationRequest:
+    return migration(name, "HNSW32,Flat", **plan)
 
 
 @pytest.fixture
@@ -46,7 +54,7 @@ def svc(settings: Settings) -> Iterator[Switchover]:
     service.close(snapshot=False)
 
 
-def backfill(svc: Switchover, mid: int) -> dict[str, Any]:
+def backfill(svc: Switchover, mid: int) -> MigrationStatus:
     svc.migration_action(mid, "backfill", ActionRequest(), "tester")
     svc.wait_backfill()
     return svc.current_migration()
@@ -85,15 +93,8 @@ def test_backfill_copies_every_document_and_a_layout_change_encodes_nothing(
 
 
 def test_backfill_with_a_new_embedder_encodes_and_trains_an_ivf_target(svc: Switchover) -> None:
-    body = {
-        "target": {
-            "name": "v2",
-            "factory": "IVF4,Flat",
-            "metric": "ip",
-            "embedder": {"kind": "hash", "dim": 32},
-        }
-    }
-    mid = svc.create_migration(body, "alice").id
+    request = migration("v2", "IVF4,Flat", embedder=EmbedderSpec(kind="hash", dim=32))
+    mid = svc.create_migration(request, "alice").id
     status = backfill(svc, mid)
     assert status.backfill.encoded == 200
     assert svc.runtime("v2").index.is_trained
@@ -225,20 +226,26 @@ def test_abort_drops_the_target(svc: Switchover) -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("request_of", "error"),
     [
-        {"target": {"name": "../escape", "factory": "Flat"}},
-        {"target": {"name": "v2", "factory": "NotAFactory"}},
-        {"target": {"name": "v2", "factory": "IDMap,Flat"}},
-        {"target": {"name": "v1", "factory": "Flat"}},
-        {"target": {"name": "v2", "factory": "Flat"}, "canary_steps": [50, 5]},
-        {"target": {"name": "v2", "factory": "Flat"}, "shadow_sample": 2},
-        {"target": {"name": "v2", "factory": "Flat"}, "surprise": 1},
+        (lambda: migration("../escape"), "index name '../escape' must match"),
+        (lambda: migration("v2", "NotAFactory"), "'NotAFactory' is not buildable"),
+        (lambda: migration("v2", "IDMap,Flat"), "leave out IDMap"),
+        (lambda: migration("v2", metric="cosine"), "index metric must be one of"),
+        (lambda: migration("v1"), "already exists"),
+        (lambda: migration("v2", canary_steps=(50, 5)), "strictly increasing percentages"),
+        (lambda: migration("v2", shadow_sample=2), "shadow_sample must be a finite number"),
+        (lambda: migration("v2", guardrails={"recal": {}}), "recal"),
+        (lambda: migration("v2", eval_set="missing"), "missing"),
     ],
+    ids=["name", "factory", "idmap", "metric", "taken", "steps", "sample", "rule", "eval set"],
 )
-def test_a_bad_migration_request_changes_nothing(svc: Switchover, body: dict[str, Any]) -> None:
-    with pytest.raises((InvalidInputError, ConflictError)):
-        svc.create_migration(body, "alice")
+def test_a_bad_migration_request_changes_nothing(
+    svc: Switchover, request_of: Callable[[], MigrationRequest], error: str
+) -> None:
+    """Refused by name, whether the request's own types or the core catch it."""
+    with pytest.raises((InvalidInputError, ConflictError, NotFoundError), match=error):
+        svc.create_migration(request_of(), "alice")
     assert [i.name for i in svc.indexes()] == ["v1"]
     assert svc.store.migrations.active() is None
 

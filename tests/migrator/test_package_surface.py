@@ -13,6 +13,13 @@ PACKAGE = Path(migrator.__file__).parent
 
 EXPECTED = {
     "ActionRequest",
+    "ConfigChange",
+    "MigrationRequest",
+    "Plan",
+    "PlanUpdate",
+    "RebuildRequest",
+    "SearchParamsChange",
+    "TargetRequest",
     "BackfillProgress",
     "CatalogEntry",
     "ConfigView",

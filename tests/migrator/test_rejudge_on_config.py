@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import pytest
 
+from indexes import SearchParams
 from indexes.errors import ConflictError
-from migrator import ActionRequest, Switchover
+from migrator import ActionRequest, ConfigChange, MigrationRequest, SearchParamsChange, Switchover
+from tests.conftest import migration
 from tests.migrator.test_lifecycle import backfill
 
 
 @pytest.fixture
 def svc(sample_service: Switchover) -> Switchover:
     return sample_service
+
+
+def ivf_migration() -> MigrationRequest:
+    """To IVF8 probing every list (exact search), judged on the sample eval set."""
+    return migration("v2", "IVF8,Flat", search_params=SearchParams(nprobe=8), eval_set="sample")
+
+
+def nprobe_of_v2(nprobe: int, reason: str) -> ConfigChange:
+    return ConfigChange({"v2": SearchParamsChange.from_dict({"nprobe": nprobe})}, reason=reason)
 
 
 def recall_state(svc: Switchover) -> str:
@@ -34,15 +45,14 @@ def tick_until_recall_decided(svc: Switchover) -> None:
 def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
     svc: Switchover,
 ) -> None:
-    target = {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 8}}
-    mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op").id)
+    mid = int(svc.create_migration(ivf_migration(), "op").id)
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", ActionRequest(), "op")
     tick_until_recall_decided(svc)
     assert recall_state(svc) == "ok", "probing every list is exact search: it passes"
     svc.migration_action(mid, "canary", ActionRequest(percent=25), "op")
 
-    svc.config.set({"indexes": {"v2": {"nprobe": 1}}}, "alice", "cut latency")
+    svc.config.set(nprobe_of_v2(1, "cut latency"), "alice")
 
     event = svc.migration_events(mid)[-1]
     assert (event.from_phase, event.to_phase, event.actor) == ("canary", "canary", "alice")
@@ -58,13 +68,12 @@ def test_crippling_the_canaried_target_is_judged_afresh_and_rolled_back(
 
 
 def test_an_unchanged_or_unrelated_setting_keeps_the_judgement(svc: Switchover) -> None:
-    target = {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 8}}
-    mid = int(svc.create_migration({"target": target, "eval_set": "sample"}, "op").id)
+    mid = int(svc.create_migration(ivf_migration(), "op").id)
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", ActionRequest(), "op")
     tick_until_recall_decided(svc)
     events = len(svc.migration_events(mid))
-    svc.config.set({"indexes": {"v2": {"nprobe": 8}}}, "alice", "same value")
+    svc.config.set(nprobe_of_v2(8, "same value"), "alice")
     assert len(svc.migration_events(mid)) == events
     assert recall_state(svc) == "ok"
     svc.migration_action(mid, "canary", ActionRequest(percent=25), "op")

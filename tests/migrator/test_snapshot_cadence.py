@@ -22,7 +22,7 @@ from migrator import backfill as backfill_module
 from migrator.backfill import Backfiller
 from migrator.registry import snapshot_due
 from migrator.settings import load_settings
-from tests.conftest import hash_settings
+from tests.conftest import hash_settings, migration
 
 RATE = 2_500.0  # documents a second through the write path (the scale benchmark's order)
 COST_PER_DOC = 10e-6  # seconds a snapshot takes per document it holds (1M: 10 s)
@@ -176,9 +176,7 @@ def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
     svc = Switchover(settings)
     try:
         load(svc, 400)
-        mid = svc.create_migration(
-            {"target": {"name": "v2", "factory": "Flat"}, "backfill_batch": 10}, "tester"
-        ).id
+        mid = svc.create_migration(migration("v2", backfill_batch=10), "tester").id
         slow_copies(monkeypatch, svc, 0.02)  # 40 batches, 0.8 s of copying
         began = time.monotonic()
         svc.migration_action(mid, "backfill", ActionRequest(), "tester")
@@ -205,9 +203,7 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
     monkeypatch.setattr(backfill_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoints come often
     svc = Switchover(settings)
     load(svc, 400)
-    mid = svc.create_migration(
-        {"target": {"name": "v2", "factory": "Flat"}, "backfill_batch": 10}, "tester"
-    ).id
+    mid = svc.create_migration(migration("v2", backfill_batch=10), "tester").id
     slow_copies(monkeypatch, svc, 0.02)
     save = Backfiller.save
     saved: list[int] = []

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from evals import load_dataset
+from indexes import SearchParams
 from indexes.errors import ConflictError, EmbedderError
 from migrator import ActionRequest, DocumentIn, Settings, Switchover
 from migrator.guardrails import Check
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import SAMPLE_DIR, migration
 from tests.migrator.test_lifecycle import backfill
 
 
@@ -22,12 +23,9 @@ def svc(sample_service: Switchover) -> Switchover:
 
 
 def start(svc: Switchover, factory: str, eval_set: str | None = "sample", **plan: Any) -> int:
-    target: dict[str, Any] = {"name": "v2", "factory": factory}
-    if "search_params" in plan:
-        target["search_params"] = plan.pop("search_params")
     if eval_set is not None:
         plan["eval_set"] = eval_set
-    mid = int(svc.create_migration({"target": target, **plan}, "op").id)
+    mid = int(svc.create_migration(migration("v2", factory, **plan), "op").id)
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", ActionRequest(), "op")
     return mid
@@ -63,7 +61,7 @@ def test_a_good_target_passes_and_may_advance(svc: Switchover) -> None:
 
 
 def test_a_bad_target_is_rolled_back_automatically_with_its_evidence(svc: Switchover) -> None:
-    mid = start(svc, "IVF8,Flat", search_params={"nprobe": 1})
+    mid = start(svc, "IVF8,Flat", search_params=SearchParams(nprobe=1))
     tick_until_decided(svc)
     status = svc.current_migration()
     assert status.phase == "rolled_back"
@@ -100,7 +98,7 @@ def test_no_eval_set_and_no_live_data_holds_never_passes(settings: Settings) -> 
     svc = Switchover(settings)
     try:
         svc.upsert([DocumentIn(f"d{i}", f"document number {i}") for i in range(20)])
-        mid = svc.create_migration({"target": {"name": "v2", "factory": "HNSW32,Flat"}}, "op")
+        mid = svc.create_migration(migration("v2", "HNSW32,Flat"), "op")
         backfill(svc, mid.id)
         svc.migration_action(mid.id, "shadow", ActionRequest(), "op")
         checks = svc.watchdog.tick()
@@ -117,7 +115,7 @@ def test_live_shadow_traffic_judges_a_layout_change(svc: Switchover) -> None:
         svc,
         "IVF8,Flat",
         eval_set=None,
-        search_params={"nprobe": 1},
+        search_params=SearchParams(nprobe=1),
         shadow_sample=1.0,
         guardrails={"live_recall": {"min_samples": 40}},
     )
@@ -190,7 +188,7 @@ def test_without_qrels_exact_search_is_the_truth(svc: Switchover, tmp_path: Path
         shutil.copy(SAMPLE_DIR / name, folder / name)
     record = svc.add_eval_set("unlabelled", str(folder), sample=150, seed=2)
     assert record.labelled is False
-    mid = start(svc, "IVF8,Flat", eval_set="unlabelled", search_params={"nprobe": 1})
+    mid = start(svc, "IVF8,Flat", eval_set="unlabelled", search_params=SearchParams(nprobe=1))
     tick_until_decided(svc)
     assert svc.current_migration().phase == "rolled_back"
     evidence = svc.migration_events(mid)[-1].metrics["recall"]

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from migrator import ActionRequest, Settings, Switchover
 from migrator.guardrails import FAILSAFE_AFTER
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, migration
 from tests.migrator.test_lifecycle import backfill
 from tests.migrator.test_watchdog import start
 
@@ -104,7 +104,7 @@ def test_a_stored_plan_with_a_guardrail_no_longer_accepted_fails_safe(
     watchdog reports the setting by name and rolls the canary back."""
     svc = Switchover(settings)
     try:
-        mid = int(svc.create_migration({"target": {"name": "v2", "factory": "Flat"}}, "op").id)
+        mid = int(svc.create_migration(migration("v2"), "op").id)
         backfill(svc, mid)
         svc.migration_action(mid, "shadow", ActionRequest(), "op")
         svc.migration_action(mid, "canary", ActionRequest(percent=10, override=True), "op")
