@@ -1,9 +1,9 @@
 """The status page in a real browser, after a real story: Debian's chromium, headless.
 
 A real server (MiniLM) takes the bundled sample; a good migration (HNSW32) is judged, canaried
-and finalized; a bad one (IVF8, nprobe 1) is rolled back by the watchdog on its own. Then
-chromium loads ``/ui`` and the DOM must show the recall plot and every audit event, the
-watchdog's rollback among them. ``SWITCHOVER_UPDATE_SCREENSHOT=1`` refreshes ``docs/ui.png``.
+and finalized; a bad one (MiniLM cut to 16 dimensions) is rolled back by the watchdog on its
+own. Then chromium loads ``/ui`` and the DOM must show the recall plot and every audit event,
+the watchdog's rollback among them. ``SWITCHOVER_UPDATE_SCREENSHOT=1`` refreshes ``docs/ui.png``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CHROMIUM_FLAGS = (
     "--virtual-time-budget=8000",
 )
 GOOD = {"name": "v2", "factory": "HNSW32,Flat", "search_params": {"ef_search": 64}}
-BAD = {"name": "v3", "factory": "IVF8,Flat", "search_params": {"nprobe": 1}}
+BAD = {"name": "v3", "factory": "Flat", "embedder": {"truncate_dim": 16}}  # as the demo's
 
 Status = dict[str, Any]
 
