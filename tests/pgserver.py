@@ -66,6 +66,17 @@ class PgServer:
             self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+# A test server needs no power-loss safety: without fsync a committed transaction survives
+# anything but an operating-system crash (the tests kill switchover, and may kill PostgreSQL
+# itself, never the machine), and creating a database per test costs far less. Benchmarks
+# start their own server with the defaults.
+_FAST_BUT_NOT_POWER_SAFE = (
+    "ALTER SYSTEM SET fsync = off",
+    "ALTER SYSTEM SET full_page_writes = off",
+    "SELECT pg_reload_conf()",
+)
+
+
 @contextmanager
 def running_server() -> Iterator[PgServer]:
     """Start a private server in a new temporary folder; stop it and delete the folder after."""
@@ -76,7 +87,10 @@ def running_server() -> Iterator[PgServer]:
 
         server = pgserver.get_server(folder, cleanup_mode="delete")
     try:
-        yield PgServer(server)
+        pg = PgServer(server)
+        for statement in _FAST_BUT_NOT_POWER_SAFE:
+            pg.execute(statement)
+        yield pg
     finally:
         server.cleanup()
 

@@ -6,19 +6,17 @@ import json
 import time
 from typing import Any
 
-from sqlite_utils.db import NotFoundError as RowNotFound
-
 from indexes import IndexSpec, SearchParams
 from indexes.errors import ConflictError, NotFoundError
 
-from .connection import Connections
 from .records import CatalogEntry, Role
+from .tables import Tables
 
 
-class SqliteCatalog:
+class CatalogTable:
     """The ``index_catalog`` table."""
 
-    def __init__(self, conns: Connections) -> None:
+    def __init__(self, conns: Tables) -> None:
         self._conns = conns
 
     def add(self, spec: IndexSpec, fingerprint: str, dim: int, role: Role) -> CatalogEntry:
@@ -52,10 +50,8 @@ class SqliteCatalog:
         self._update(name, {"role": role})
 
     def _update(self, name: str, values: dict[str, Any]) -> None:
-        try:
-            self._conns.update_row("index_catalog", name, values)
-        except RowNotFound:
-            raise NotFoundError(f"index {name!r} does not exist") from None
+        if not self._conns.update_row("index_catalog", name, values):
+            raise NotFoundError(f"index {name!r} does not exist")
 
 
 def _entry(row: dict[str, Any]) -> CatalogEntry:

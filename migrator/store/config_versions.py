@@ -9,14 +9,14 @@ from typing import Any
 
 from indexes.errors import NotFoundError
 
-from .connection import Connections
 from .records import ConfigVersion
+from .tables import Tables
 
 
-class SqliteConfigVersions:
+class ConfigVersionTable:
     """The ``config_versions`` table."""
 
-    def __init__(self, conns: Connections) -> None:
+    def __init__(self, conns: Tables) -> None:
         self._conns = conns
 
     def add(self, config: Mapping[str, Any], actor: str, reason: str) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError as RowNotFound
 
 from indexes.errors import StorageBusyError, StorageError
 
@@ -88,17 +89,23 @@ class Connections:
         *,
         order_by: str | None = None,
         limit: int | None = None,
+        for_update: bool = False,  # noqa: ARG002 - inside atomic() the writer holds the file
     ) -> list[dict[str, Any]]:
-        """Rows of ``table`` (constant SQL pieces; values only through ``args``)."""
+        """Rows of ``table`` (constant SQL pieces; values only through ``args``).
+
+        ``for_update`` needs nothing here: inside ``atomic()`` this process's writer holds
+        SQLite's write lock (``BEGIN IMMEDIATE``), so no other connection changes a row."""
         with storage_errors():
             found = (
                 self.db().table(table).rows_where(where, list(args), order_by=order_by, limit=limit)
             )
             return list(found)
 
-    def one(self, table: str, where: str, args: Sequence[Any]) -> dict[str, Any] | None:
+    def one(
+        self, table: str, where: str, args: Sequence[Any], *, for_update: bool = False
+    ) -> dict[str, Any] | None:
         """The first row of ``table`` matching ``where``, or None."""
-        found = self.rows(table, where, args, limit=1)
+        found = self.rows(table, where, args, limit=1, for_update=for_update)
         return found[0] if found else None
 
     def insert_row(self, table: str, row: Mapping[str, Any]) -> int:
@@ -106,10 +113,19 @@ class Connections:
         with self.atomic() as db:
             return int(cast(int, db.table(table).insert(dict(row)).last_rowid))
 
-    def update_row(self, table: str, key: str | int, values: Mapping[str, Any]) -> None:
-        """Change the row with primary key ``key``; ``RowNotFound`` if there is none."""
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert a batch of rows in one transaction."""
         with self.atomic() as db:
-            db.table(table).update(key, dict(values))
+            db.table(table).insert_all(dict(r) for r in rows)
+
+    def update_row(self, table: str, key: str | int, values: Mapping[str, Any]) -> bool:
+        """Change the row with primary key ``key``; False if there is none."""
+        with self.atomic() as db:
+            try:
+                db.table(table).update(key, dict(values))
+            except RowNotFound:
+                return False
+            return True
 
     @contextmanager
     def waits_within(self, budget: WaitBudget) -> Iterator[None]:

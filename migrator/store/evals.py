@@ -10,21 +10,20 @@ from typing import Any
 
 from indexes.errors import ConflictError, NotFoundError
 
-from .connection import Connections
 from .records import EvalRunRecord, EvalSetRecord
+from .tables import Tables
 
 
-class SqliteEvals:
+class EvalTables:
     """The ``eval_sets`` and ``eval_runs`` tables."""
 
-    def __init__(self, conns: Connections) -> None:
+    def __init__(self, conns: Tables) -> None:
         self._conns = conns
 
     def add_set(self, record: EvalSetRecord) -> None:
         """Register an eval set; ConflictError if the name is taken."""
         row = {
             **asdict(record),
-            "labelled": int(record.labelled),
             "queries": json.dumps(record.queries),
             "qrels": json.dumps(record.qrels),
         }
@@ -67,9 +66,9 @@ class SqliteEvals:
         return self._conns.insert_row("eval_runs", row)
 
     def finish_run(self, run_id: int, decision: str | None, report: Mapping[str, Any]) -> None:
-        self._conns.update_row(
-            "eval_runs", run_id, {"decision": decision, "report": json.dumps(report)}
-        )
+        values = {"decision": decision, "report": json.dumps(report)}
+        if not self._conns.update_row("eval_runs", run_id, values):
+            raise NotFoundError(f"eval run {run_id} does not exist")
 
     def get_run(self, run_id: int) -> EvalRunRecord:
         row = self._conns.one("eval_runs", "id = ?", [run_id])

@@ -17,18 +17,18 @@ from indexes.errors import ConflictError, NotFoundError
 
 from ..migration import Backfill, Plan, PlanChange
 from ..phases import TERMINAL, Phase
-from .catalog import SqliteCatalog
-from .connection import Connections
+from .catalog import CatalogTable
+from .protocol import WriteLog
 from .records import Event, Migration, Role
-from .write_log import SqliteWriteLog
+from .tables import Tables
 
 _ACTIVE = "phase NOT IN (?, ?)"
 
 
-class SqliteMigrations:
+class MigrationTables:
     """The ``migrations`` and ``migration_events`` tables."""
 
-    def __init__(self, conns: Connections, catalog: SqliteCatalog, log: SqliteWriteLog) -> None:
+    def __init__(self, conns: Tables, catalog: CatalogTable, log: WriteLog) -> None:
         self._conns = conns
         self._catalog = catalog
         self._log = log
@@ -83,7 +83,7 @@ class SqliteMigrations:
         caller checked, nothing changes and ConflictError names the phase found.
         """
         with self._conns.atomic():
-            found = self.get(migration_id).phase
+            found = self._locked(migration_id).phase
             if found != expected:
                 raise ConflictError(
                     f"migration {migration_id} is {found.value}, not {expected.value};"
@@ -98,7 +98,7 @@ class SqliteMigrations:
     def change_plan(self, change: PlanChange) -> Migration:
         """Change the plan's runtime knobs; audited as an event that keeps the phase."""
         with self._conns.atomic():
-            m = self.get(change.migration_id)
+            m = self._locked(change.migration_id)
             self._update(m.id, {"plan": json.dumps(change.plan.to_dict())})
             self._event(
                 m.id,
@@ -115,7 +115,14 @@ class SqliteMigrations:
         self._update(migration_id, {"backfill": json.dumps(backfill.to_dict())})
 
     def get(self, migration_id: int) -> Migration:
-        row = self._conns.one("migrations", "id = ?", [migration_id])
+        return self._get(migration_id, for_update=False)
+
+    def _locked(self, migration_id: int) -> Migration:
+        """The migration, its row locked until the caller's transaction ends."""
+        return self._get(migration_id, for_update=True)
+
+    def _get(self, migration_id: int, *, for_update: bool) -> Migration:
+        row = self._conns.one("migrations", "id = ?", [migration_id], for_update=for_update)
         if row is None:
             raise NotFoundError(f"migration {migration_id} does not exist")
         return _migration(row)
@@ -138,7 +145,9 @@ class SqliteMigrations:
         return [Event(**{**r, "metrics": json.loads(r["metrics"])}) for r in rows]
 
     def _update(self, migration_id: int, values: Mapping[str, Any]) -> None:
-        self._conns.update_row("migrations", migration_id, {**values, "updated_at": time.time()})
+        changed = {**values, "updated_at": time.time()}
+        if not self._conns.update_row("migrations", migration_id, changed):
+            raise NotFoundError(f"migration {migration_id} does not exist")
 
     def _event(
         self,

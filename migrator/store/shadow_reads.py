@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from .connection import Connections
 from .records import ShadowReadRecord
+from .tables import Tables
 
 
-class SqliteShadowReads:
+class ShadowReadTable:
     """The ``shadow_reads`` table (written in batches, off the request path)."""
 
-    def __init__(self, conns: Connections) -> None:
+    def __init__(self, conns: Tables) -> None:
         self._conns = conns
 
     def add(self, reads: Sequence[ShadowReadRecord]) -> None:
-        if not reads:
-            return
-        with self._conns.atomic() as db:
-            db.table("shadow_reads").insert_all(asdict(r) for r in reads)
+        if reads:
+            self._conns.insert_rows("shadow_reads", [asdict(r) for r in reads])
 
     def recent(self, migration_id: int, limit: int = 10_000) -> list[ShadowReadRecord]:
         """The migration's newest ``limit`` shadow reads, newest first."""

@@ -6,13 +6,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ..budget import WaitBudget
-from .catalog import SqliteCatalog
-from .config_versions import SqliteConfigVersions
+from .catalog import CatalogTable
+from .config_versions import ConfigVersionTable
 from .connection import Connections
 from .embedding_cache import SqliteEmbeddingCache
-from .evals import SqliteEvals
-from .migrations import SqliteMigrations
-from .shadow_reads import SqliteShadowReads
+from .evals import EvalTables
+from .migrations import MigrationTables
+from .shadow_reads import ShadowReadTable
 from .write_log import SqliteWriteLog
 
 
@@ -25,12 +25,12 @@ class SqliteStore:
         self.path = path
         self._conns = Connections(path, busy_timeout_s=busy_timeout_s)
         self.log = SqliteWriteLog(self._conns)
-        self.catalog = SqliteCatalog(self._conns)
+        self.catalog = CatalogTable(self._conns)
         self.cache = SqliteEmbeddingCache(self._conns)
-        self.migrations = SqliteMigrations(self._conns, self.catalog, self.log)
-        self.evals = SqliteEvals(self._conns)
-        self.config = SqliteConfigVersions(self._conns)
-        self.shadow = SqliteShadowReads(self._conns)
+        self.migrations = MigrationTables(self._conns, self.catalog, self.log)
+        self.evals = EvalTables(self._conns)
+        self.config = ConfigVersionTable(self._conns)
+        self.shadow = ShadowReadTable(self._conns)
 
     def atomic(self) -> AbstractContextManager[object]:
         return self._conns.atomic()

@@ -19,7 +19,7 @@ from api import create_app
 from indexes import load_latest_snapshot
 from indexes.errors import StorageError
 from migrator import ActionRequest, Settings, Switchover
-from migrator.store.catalog import SqliteCatalog
+from migrator.store.catalog import CatalogTable
 from tests.conftest import OPERATOR
 from tests.faults.faults import assert_converged, docs, put_body, start_canary, text_of
 from tests.faults.test_snapshot_faults import disk_full
@@ -80,12 +80,12 @@ def test_finalize_whose_snapshots_hit_a_full_disk_after_the_commit_answers_final
 def test_a_migration_whose_search_parameters_fail_after_its_commit_is_created_and_says_so(
     fault_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def busy(*_: object) -> None:  # SqliteCatalog.set_search_params(self, name, params)
+    def busy(*_: object) -> None:  # CatalogTable.set_search_params(self, name, params)
         raise StorageError("database error: database is locked (injected after the commit)")
 
     with TestClient(create_app(fault_settings)) as client:
         assert client.put("/v1/documents", json=put_body(range(20))).status_code == 200
-        monkeypatch.setattr(SqliteCatalog, "set_search_params", busy)
+        monkeypatch.setattr(CatalogTable, "set_search_params", busy)
         body = {
             "target": {"name": "v2", "factory": "HNSW32,Flat", "search_params": {"ef_search": 64}}
         }

@@ -8,18 +8,31 @@ from pathlib import Path
 import pytest
 
 from migrator.store import SqliteStore, Store
+from migrator.store.postgres import PostgresStore
 from tests.migrator.store_contract import StoreContract
 
-# Each implementation, made fresh and empty in a temporary folder.
-IMPLEMENTATIONS: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda folder: SqliteStore(folder / "switchover.db", busy_timeout_s=5.0),
+
+def sqlite_store(request: pytest.FixtureRequest) -> Store:
+    folder: Path = request.getfixturevalue("tmp_path")
+    return SqliteStore(folder / "switchover.db", busy_timeout_s=5.0)
+
+
+def postgres_store(request: pytest.FixtureRequest) -> Store:
+    """A real PostgreSQL (``tests/pgserver.py``), a fresh database of its own."""
+    return PostgresStore(request.getfixturevalue("pg_url"), busy_timeout_s=5.0)
+
+
+# Each implementation, made fresh and empty.
+IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest], Store]] = {
+    "sqlite": sqlite_store,
+    "postgres": postgres_store,
 }
 
 
 class TestStoreContract(StoreContract):
     @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-        store = IMPLEMENTATIONS[request.param](tmp_path)
+    def store(self, request: pytest.FixtureRequest) -> Iterator[Store]:
+        store = IMPLEMENTATIONS[request.param](request)
         yield store
         store.close()
 
