@@ -22,7 +22,8 @@ guards the home against a second service; it is no thread lock.
 7. ``IndexRuntime.apply_lock``: one thread applies records to an index at a time.
 8. ``IndexRegistry._snapshot_lock``: one snapshot writer; then ``indexes.snapshots``'s.
 9. ``Connections._write_lock`` (``store/connection.py``): the one write connection
-   (SQLite's own lock after it).
+   (SQLite's own lock after it). On PostgreSQL: a pooled connection, then the database's
+   row and advisory locks (``store/postgres/connection.py``).
 10. ``VectorIndex``'s read/write lock: searches together, mutations alone.
 
 Leaves, under which nothing is taken: the observation windows, the shadow reader's
@@ -73,9 +74,9 @@ from .store import (
     EvalRunRecord,
     Event,
     Migration,
-    SqliteStore,
     Store,
 )
+from .stores import open_store
 from .targets import Targets
 from .views import (
     ConfigView,
@@ -95,7 +96,7 @@ def check_home(settings: Settings) -> None:
     fail in one clean line before it starts serving; the service takes the lock again itself."""
     lock = HomeLock.acquire(settings.home)
     try:
-        SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s).close()
+        open_store(settings).close()
     finally:
         lock.release()
 
@@ -119,7 +120,7 @@ class Switchover:
 
     def _open(self, progress: ProgressFn | None) -> None:
         settings = self.settings
-        self.store: Store = SqliteStore(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
+        self.store: Store = open_store(settings)
         self.registry = IndexRegistry(settings, self.store)
         write_lock = threading.Lock()
         self._open_primary(progress)

@@ -11,6 +11,9 @@ error naming the file, the section and the key::
     port = 8000                     # an integer from 1 to 65535
     target_timeout_seconds = 2.0    # (0, 600]: a request's wait for the target
     db_busy_timeout_seconds = 10.0  # [0, 600]: a write's wait for a database lock (then 503)
+    database = "postgresql://user:password@host:5432/dbname"  # the store on PostgreSQL
+                                    # (default: SQLite, HOME/switchover.db);
+                                    # SWITCHOVER_DATABASE_URL and --database override it
     eval_data_roots = ["data"]      # folders eval sets may be read from (relative: to the home)
 
     [limits]               # every limit (see Limits): an integer >= 1
@@ -45,12 +48,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, cast, get_type_hints
+from urllib.parse import parse_qs, urlsplit
 
 from indexes import EmbedderSpec, IndexSpec
 from indexes.errors import InvalidInputError
 
 TOKEN_ENV = "SWITCHOVER_OPERATOR_TOKEN"  # noqa: S105 - a variable name, not a secret
 TOKEN_FILE = "operator-token"  # noqa: S105 - a file name, not a secret
+DATABASE_ENV = "SWITCHOVER_DATABASE_URL"
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 Labeller = Callable[[str], str]
 
@@ -149,6 +155,9 @@ class Settings:
     snapshot_gap_factor: float = 4.0
     target_timeout_s: float = 2.0  # how long a request waits for the side that may lag
     db_busy_timeout_s: float = 10.0  # how long a write waits for a database lock
+    # None: the embedded SQLite store in the home; a postgresql:// URL: the store there
+    # (snapshots of in-process indexes stay in the home either way).
+    database_url: str | None = None
     operator_tokens: dict[str, str] = field(default_factory=dict)
     # The folders an eval set's path must lie in once symlinks are resolved (each of its
     # files too); None: HOME/data. From ``[server] eval_data_roots``, relative to the home.
@@ -176,6 +185,7 @@ SCALAR_KEYS: dict[str, dict[str, tuple[str, Range]]] = {  # section -> key -> (f
         "port": ("port", Range(int, 1, 65535)),
         "target_timeout_seconds": ("target_timeout_s", Range(float, 0, 600, low_open=True)),
         "db_busy_timeout_seconds": ("db_busy_timeout_s", Range(float, 0, 600)),
+        "database": ("database_url", Range(str)),
     },
     "snapshots": {
         "every_records": ("snapshot_every_records", Range(int, 1)),
@@ -215,8 +225,37 @@ def load_settings(home: Path, **overrides: Any) -> Settings:
     token_file = home / TOKEN_FILE
     if token_file.exists():
         tokens.setdefault("local", token_file.read_text(encoding="utf-8").strip())
+    if os.environ.get(DATABASE_ENV):
+        values["database_url"] = os.environ[DATABASE_ENV]
     settings = Settings(home=home, operator_tokens=tokens, **values)
-    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    if settings.database_url is not None:
+        check_database_url(settings.database_url)
+    return settings
+
+
+def check_database_url(url: str) -> str:
+    """A PostgreSQL URL (``postgresql://...``); InvalidInputError naming where keys come from."""
+    if not url.startswith(DATABASE_SCHEMES):
+        raise InvalidInputError(
+            f"the database URL must start with {' or '.join(DATABASE_SCHEMES)}"
+            f" (from --database, {DATABASE_ENV} or [server] database);"
+            f" got a URL starting {url.partition(':')[0][:20]!r}"
+        )
+    return url
+
+
+def describe_database(url: str) -> str:
+    """``host:port/dbname`` of a PostgreSQL URL, for messages: never its user or password."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = parts.hostname or query.get("host", ["localhost"])[0]
+    try:
+        port = parts.port or int(query.get("port", ["5432"])[0])
+    except ValueError:
+        port = None
+    dbname = parts.path.lstrip("/") or query.get("dbname", [""])[0] or "?"
+    return f"{host}:{port or '?'}/{dbname}"
 
 
 def _from_toml(raw: dict[str, Any], source: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import faiss
 import uvicorn
 
 from migrator import Settings, check_home, load_settings
-from migrator.settings import TOKEN_FILE
+from migrator.settings import TOKEN_FILE, describe_database
 
 from ..app import create_app
 from ..logs import configure_json_logging
@@ -30,6 +30,13 @@ from ..logs import configure_json_logging
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option(
+    "--database",
+    default=None,
+    metavar="URL",
+    help="postgresql://... to keep the store on PostgreSQL 15+ (default: SQLite in HOME);"
+    " also SWITCHOVER_DATABASE_URL or [server] database in switchover.toml.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -42,7 +49,14 @@ from ..logs import configure_json_logging
     type=click.Choice(["json", "text"]),
     help="json: one object per line with request id, serving index and migration id.",
 )
-def serve(home: Path, host: str | None, port: int | None, log_level: str, log_format: str) -> None:
+def serve(
+    home: Path,
+    host: str | None,
+    port: int | None,
+    database: str | None,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Run the HTTP service on HOME (first start creates index v1: MiniLM, Flat, inner product)."""
     if log_format == "json":
         configure_json_logging(log_level)
@@ -55,11 +69,13 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     faiss.omp_set_num_threads(1)
     # A bad switchover.toml, a home in use or a bad database: one line, nothing written
     # (checked before uvicorn starts, whose start-up failures come with a traceback).
-    settings = load_settings(home, host=host, port=port)
+    settings = load_settings(home, host=host, port=port, database_url=database)
     check_home(settings)
     settings = _with_operator_token(settings)
     click.echo(
-        f"switchover: home {settings.home}, http://{settings.host}:{settings.port}", err=True
+        f"switchover: home {settings.home}, store {_store_name(settings)},"
+        f" http://{settings.host}:{settings.port}",
+        err=True,
     )
     # JSON: our access line (with request id) replaces uvicorn's, and uvicorn's own loggers
     # propagate to the JSON handler instead of installing theirs.
@@ -69,6 +85,12 @@ def serve(home: Path, host: str | None, port: int | None, log_level: str, log_fo
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=log_level, **extra
     )
+
+
+def _store_name(settings: Settings) -> str:
+    if settings.database_url is None:
+        return f"SQLite {settings.db_path}"
+    return f"PostgreSQL {describe_database(settings.database_url)}"
 
 
 def _with_operator_token(settings: Settings) -> Settings:

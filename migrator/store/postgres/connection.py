@@ -32,7 +32,8 @@ from indexes.errors import (
 )
 
 from ...budget import WaitBudget
-from .schema import KEYS, apply_schema, describe
+from ...settings import describe_database as describe
+from .schema import KEYS, apply_schema
 
 CONNECT_TIMEOUT_S = 5  # how long opening a connection waits for the server (libpq's own)
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from indexes.errors import StorageError
 
@@ -173,16 +172,6 @@ _VERSIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_versions (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     applied_at DOUBLE PRECISION NOT NULL)"""
-
-
-def describe(url: str) -> str:
-    """The server and database of a URL, for messages: never its password."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "an unparsable database URL"
-    host, port = parts.get("host") or "localhost", parts.get("port") or "5432"
-    return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or '?'}"
 
 
 def apply_schema(
