@@ -35,6 +35,7 @@ from ...budget import WaitBudget
 from ...settings import describe_database as describe
 from .schema import KEYS, apply_schema
 
+_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, true)"  # for this transaction only
 CONNECT_TIMEOUT_S = 5  # how long opening a connection waits for the server (libpq's own)
 
 # PostgreSQL's transient refusals: a lock not had in time, a deadlock or serialization
@@ -136,7 +137,7 @@ class PgConnections:
             try:
                 with conn.transaction():
                     wait = self._budget_left()
-                    conn.execute(f"SET LOCAL lock_timeout = {_milliseconds(wait)}")
+                    conn.execute(_LOCK_TIMEOUT, [f"{_milliseconds(wait)}ms"])
                     yield conn
             finally:
                 self._local.conn = None
