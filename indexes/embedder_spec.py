@@ -19,9 +19,14 @@ from ._checks import check_bool, check_int, check_keys, check_optional_int, chec
 from .errors import InvalidInputError
 
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
+PACKAGED_MPNET = "packaged:all-mpnet-base-v2"
 
 EmbedderKind = Literal["sentence-transformers", "hash"]
 _KINDS: tuple[str, ...] = get_args(EmbedderKind)
+# How a sentence-transformers model is run: torch (fp32), or its int8 ONNX export made by the
+# install step (``switchover models install NAME --backend onnx-int8``).
+EmbedderBackend = Literal["torch", "onnx-int8"]
+_BACKENDS: tuple[str, ...] = get_args(EmbedderBackend)
 MAX_BATCH_SIZE = 4096
 MAX_HASH_DIM = 65536
 
@@ -32,6 +37,7 @@ class EmbedderSpec:
 
     kind: EmbedderKind = "sentence-transformers"
     model: str = PACKAGED_MINILM  # "packaged:all-MiniLM-L6-v2" or a local folder path
+    backend: EmbedderBackend = "torch"
     normalize: bool = True
     truncate_dim: int | None = None
     batch_size: int = 32
@@ -45,6 +51,12 @@ class EmbedderSpec:
                 f"embedder kind must be one of {list(_KINDS)}, got {self.kind!r}"
             )
         check_str(self.model, "embedder model", allow_empty=False)
+        if self.backend not in _BACKENDS:
+            raise InvalidInputError(
+                f"embedder backend must be one of {list(_BACKENDS)}, got {self.backend!r}"
+            )
+        if self.kind == "hash" and self.backend != "torch":
+            raise InvalidInputError("the hash embedder has no backend to choose")
         check_bool(self.normalize, "embedder normalize")
         check_optional_int(self.truncate_dim, "embedder truncate_dim", 1)
         check_int(self.batch_size, "embedder batch_size", 1, MAX_BATCH_SIZE)
@@ -76,6 +88,8 @@ class EmbedderSpec:
         }
         if self.kind == "hash":
             options["dim"] = self.dim
+        if self.backend != "torch":  # absent for torch: fingerprints made before it stay valid
+            options["backend"] = self.backend
         return options
 
 

@@ -1,4 +1,4 @@
-"""Embedders: the spec, the contract, the two implementations and a shared loader.
+"""Embedders: the spec, the contract, the implementations and a shared loader.
 
 ``load_embedder`` keeps one embedder per spec for the whole process, so two index
 versions with the same embedder share one loaded model (and its memory).
@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import threading
 
-from .embedder_spec import PACKAGED_MINILM, Embedder, EmbedderSpec, QueryVectors
+from .embedder_spec import PACKAGED_MINILM, PACKAGED_MPNET, Embedder, EmbedderSpec, QueryVectors
 from .hash_embedder import HashEmbedder
 from .model_files import resolve_model_path
+from .onnx_embedder import OnnxInt8Embedder
 from .st_embedder import SentenceTransformerEmbedder
 
 __all__ = [
     "PACKAGED_MINILM",
+    "PACKAGED_MPNET",
     "Embedder",
     "EmbedderSpec",
     "HashEmbedder",
+    "OnnxInt8Embedder",
     "QueryVectors",
     "SentenceTransformerEmbedder",
     "load_embedder",
@@ -40,4 +43,6 @@ def load_embedder(spec: EmbedderSpec) -> Embedder:
 def _build(spec: EmbedderSpec) -> Embedder:
     if spec.kind == "hash":
         return HashEmbedder(spec)
+    if spec.backend == "onnx-int8":
+        return OnnxInt8Embedder(spec)
     return SentenceTransformerEmbedder(spec)

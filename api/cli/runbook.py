@@ -131,6 +131,8 @@ def _spec(by_name: Mapping[str, Mapping[str, Any]], name: str, key: str) -> Any:
 def _embedder(by_name: Mapping[str, Mapping[str, Any]], name: str) -> str:
     emb = by_name.get(name, {}).get("spec", {}).get("embedder", {})
     extra = f", truncate_dim {emb['truncate_dim']}" if emb.get("truncate_dim") else ""
+    if emb.get("backend", "torch") != "torch":
+        extra += f", backend {emb['backend']}"
     return f"{emb.get('model', '?')}{extra}"
 
 

@@ -14,6 +14,11 @@ PACKAGE = Path(indexes.__file__).parent
 EXPECTED = {
     "INDEX_NAME_PATTERN",
     "PACKAGED_MINILM",
+    "PACKAGED_MPNET",
+    "OnnxInt8Embedder",
+    "install_model",
+    "model_status",
+    "models_dir",
     "CachedEmbedding",
     "Embedder",
     "EmbedderError",
