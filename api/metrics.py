@@ -375,22 +375,24 @@ def _recall_metrics(svc: Switchover) -> list[Metric]:
     if run is None:
         return []
     summary: Mapping[str, Any] = run.report["summary"]
-    mid = str(latest.id)
+    mid, truth = str(latest.id), str(summary.get("truth", "unknown"))
     recall = _gauge(
         "switchover_eval_recall_at_10",
-        "recall@10 per index in the newest eval run of the current (or latest) migration.",
-        ["migration", "index"],
+        "recall@10 per index in the newest eval run of the current (or latest) migration;"
+        " truth: qrels, known-item or exact.",
+        ["migration", "index", "truth"],
     )
     for side in ("source", "target"):
         value = (summary.get(side) or {}).get(RECALL_METRIC)
         if isinstance(value, int | float):
-            recall.add_metric([mid, run.source if side == "source" else run.target], value)
+            name = run.source if side == "source" else run.target
+            recall.add_metric([mid, name, truth], value)
     delta = _gauge(
         "switchover_eval_recall_at_10_delta",
-        "Paired mean recall@10 delta, target - source, of that eval run.",
-        ["migration", "source", "target"],
+        "Paired mean recall@10 delta, target - source, of that eval run, and its truth.",
+        ["migration", "source", "target", "truth"],
     )
     value = (summary.get("delta") or {}).get(RECALL_METRIC)
     if isinstance(value, int | float):
-        delta.add_metric([mid, run.source, run.target], value)
+        delta.add_metric([mid, run.source, run.target, truth], value)
     return [recall, delta]

@@ -336,6 +336,11 @@ class EvalSetResponse(_Open):
     content_hash: str = Field(description="sha256 of the folder's BEIR files")
     labelled: bool = Field(description="Whether the folder has qrels.tsv")
     created_at: float | None = Field(default=None, description="In listings")
+    known_items: int = Field(
+        default=0,
+        description="Known-item queries built from corpus.jsonl (unlabelled sets): the truth"
+        " when the embedder changes",
+    )
 
 
 class EvalSetListResponse(BaseModel):

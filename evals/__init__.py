@@ -12,6 +12,7 @@ from .judgement import (
     paired_deltas,
     required_samples,
 )
+from .known_items import KnownItem, known_items
 from .metrics import mean, mrr_at_k, ndcg_at_k, overlap_at_k, recall_at_k
 from .report import run_to_dict, to_html, to_markdown
 
@@ -21,12 +22,14 @@ __all__ = [
     "Decision",
     "EvalRun",
     "Judgement",
+    "KnownItem",
     "Query",
     "QueryResult",
     "Searcher",
     "evaluate",
     "judge",
     "judge_sequentially",
+    "known_items",
     "load_corpus",
     "load_dataset",
     "load_qrels",

@@ -1,9 +1,10 @@
 """Compare two searchers on the same queries: paired per-query metrics, overlap and latency.
 
-Ground truth is either labels (``qrels``, BEIR layout) or, without labels, an exact searcher
+Ground truth is either labels (``qrels``: a BEIR folder's, or known-item labels built from
+its documents, named ``truth_name="known-item"``) or, without labels, an exact searcher
 (``truth``, e.g. a Flat index with the source's embedder): at each cut-off ``c`` its top ``c``
 documents are the relevant ones, each with relevance 1, so recall@c is the share of the exact
-top ``c`` a side found.
+top ``c`` a side found. Every run names the truth it used.
 
 Metrics are computed at the cut-off ``k`` and, when ``k > 10``, also at 10 (the literature's
 nDCG@10 and MRR@10), all from the one ranking each searcher returns for ``k``. A query without
@@ -28,7 +29,7 @@ from .judgement import paired_deltas
 from .metrics import mean, mrr_at_k, ndcg_at_k, overlap_at_k, recall_at_k
 
 Searcher = Callable[[str, int], list[str]]  # (query text, k) -> ranked doc ids
-Truth = Literal["qrels", "exact"]
+Truth = Literal["qrels", "known-item", "exact"]
 Side = Literal["source", "target"]
 _SCORERS = {"recall": recall_at_k, "ndcg": ndcg_at_k, "mrr": mrr_at_k}
 
@@ -104,8 +105,11 @@ def evaluate(
     truth: Searcher | None = None,
     k: int = 10,
     progress: Callable[[int, int], None] | None = None,
+    truth_name: Truth | None = None,
 ) -> EvalRun:
-    """Run every query on both searchers and score both rankings against the same truth."""
+    """Run every query on both searchers and score both rankings against the same truth.
+
+    ``truth_name`` names labels that are not a folder's qrels (``"known-item"``)."""
     if k < 1:
         raise InvalidInputError(f"k must be positive, got {k}")
     if (qrels is None) == (truth is None):
@@ -127,7 +131,8 @@ def evaluate(
         )
         if progress is not None:
             progress(done, len(queries))
-    return EvalRun(k=k, results=results, truth="qrels" if qrels is not None else "exact")
+    named: Truth = truth_name or ("qrels" if qrels is not None else "exact")
+    return EvalRun(k=k, results=results, truth=named)
 
 
 def _relevant(

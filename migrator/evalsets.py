@@ -2,7 +2,9 @@
 
 The sampled queries (and their judgements, when the folder has ``qrels.tsv``) are stored
 with the sha256 of the folder's files, so a judgement can always say exactly what judged
-it. Without qrels, ground truth is exact search with the source's embedder.
+it. A folder without qrels but with ``corpus.jsonl`` also gets seeded known-item queries
+(sentences of its documents, each answered by its own document; :mod:`evals.known_items`),
+the truth when the embedder changes (:mod:`migrator.truth`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from evals import Query, load_qrels, load_queries
+from evals import Query, known_items, load_corpus, load_qrels, load_queries
 from indexes import INDEX_NAME_PATTERN
 from indexes.errors import InvalidInputError
 
@@ -92,7 +94,16 @@ def build_eval_set(
         queries=[{"id": q.id, "text": q.text} for q in chosen],
         qrels={q.id: qrels[q.id] for q in chosen} if labelled else {},
         created_at=time.time(),
+        known_items=[] if labelled else _known_items(folder, sample, seed),
     )
+
+
+def _known_items(folder: Path, sample: int, seed: int) -> list[dict[str, str]]:
+    """Seeded known-item queries from the folder's corpus ([] without ``corpus.jsonl``)."""
+    corpus = folder / "corpus.jsonl"
+    if not corpus.is_file():
+        return []
+    return [item.to_dict() for item in known_items(load_corpus(corpus), sample, seed)]
 
 
 def queries_of(record: EvalSetRecord) -> list[Query]:

@@ -3,7 +3,8 @@
 ``RecallSession`` draws the eval set's queries in their stored (seeded) order and judges
 at each look of a doubling schedule, so the watchdog can keep drawing while undecided
 and stop as soon as the evidence decides. ``PairSearchers`` times both sides on equal
-terms; ``exact_truth`` is the ground truth when the eval set has no labels.
+terms; the truth (qrels, known-item or exact search) is chosen by :mod:`migrator.truth`,
+and ``exact_truth`` is the exact searcher when both sides share one embedder.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from evals.harness import Searcher, Truth
 from indexes import IndexSpec, QueryVectors, VectorIndex
 from indexes.errors import InvalidInputError
 
-from .evalsets import queries_of
 from .guardrails import RecallRule
 from .runtime import IndexRuntime
 from .store import EvalSetRecord, Store
+from .truth import choose_truth
 
 
 class PairSearchers:
@@ -124,9 +125,14 @@ class RecallSession:
         self.eval_set = eval_set
         self.rule = rule
         self.k = k
-        self.queries = queries_of(eval_set)[: rule.pool]
+        same_embedder = source.entry.fingerprint == target.entry.fingerprint
+        self.truth_plan = choose_truth(store, eval_set, same_embedder)
+        self.queries = self.truth_plan.queries[: rule.pool]
         if not self.queries:
-            raise InvalidInputError(f"eval set {eval_set.name!r} has no queries")
+            raise InvalidInputError(
+                f"eval set {eval_set.name!r} has no queries to judge with"
+                f" ({self.truth_plan.detail})"
+            )
         start = min(rule.min_samples, len(self.queries))
         self.sizes = look_schedule(start, len(self.queries))
         self._pair = PairSearchers(source, target)
@@ -139,7 +145,7 @@ class RecallSession:
             if target_timeout_s is None
             else self._pair.bounded_searcher(target, target_timeout_s)
         )
-        self._qrels = eval_set.qrels if eval_set.labelled else None
+        self._qrels = self.truth_plan.qrels
         self._truth = None if self._qrels is not None else exact_truth(store, source)
         self.source_name, self.target_name = source.name, target.name
         self.fingerprints = {
@@ -154,7 +160,8 @@ class RecallSession:
 
     @property
     def truth(self) -> Truth:
-        return "qrels" if self._qrels is not None else "exact"
+        """The truth this session judges against: qrels, known-item or exact."""
+        return self.truth_plan.name
 
     def step(self, budget: int) -> Judgement | None:
         """Evaluate up to ``budget`` more queries; judge whenever a look size is reached.
@@ -170,7 +177,13 @@ class RecallSession:
             batch = self.queries[len(self.results) : min(size, len(self.results) + budget)]
             self._pair.prime([q.text for q in batch])
             run = evaluate(
-                batch, self._source, self._target, qrels=self._qrels, truth=self._truth, k=self.k
+                batch,
+                self._source,
+                self._target,
+                qrels=self._qrels,
+                truth=self._truth,
+                k=self.k,
+                truth_name=self.truth,
             )
             results = run.results
             if self._bounded:  # the target's own time, without the hand-off to its worker
@@ -212,6 +225,8 @@ class RecallSession:
                 "eval_set_hash": self.eval_set.content_hash,
                 "eval_set_sample": len(self.queries),
                 "labelled": self.eval_set.labelled,
+                "truth": self.truth,
+                "truth_detail": self.truth_plan.detail,
                 "source": self.source_name,
                 "target": self.target_name,
                 "fingerprints": self.fingerprints,
@@ -227,4 +242,6 @@ class RecallSession:
             "pool": len(self.queries),
             "finished": self.done,
             "judgement": judgement,
+            "truth": self.truth,
+            "truth_detail": self.truth_plan.detail,
         }

@@ -14,6 +14,7 @@ from dataclasses import replace
 from functools import partial
 
 from indexes import SearchParams, load_embedder
+from indexes.errors import InvalidInputError
 
 from .after_commit import AfterCommit
 from .moves import PhaseMoves
@@ -21,6 +22,7 @@ from .phases import Phase
 from .registry import IndexRegistry
 from .requests import MigrationRequest
 from .store import Migration, Store
+from .truth import unjudgeable
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,17 @@ class Targets:
 
     def create(self, request: MigrationRequest, actor: str) -> Migration:
         plan = request.plan.checked()
-        if plan.eval_set is not None:
-            self.store.evals.get_set(plan.eval_set)  # NotFoundError names it
+        # NotFoundError names an unknown eval set
+        eval_set = None if plan.eval_set is None else self.store.evals.get_set(plan.eval_set)
         source = self.registry.primary()
         spec = request.target.spec(source.entry.spec.embedder)
         params = request.target.search_params
         embedder = load_embedder(spec.embedder)
         spec.validate(embedder.dim)
+        same_embedder = embedder.fingerprint == source.entry.fingerprint
+        reason = None if eval_set is None else unjudgeable(eval_set, same_embedder)
+        if reason is not None:
+            raise InvalidInputError(f"{reason}; nothing was created")
         with self.moves.locked(), self.write_lock:
             counts = {
                 "documents": self.store.log.document_count(),

@@ -143,6 +143,7 @@ class EvalSetInfo:
     content_hash: str
     labelled: bool
     created_at: float
+    known_items: int = 0  # known-item queries built from the corpus (unlabelled sets)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

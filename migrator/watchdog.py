@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from evals import judge
 from indexes.errors import SwitchoverError
@@ -154,7 +155,8 @@ class Watchdog:
                 "no eval set named for this migration",
             )
         else:
-            recall = from_judgement("recall", session.judgement, rails.recall.margin)
+            judged = from_judgement("recall", session.judgement, rails.recall.margin)
+            recall = replace(judged, detail=f"truth: {session.truth}; {judged.detail}")
         checks = [recall, self._live_recall(m, rails, same_embedder)]
         window = rails.latency.window_s
         checks.append(

@@ -26,6 +26,7 @@ class EvalTables:
             **asdict(record),
             "queries": json.dumps(record.queries),
             "qrels": json.dumps(record.qrels),
+            "known_items": json.dumps(record.known_items),
         }
         with self._conns.atomic():
             if self._conns.one("eval_sets", "name = ?", [record.name]) is not None:
@@ -94,6 +95,7 @@ def _eval_set(row: Mapping[str, Any]) -> EvalSetRecord:
             "labelled": bool(row["labelled"]),
             "queries": json.loads(row["queries"]),
             "qrels": json.loads(row["qrels"]),
+            "known_items": json.loads(row["known_items"]),
         }
     )
 

@@ -124,10 +124,17 @@ class EvalSetRecord:
     queries: list[dict[str, str]]
     qrels: dict[str, dict[str, int]]
     created_at: float
+    # Unlabelled sets with a corpus: queries taken from its documents, each answered by the
+    # document it came from ({"id", "text", "doc_id"}); the truth when the model changes.
+    known_items: list[dict[str, str]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """The record without its query list and judgements (for listings and responses)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("queries", "qrels")}
+        """The record without its query lists and judgements (for listings and responses)."""
+        hidden = ("queries", "qrels", "known_items")
+        return {
+            **{k: v for k, v in asdict(self).items() if k not in hidden},
+            "known_items": len(self.known_items),
+        }
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,9 @@ def v004_config_versions(db: Database) -> None:
         )
         """
     )
+
+
+@SCHEMA_VERSIONS(name="m005_known_items")
+def v005_known_items(db: Database) -> None:
+    """Known-item queries built from an unlabelled eval set's corpus (JSON list)."""
+    db.execute("ALTER TABLE eval_sets ADD COLUMN known_items TEXT NOT NULL DEFAULT '[]'")

@@ -218,12 +218,13 @@ def test_recall_gauges_match_the_newest_eval_run(settings: Settings) -> None:
         samples = scrape(client)
     recall = "switchover_eval_recall_at_10"
     source, target = summary["source"]["recall@10"], summary["target"]["recall@10"]
-    assert value(samples, recall, migration=str(mid), index="v1") == pytest.approx(source)
-    assert value(samples, recall, migration=str(mid), index="v2") == pytest.approx(target)
-    assert value(samples, recall, migration=str(mid), index="v1") > 0
-    delta = value(
-        samples, "switchover_eval_recall_at_10_delta", migration=str(mid), source="v1", target="v2"
-    )
+    truth = summary["truth"]
+    assert truth == "qrels"  # the sample folder has qrels.tsv
+    on = {"migration": str(mid), "truth": truth}
+    assert value(samples, recall, index="v1", **on) == pytest.approx(source)
+    assert value(samples, recall, index="v2", **on) == pytest.approx(target)
+    assert value(samples, recall, index="v1", **on) > 0
+    delta = value(samples, "switchover_eval_recall_at_10_delta", source="v1", target="v2", **on)
     assert delta == pytest.approx(summary["delta"]["recall@10"])
 
 

@@ -21,6 +21,8 @@ EXPECTED = {
     "evaluate",
     "judge",
     "judge_sequentially",
+    "KnownItem",
+    "known_items",
     "load_corpus",
     "load_dataset",
     "load_qrels",

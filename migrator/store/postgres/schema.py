@@ -166,6 +166,11 @@ SCHEMA_VERSIONS: tuple[SchemaVersion, ...] = (
                 config TEXT NOT NULL)""",
         ),
     ),
+    SchemaVersion(
+        5,
+        "known_items",
+        ("ALTER TABLE eval_sets ADD COLUMN known_items TEXT NOT NULL DEFAULT '[]'",),
+    ),
 )
 
 _VERSIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_versions (
