@@ -396,6 +396,7 @@ class Harness:
         modes: list[str] | None = None,
         warmup_writes: int = 0,
         log: Callable[[str], None] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.seed = seed
@@ -417,8 +418,14 @@ class Harness:
         home = workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
         (home / "switchover.toml").write_text(TOML[embedder] + SNAPSHOTS)
-        self.server = ServerProcess(home, token=TOKEN)
+        self.database_url = database_url  # None: SQLite in the home; else that PostgreSQL
+        self.server = ServerProcess(home, token=TOKEN, database_url=database_url)
         self.source_flat = True
+
+    def _wait_for_commit(self, timeout: float) -> bool:
+        if self.database_url is not None:
+            return wait_for_pg_commit(self.database_url, timeout)
+        return wait_for_commit(self.server.home / "switchover.db", timeout)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -468,7 +475,7 @@ class Harness:
         elif mode == "commit":
             # the moment an operator move commits, before its answer is read: a "maybe" move
             time.sleep(krng.uniform(0.1, 0.5))
-            if not wait_for_commit(self.server.home / "switchover.db", timeout=20):
+            if not self._wait_for_commit(timeout=20):
                 mode += " (timed out: timer)"
         else:
             event = operator.sending if mode == "operator" else writer.sending
@@ -826,8 +833,24 @@ class Harness:
             ),
             "documents_at_end": len(self.model.live()),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            "store": "sqlite" if self.database_url is None else "postgresql",
             "rounds": rounds,
         }
+
+
+def wait_for_pg_commit(url: str, timeout: float) -> bool:
+    """Poll the server's PostgreSQL database until a new migration event commits."""
+    import psycopg  # noqa: PLC0415 - only a run on PostgreSQL needs it
+
+    query = "SELECT COALESCE(MAX(id), 0) FROM migration_events"
+    with psycopg.connect(url, autocommit=True) as conn:
+        first = conn.execute(query).fetchall()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if conn.execute(query).fetchall() != first:
+                return True
+            time.sleep(0.0005)
+        return False
 
 
 def wait_for_commit(db: Path, timeout: float) -> bool:
@@ -974,6 +997,11 @@ def main() -> int:
     parser.add_argument(
         "--no-migrate", action="store_true", help="writes only: no operator, no migration"
     )
+    parser.add_argument(
+        "--database",
+        help="postgresql://... : the server's store on that PostgreSQL (an empty"
+        " database of its own); default SQLite in the home",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="crashloop-"))
     try:
@@ -985,6 +1013,7 @@ def main() -> int:
             initial=args.initial,
             migrate=not args.no_migrate,
             modes=args.modes.split(",") if args.modes else None,
+            database_url=args.database,
         )
         result = harness.run(args.kills, on_round=lambda partial: write(args.out, partial))
     finally:

@@ -78,8 +78,11 @@ _FAST_BUT_NOT_POWER_SAFE = (
 
 
 @contextmanager
-def running_server() -> Iterator[PgServer]:
-    """Start a private server in a new temporary folder; stop it and delete the folder after."""
+def running_server(*, power_safe: bool = False) -> Iterator[PgServer]:
+    """Start a private server in a new temporary folder; stop it and delete the folder after.
+
+    ``power_safe``: keep PostgreSQL's durable defaults (``fsync``, full page writes), as a
+    benchmark comparing it with SQLite (``synchronous=FULL``) must."""
     folder = tempfile.mkdtemp(prefix="switchover-pg-")
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
@@ -88,7 +91,7 @@ def running_server() -> Iterator[PgServer]:
         server = pgserver.get_server(folder, cleanup_mode="delete")
     try:
         pg = PgServer(server)
-        for statement in _FAST_BUT_NOT_POWER_SAFE:
+        for statement in () if power_safe else _FAST_BUT_NOT_POWER_SAFE:
             pg.execute(statement)
         yield pg
     finally:

@@ -29,6 +29,7 @@ class ServerProcess:
 
     ``eval_data_roots``: the folders eval sets may be registered from, written to the
     home's ``switchover.toml`` (which must then not hold anything else).
+    ``database_url``: ``--database`` (the store on that PostgreSQL; default SQLite in the home).
     """
 
     def __init__(
@@ -38,8 +39,10 @@ class ServerProcess:
         token: str = "e2e-token",  # noqa: S107 - a test token
         port: int | None = None,
         eval_data_roots: Sequence[Path] = (),
+        database_url: str | None = None,
     ) -> None:
         self.home = home
+        self.database_url = database_url
         self.token = token
         self.eval_data_roots = tuple(eval_data_roots)
         self.port = port or free_port()
@@ -52,6 +55,7 @@ class ServerProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_eval_data_roots()
         log = self.log_path.open("ab")
+        database = [] if self.database_url is None else ["--database", self.database_url]
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -64,6 +68,7 @@ class ServerProcess:
                 str(self.port),
                 "--log-level",
                 "warning",
+                *database,
             ],
             cwd=REPO,
             env=env,
