@@ -18,7 +18,7 @@ from pathlib import Path
 from _common import now_utc, quick_mode, results_dir
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("core", "migration", "dual_write", "memory", "scale", "decision_quality")
+SCRIPTS = ("core", "migration", "dual_write", "memory", "scale", "decision_quality", "postgres")
 
 
 def main() -> None:
