@@ -60,7 +60,7 @@ class Server:
     def __init__(self, name: str, proc: ServerProcess) -> None:
         self.name = name
         self.http = httpx.Client(base_url=proc.url, timeout=600)
-        self.auth = {"Authorization": f"Bearer {proc.token}"}
+        self.auth = proc.operator_header
         self.migration: int | None = None
 
     def put(self, docs: list[dict[str, Any]]) -> None:

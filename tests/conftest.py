@@ -1,27 +1,33 @@
 """Shared fixtures: settings on a temporary home, with the fast hash embedder by default.
 
-Also the one operator header (:data:`OPERATOR`) and the one seeding helper
-(:func:`seed_documents`) every test that talks HTTP uses, and :func:`migration`, the request
-every test that creates a migration on the facade sends.
+Also the one HTTP client (the :func:`client` fixture, made by :func:`open_client`), the one
+operator header (:data:`OPERATOR`) and the one seeding helper (:func:`seed_documents`) every
+test that talks HTTP uses, and :func:`migration`, the request every test that creates a
+migration on the facade sends.
+
+A module that needs the client over other settings overrides ``settings``; one whose tests
+also drive (or break) the service the client serves overrides ``app_service``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from fastapi.testclient import TestClient
+
+from api import create_app
 from indexes import EmbedderSpec, IndexSpec, SearchParams
 from migrator import MigrationRequest, Plan, Settings, Switchover, TargetRequest
 from tests.pgserver import pg_server, pg_url  # noqa: F401 - shared fixtures, by name
-
-if TYPE_CHECKING:
-    from fastapi.testclient import TestClient
+from tests.server import operator_header
 
 REPO = Path(__file__).resolve().parent.parent
 SQUAD_DIR = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/squad-v1.1-dev"))
@@ -29,7 +35,7 @@ SAMPLE_DIR = REPO / "data" / "sample"
 
 HASH_EMBEDDER = EmbedderSpec(kind="hash", dim=64)
 OPERATOR_TOKEN = "test-operator-token"  # noqa: S105 - a fixture value, not a secret
-OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}  # the header of an operator call
+OPERATOR = operator_header(OPERATOR_TOKEN)  # the header of an operator call
 
 
 def seed_documents(client: TestClient, count: int) -> None:
@@ -55,6 +61,18 @@ def migration(
     return MigrationRequest(target, Plan(**plan))
 
 
+@contextmanager
+def open_client(
+    settings: Settings, service: Switchover | None = None, *, documents: int = 0
+) -> Iterator[TestClient]:
+    """The app over ``settings`` (or over ``service``, which the caller opened and closes),
+    its lifespan running, with ``documents`` documents seeded by :func:`seed_documents`."""
+    with TestClient(create_app(settings, service=service)) as http:
+        if documents:
+            seed_documents(http, documents)
+        yield http
+
+
 def hash_settings(home: Path, factory: str = "Flat", **overrides: Any) -> Settings:
     spec = IndexSpec(name="v1", embedder=HASH_EMBEDDER, factory=factory)
     overrides.setdefault("operator_tokens", {"tester": OPERATOR_TOKEN})
@@ -66,6 +84,23 @@ def hash_settings(home: Path, factory: str = "Flat", **overrides: Any) -> Settin
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return hash_settings(tmp_path / "home")
+
+
+@pytest.fixture
+def app_service() -> Switchover | None:
+    """The service :func:`client` serves; None: the app opens its own over ``settings``."""
+    return None
+
+
+@pytest.fixture
+def client(
+    settings: Settings, app_service: Switchover | None, request: pytest.FixtureRequest
+) -> Iterator[TestClient]:
+    """The one HTTP client of the tests; a test or module marked ``documents(n)`` starts
+    with documents ``d0 .. d{n-1}`` written."""
+    marker = request.node.get_closest_marker("documents")
+    with open_client(settings, app_service, documents=marker.args[0] if marker else 0) as http:
+        yield http
 
 
 @pytest.fixture

@@ -24,6 +24,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def operator_header(token: str) -> dict[str, str]:
+    """The header of an operator call made with ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 class ServerProcess:
     """``switchover serve`` on a free loopback port; ``kill()`` sends SIGKILL.
 
@@ -49,6 +54,11 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = home.parent / f"{home.name}-server.log"
+
+    @property
+    def operator_header(self) -> dict[str, str]:
+        """The header of an operator call to this server."""
+        return operator_header(self.token)
 
     def start(self, timeout: float = 300.0) -> ServerProcess:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "SWITCHOVER_OPERATOR_TOKEN": self.token}

@@ -70,6 +70,12 @@ class Connections:
         with self._write_lock:
             self._writer.close()
 
+    def refuse_writes(self, on: bool = True) -> None:
+        """While ``on``, the writer refuses every write as a read-only database does
+        (SQLite's ``query_only``: "attempt to write a readonly database"); reads go on."""
+        with self._write_lock, storage_errors():
+            self._writer.execute(f"PRAGMA query_only = {int(on)}")
+
     def db(self) -> Database:
         """The connection for a read on this thread: inside ``atomic()`` the writer (it sees
         the transaction's own changes), else this thread's reader."""

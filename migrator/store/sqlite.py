@@ -38,5 +38,11 @@ class SqliteStore:
     def waits_within(self, budget: WaitBudget) -> AbstractContextManager[None]:
         return self._conns.waits_within(budget)
 
+    def refuse_writes(self, on: bool = True) -> None:
+        """While ``on``, every write fails as on a read-only database, and reads go on: a
+        home frozen for maintenance (a copy of the file being taken), or a test of a home
+        that refuses writes (as root, a read-only file mode would not stop one)."""
+        self._conns.refuse_writes(on)
+
     def close(self) -> None:
         self._conns.close()

@@ -1,29 +1,15 @@
-"""The one HTTP client of the API tests: the app over ``settings``, its lifespan running.
+"""Helpers of the API tests; their one HTTP client is ``tests/conftest.py``'s ``client``.
 
-A module (or a test) marked ``@pytest.mark.documents(n)`` gets ``n`` documents seeded
-first by :func:`tests.conftest.seed_documents`; :func:`seed_live_migration` adds an eval
-set and a planned migration for the tests that meet real things.
+:func:`service_of` reaches the facade behind a client; :func:`seed_live_migration` adds
+documents, an eval set and a planned migration for the tests that meet real things.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
-from migrator import Settings, Switchover
+from migrator import Switchover
 from tests.conftest import OPERATOR, SAMPLE_DIR, seed_documents
-
-
-@pytest.fixture
-def client(settings: Settings, request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as http:
-        marker = request.node.get_closest_marker("documents")
-        if marker is not None:
-            seed_documents(http, *marker.args)
-        yield http
 
 
 def service_of(client: TestClient) -> Switchover:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from migrator import Settings
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, open_client
 
 DOCS = [
     {"id": "a", "text": "lighthouse lamp keeper at the rocky coast", "metadata": {"n": 1}},
@@ -128,7 +127,7 @@ def test_bad_searches_get_422(client: TestClient, body: Any) -> None:
 
 def test_oversized_body_gets_413_and_changes_nothing(settings: Settings) -> None:
     small = replace(settings, limits=replace(settings.limits, max_body_bytes=1000))
-    with TestClient(create_app(small)) as client:
+    with open_client(small) as client:
         response = client.put(
             "/v1/documents", json={"documents": [{"id": "x", "text": "y" * 2000}]}
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,18 +11,17 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
-from api import create_app
 from evals import load_dataset
 from migrator import Settings
 from migrator.guardrails import FIELDS, Setting
 from tests.api.conftest import service_of
-from tests.conftest import OPERATOR, SAMPLE_DIR
+from tests.conftest import OPERATOR, SAMPLE_DIR, open_client
 
 pytestmark = pytest.mark.documents(40)
 
 
 @pytest.fixture
-def client(client: TestClient) -> TestClient:
+def migrated(client: TestClient) -> TestClient:
     """The shared client, with a migration to ``v2`` (HNSW) backfilled: two live indexes."""
     body = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
     mid = client.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
@@ -32,27 +30,29 @@ def client(client: TestClient) -> TestClient:
     return client
 
 
-def ef_search(client: TestClient) -> int | None:
-    index = next(i for i in client.get("/v1/indexes").json()["indexes"] if i["name"] == "v2")
+def ef_search(http: TestClient) -> int | None:
+    index = next(i for i in http.get("/v1/indexes").json()["indexes"] if i["name"] == "v2")
     value: int | None = index["search_params"]["ef_search"]
     return value
 
 
-def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> None:
-    assert client.get("/v1/config", headers=OPERATOR).json()["version"] == 0
-    first = client.put(
+def test_set_takes_effect_at_once_and_revert_restores_it(migrated: TestClient) -> None:
+    assert migrated.get("/v1/config", headers=OPERATOR).json()["version"] == 0
+    first = migrated.put(
         "/v1/config",
         json={"indexes": {"v2": {"ef_search": 128}}, "reason": "more recall"},
         headers=OPERATOR,
     )
     assert first.status_code == 200
-    assert ef_search(client) == 128
-    second = client.put("/v1/config", json={"indexes": {"v2": {"ef_search": 16}}}, headers=OPERATOR)
-    assert ef_search(client) == 16
-    reverted = client.post("/v1/config/revert", headers=OPERATOR)
+    assert ef_search(migrated) == 128
+    second = migrated.put(
+        "/v1/config", json={"indexes": {"v2": {"ef_search": 16}}}, headers=OPERATOR
+    )
+    assert ef_search(migrated) == 16
+    reverted = migrated.post("/v1/config/revert", headers=OPERATOR)
     assert reverted.status_code == 200
-    assert ef_search(client) == 128, "the previous search parameters, at once"
-    history = client.get("/v1/config/history", headers=OPERATOR).json()["versions"]
+    assert ef_search(migrated) == 128, "the previous search parameters, at once"
+    history = migrated.get("/v1/config/history", headers=OPERATOR).json()["versions"]
     assert [v["reason"] for v in history] == [
         f"revert to version {first.json()['version']}",
         "set",
@@ -63,14 +63,16 @@ def test_set_takes_effect_at_once_and_revert_restores_it(client: TestClient) -> 
     assert second.json()["version"] == history[1]["version"]
 
 
-def test_migration_knobs_are_versioned_and_audited_on_the_timeline(client: TestClient) -> None:
-    client.put("/v1/config", json={"migration": {"shadow_sample": 0.9}}, headers=OPERATOR)
-    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
+def test_migration_knobs_are_versioned_and_audited_on_the_timeline(migrated: TestClient) -> None:
+    migrated.put("/v1/config", json={"migration": {"shadow_sample": 0.9}}, headers=OPERATOR)
+    status = migrated.get("/v1/migrations/current", headers=OPERATOR).json()
     assert status["plan"]["shadow_sample"] == 0.9
-    events = client.get(f"/v1/migrations/{status['id']}/events", headers=OPERATOR).json()["events"]
+    events = migrated.get(f"/v1/migrations/{status['id']}/events", headers=OPERATOR).json()[
+        "events"
+    ]
     assert events[-1]["reason"] == "plan: shadow_sample=0.9"
-    client.post("/v1/config/revert", headers=OPERATOR)
-    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
+    migrated.post("/v1/config/revert", headers=OPERATOR)
+    status = migrated.get("/v1/migrations/current", headers=OPERATOR).json()
     assert status["plan"]["shadow_sample"] == 0.1
 
 
@@ -86,24 +88,24 @@ def test_migration_knobs_are_versioned_and_audited_on_the_timeline(client: TestC
         {"surprise": 1},
     ],
 )
-def test_bad_config_changes_are_4xx_and_change_nothing(client: TestClient, body: object) -> None:
-    before = client.get("/v1/config", headers=OPERATOR).json()
-    response = client.put("/v1/config", json=body, headers=OPERATOR)
+def test_bad_config_changes_are_4xx_and_change_nothing(migrated: TestClient, body: object) -> None:
+    before = migrated.get("/v1/config", headers=OPERATOR).json()
+    response = migrated.put("/v1/config", json=body, headers=OPERATOR)
     assert 400 <= response.status_code < 500
-    after = client.get("/v1/config", headers=OPERATOR).json()
+    after = migrated.get("/v1/config", headers=OPERATOR).json()
     assert after == before
-    assert client.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
+    assert migrated.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
 
 
-def test_config_needs_the_operator_token(client: TestClient) -> None:
-    assert client.get("/v1/config").status_code == 401
-    assert client.put("/v1/config", json={"indexes": {}}).status_code == 401
-    assert client.post("/v1/config/revert").status_code == 401
+def test_config_needs_the_operator_token(migrated: TestClient) -> None:
+    assert migrated.get("/v1/config").status_code == 401
+    assert migrated.put("/v1/config", json={"indexes": {}}).status_code == 401
+    assert migrated.post("/v1/config/revert").status_code == 401
 
 
 def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> None:
     data = load_dataset(SAMPLE_DIR)
-    with TestClient(create_app(settings)) as c:
+    with open_client(settings) as c:
         docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
         c.put("/v1/documents", json={"documents": docs})
         body = {"target": {"name": "v2", "factory": "IVF8,Flat", "search_params": {"nprobe": 1}}}
@@ -140,11 +142,11 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         assert history[0]["config"]["indexes"]["v2"]["nprobe"] == 1
 
 
-def send(client: TestClient, method: str, url: str, body: object) -> Response:
+def send(http: TestClient, method: str, url: str, body: object) -> Response:
     """``body`` as JSON with NaN and Infinity spelled as Python's encoder does (the client's
     own encoder refuses them; the server's JSON parser accepts them)."""
     headers = {**OPERATOR, "Content-Type": "application/json"}
-    return client.request(method, url, content=json.dumps(body), headers=headers)
+    return http.request(method, url, content=json.dumps(body), headers=headers)
 
 
 BAD_GUARDRAILS = [
@@ -157,33 +159,32 @@ BAD_GUARDRAILS = [
 
 @pytest.mark.parametrize("guardrails", BAD_GUARDRAILS)
 def test_guardrail_values_that_would_stop_the_watchdog_are_refused_everywhere(
-    client: TestClient, guardrails: dict[str, object]
+    migrated: TestClient, guardrails: dict[str, object]
 ) -> None:
     """PUT /v1/config and PATCH plan both refuse them with a 422 naming the field."""
-    mid = client.get("/v1/migrations/current", headers=OPERATOR).json()["id"]
-    before = client.get("/v1/config", headers=OPERATOR).json()
+    mid = migrated.get("/v1/migrations/current", headers=OPERATOR).json()["id"]
+    before = migrated.get("/v1/config", headers=OPERATOR).json()
     field = next(iter(guardrails))
-    put = send(client, "PUT", "/v1/config", {"migration": {"guardrails": guardrails}})
-    patch = send(client, "PATCH", f"/v1/migrations/{mid}/plan", {"guardrails": guardrails})
+    put = send(migrated, "PUT", "/v1/config", {"migration": {"guardrails": guardrails}})
+    patch = send(migrated, "PATCH", f"/v1/migrations/{mid}/plan", {"guardrails": guardrails})
     for response in (put, patch):
         assert response.status_code == 422, response.text
         assert f"guardrails.{field}." in response.json()["error"]["message"]
-    assert client.get("/v1/config", headers=OPERATOR).json() == before
-    events = client.get(f"/v1/migrations/{mid}/events", headers=OPERATOR).json()["events"]
+    assert migrated.get("/v1/config", headers=OPERATOR).json() == before
+    events = migrated.get(f"/v1/migrations/{mid}/events", headers=OPERATOR).json()["events"]
     assert [e["reason"] for e in events if e["reason"].startswith("plan:")] == []
 
 
 @pytest.mark.parametrize("guardrails", BAD_GUARDRAILS)
 def test_a_migration_with_such_guardrails_is_not_created(
-    settings: Settings, guardrails: dict[str, object]
+    client: TestClient, guardrails: dict[str, object]
 ) -> None:
-    with TestClient(create_app(settings)) as c:
-        body = {"target": {"name": "v2", "factory": "Flat"}, "guardrails": guardrails}
-        response = send(c, "POST", "/v1/migrations", body)
-        assert response.status_code == 422, response.text
-        assert "guardrails." in response.json()["error"]["message"]
-        assert c.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
-        assert [i["name"] for i in c.get("/v1/indexes").json()["indexes"]] == ["v1"]
+    body = {"target": {"name": "v2", "factory": "Flat"}, "guardrails": guardrails}
+    response = send(client, "POST", "/v1/migrations", body)
+    assert response.status_code == 422, response.text
+    assert "guardrails." in response.json()["error"]["message"]
+    assert client.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
+    assert [i["name"] for i in client.get("/v1/indexes").json()["indexes"]] == ["v1"]
 
 
 NAN, INF = float("nan"), float("inf")
@@ -217,23 +218,25 @@ BAD_KNOBS = [
 
 @pytest.mark.parametrize(("key", "value"), BAD_KNOBS)
 def test_put_config_refuses_a_bad_migration_knob_by_name(
-    client: TestClient, key: str, value: object
+    migrated: TestClient, key: str, value: object
 ) -> None:
-    before = client.get("/v1/config", headers=OPERATOR).json()
-    response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
+    before = migrated.get("/v1/config", headers=OPERATOR).json()
+    response = send(migrated, "PUT", "/v1/config", {"migration": {key: value}})
     assert response.status_code == 422, response.text
     assert key in response.json()["error"]["message"]
-    assert client.get("/v1/config", headers=OPERATOR).json() == before
-    assert client.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
+    assert migrated.get("/v1/config", headers=OPERATOR).json() == before
+    assert migrated.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
 
 
 @pytest.mark.parametrize(("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None])
-def test_patch_plan_refuses_a_bad_knob_by_name(client: TestClient, key: str, value: object) -> None:
-    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
-    response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
+def test_patch_plan_refuses_a_bad_knob_by_name(
+    migrated: TestClient, key: str, value: object
+) -> None:
+    status = migrated.get("/v1/migrations/current", headers=OPERATOR).json()
+    response = send(migrated, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
     assert response.status_code == 422, response.text
     assert key in response.json()["error"]["message"]
-    after = client.get("/v1/migrations/current", headers=OPERATOR).json()
+    after = migrated.get("/v1/migrations/current", headers=OPERATOR).json()
     assert after["plan"] == status["plan"]
 
 
@@ -244,14 +247,13 @@ BAD_BATCHES = [("backfill_batch", v) for v in (2.5, 128.0, True, 0, 5000, 10**30
     ("key", "value"), [(k, v) for k, v in BAD_KNOBS if v is not None] + BAD_BATCHES
 )
 def test_a_migration_with_a_bad_plan_value_is_not_created(
-    settings: Settings, key: str, value: object
+    client: TestClient, key: str, value: object
 ) -> None:
-    with TestClient(create_app(settings)) as c:
-        body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
-        response = send(c, "POST", "/v1/migrations", body)
-        assert response.status_code == 422, response.text
-        assert key in response.json()["error"]["message"]
-        assert c.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
+    body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
+    response = send(client, "POST", "/v1/migrations", body)
+    assert response.status_code == 422, response.text
+    assert key in response.json()["error"]["message"]
+    assert client.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -268,19 +270,19 @@ def test_a_migration_with_a_bad_plan_value_is_not_created(
     ],
 )
 def test_search_params_must_be_known_integers_in_range(
-    client: TestClient, params: dict[str, object]
+    migrated: TestClient, params: dict[str, object]
 ) -> None:
-    before = client.get("/v1/config", headers=OPERATOR).json()
-    response = send(client, "PUT", "/v1/config", {"indexes": {"v2": params}})
+    before = migrated.get("/v1/config", headers=OPERATOR).json()
+    response = send(migrated, "PUT", "/v1/config", {"indexes": {"v2": params}})
     assert response.status_code == 422, response.text
     assert next(iter(params)) in response.json()["error"]["message"]
-    assert client.get("/v1/config", headers=OPERATOR).json() == before
+    assert migrated.get("/v1/config", headers=OPERATOR).json() == before
 
 
-def test_good_knobs_still_apply(client: TestClient) -> None:
+def test_good_knobs_still_apply(migrated: TestClient) -> None:
     change = {"migration": {"canary_steps": [2, 10.5, 100 - 1e-9], "shadow_sample": 1}}
-    assert client.put("/v1/config", json=change, headers=OPERATOR).status_code == 200
-    plan = client.get("/v1/migrations/current", headers=OPERATOR).json()["plan"]
+    assert migrated.put("/v1/config", json=change, headers=OPERATOR).status_code == 200
+    plan = migrated.get("/v1/migrations/current", headers=OPERATOR).json()["plan"]
     assert plan["canary_steps"] == [2.0, 10.5, 100 - 1e-9]
     assert plan["shadow_sample"] == 1.0
 
@@ -351,51 +353,45 @@ _FUZZ = fuzz_settings(
 )
 
 
-def unchanged(client: TestClient, before: dict[str, object]) -> None:
-    assert client.get("/v1/config", headers=OPERATOR).json() == before
-    assert client.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
+def unchanged(http: TestClient, before: dict[str, object]) -> None:
+    assert http.get("/v1/config", headers=OPERATOR).json() == before
+    assert http.get("/v1/config/history", headers=OPERATOR).json()["versions"] == []
 
 
 @_FUZZ
 @given(data=st.data())
 def test_type_confusion_in_put_config_and_patch_plan_is_a_4xx_that_changes_nothing(
-    client: TestClient, data: st.DataObject
+    migrated: TestClient, data: st.DataObject
 ) -> None:
-    status = client.get("/v1/migrations/current", headers=OPERATOR).json()
-    before = client.get("/v1/config", headers=OPERATOR).json()
+    status = migrated.get("/v1/migrations/current", headers=OPERATOR).json()
+    before = migrated.get("/v1/config", headers=OPERATOR).json()
     where = data.draw(st.sampled_from(["knob", "index", "patch"]))
     if where == "index":
         body: object = {"indexes": {"v2": data.draw(_BAD_PARAM)}}
-        response = send(client, "PUT", "/v1/config", body)
+        response = send(migrated, "PUT", "/v1/config", body)
     else:
         key = data.draw(st.sampled_from(_KNOBS))
         value = data.draw(bad_knob(key, null_is_bad=where == "knob"))
         if where == "knob":
-            response = send(client, "PUT", "/v1/config", {"migration": {key: value}})
+            response = send(migrated, "PUT", "/v1/config", {"migration": {key: value}})
         else:
-            response = send(client, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
+            response = send(migrated, "PATCH", f"/v1/migrations/{status['id']}/plan", {key: value})
     assert 400 <= response.status_code < 500, response.text
     assert set(response.json()["error"]) >= {"type", "message"}
-    unchanged(client, before)
-    after = client.get("/v1/migrations/current", headers=OPERATOR).json()
+    unchanged(migrated, before)
+    after = migrated.get("/v1/migrations/current", headers=OPERATOR).json()
     assert after["plan"] == status["plan"]
-
-
-@pytest.fixture
-def empty_client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 @_FUZZ
 @given(data=st.data())
 def test_type_confusion_in_a_new_migration_is_a_4xx_that_creates_nothing(
-    empty_client: TestClient, data: st.DataObject
+    client: TestClient, data: st.DataObject
 ) -> None:
     key = data.draw(st.sampled_from([*_KNOBS, "backfill_batch"]))
     value = data.draw(bad_knob(key, null_is_bad=False))  # null means "the default" here
     body = {"target": {"name": "v2", "factory": "Flat"}, key: value}
-    response = send(empty_client, "POST", "/v1/migrations", body)
+    response = send(client, "POST", "/v1/migrations", body)
     assert 400 <= response.status_code < 500, response.text
-    assert empty_client.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
-    assert [i["name"] for i in empty_client.get("/v1/indexes").json()["indexes"]] == ["v1"]
+    assert client.get("/v1/migrations/current", headers=OPERATOR).status_code == 404
+    assert [i["name"] for i in client.get("/v1/indexes").json()["indexes"]] == ["v1"]

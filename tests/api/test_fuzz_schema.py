@@ -209,7 +209,7 @@ def test_real_server_with_the_real_model_over_http(tmp_path: Path) -> None:
     """The same checks against ``switchover serve`` (MiniLM, uvicorn) over a socket."""
     home = tmp_path / "home"
     with ServerProcess(home, token="fuzz-token", eval_data_roots=[SAMPLE_DIR]) as server:  # noqa: S106 - a test token
-        auth = {"Authorization": "Bearer fuzz-token"}
+        auth = server.operator_header
         docs = [{"id": f"d{i}", "text": f"lighthouse lamp and tide number {i}"} for i in range(20)]
         assert httpx.put(
             f"{server.url}/v1/documents", json={"documents": docs}, timeout=60

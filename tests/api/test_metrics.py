@@ -10,13 +10,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from api import create_app
 from api.metrics import ServiceCollector
 from evals import load_dataset
 from indexes.errors import StorageError
 from migrator import Settings, Switchover
 from tests.api.conftest import service_of
-from tests.conftest import OPERATOR, SAMPLE_DIR
+from tests.conftest import OPERATOR, SAMPLE_DIR, open_client
 
 TARGET = {"target": {"name": "v2", "factory": "HNSW32,Flat"}}
 PHASES = (
@@ -201,7 +200,7 @@ def test_rollbacks_of_ended_migrations_still_count(client: TestClient) -> None:
 
 
 def test_recall_gauges_match_the_newest_eval_run(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with open_client(settings) as client:
         data = load_dataset(SAMPLE_DIR)
         docs = [{"id": d.id, "text": d.embedding_text()} for d in data.corpus]
         client.put("/v1/documents", json={"documents": docs})
@@ -243,10 +242,10 @@ def test_a_failing_part_is_logged_and_the_rest_still_reports(
 
 
 def test_two_apps_in_one_process_keep_their_own_registries(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as first:
+    with open_client(settings) as first:
         first.post("/v1/search", json={"query": "lamp"})
         first.post("/v1/search", json={"query": "lamp"})
-    with TestClient(create_app(settings)) as second:
+    with open_client(settings) as second:
         second.post("/v1/search", json={"query": "lamp"})
         samples = scrape(second)
     route = {"route": "/v1/search", "method": "POST", "status": "200"}

@@ -21,11 +21,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from indexes import IndexSpec
 from indexes.errors import InvalidInputError
 from tests.api.conftest import seed_live_migration
-from tests.conftest import OPERATOR, hash_settings
+from tests.conftest import OPERATOR, hash_settings, open_client
 
 MIB = 1024 * 1024
 LIMIT = 16 * MIB  # the default max_body_bytes: the point is that the default is safe
@@ -34,17 +33,20 @@ ALLOCATED_BYTES = 160 * MIB  # Python allocations while one request is answered,
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the whole module, with a live migration (plan routes answer): its tests
+    send bodies up to the 16 MiB limit that are refused, and the few writes use ids of their
+    own, so they share it rather than start one app each (the shared ``client`` is per test)."""
     settings = hash_settings(tmp_path_factory.mktemp("cost") / "home")
     assert settings.limits.max_body_bytes == LIMIT
-    with TestClient(create_app(settings)) as c:
-        seed_live_migration(c, documents=10, sample=5)  # a live migration: plan routes answer
+    with open_client(settings) as c:
+        seed_live_migration(c, documents=10, sample=5)
         yield c
 
 
-def send(client: TestClient, method: str, path: str, body: bytes) -> httpx.Response:
+def send(http: TestClient, method: str, path: str, body: bytes) -> httpx.Response:
     headers = {**OPERATOR, "content-type": "application/json"}
-    return client.request(method, path, content=body, headers=headers)
+    return http.request(method, path, content=body, headers=headers)
 
 
 def fill(prefix: str, item: str, suffix: str, size: int = LIMIT) -> bytes:
@@ -142,14 +144,14 @@ JUST_UNDER: list[tuple[str, str, str, Make]] = [
     ],
 )
 def test_a_pathological_body_within_the_byte_limit_is_refused_cheaply(
-    client: TestClient, method: str, path: str, make: Callable[[], bytes]
+    live: TestClient, method: str, path: str, make: Callable[[], bytes]
 ) -> None:
     body = make()  # built here, not at collection: some are 16 MiB
     assert len(body) <= LIMIT
-    before = client.get("/healthz").json()
+    before = live.get("/healthz").json()
     tracemalloc.start()
     try:
-        response = send(client, method, path, body)
+        response = send(live, method, path, body)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -159,10 +161,10 @@ def test_a_pathological_body_within_the_byte_limit_is_refused_cheaply(
     assert error["type"] in {"invalid_input", "not_found"}
     assert error["message"]
     assert peak < ALLOCATED_BYTES, f"{peak / MIB:.0f} MiB allocated"
-    assert client.get("/healthz").json() == before
+    assert live.get("/healthz").json() == before
 
 
-def test_json_nesting_values_and_non_numbers_are_refused_before_parsing(client: TestClient) -> None:
+def test_json_nesting_values_and_non_numbers_are_refused_before_parsing(live: TestClient) -> None:
     """The refusal names the bound the body broke (and the 422 is the usual error body)."""
     cases = {
         "nests deeper than 64": documents(nested(100)),
@@ -171,7 +173,7 @@ def test_json_nesting_values_and_non_numbers_are_refused_before_parsing(client: 
         "NaN and Infinity are not JSON": documents('{"n":NaN}'),
     }
     for words, body in cases.items():
-        response = send(client, "PUT", "/v1/documents", body)
+        response = send(live, "PUT", "/v1/documents", body)
         assert response.status_code == 422, response.text[:300]
         assert response.json()["error"]["type"] == "invalid_input"
         assert words in response.json()["error"]["message"]
@@ -181,7 +183,7 @@ def test_json_nesting_values_and_non_numbers_are_refused_before_parsing(client: 
     "number", ["1e999999", "-1e400", "1.5E+309", "1" + "0" * 400, "-" + "9" * 320 + ".5"]
 )
 def test_a_number_beyond_the_range_of_a_64_bit_float_is_refused_before_parsing(
-    client: TestClient, number: str
+    live: TestClient, number: str
 ) -> None:
     """Python reads 1e999999 as inf and a 400-digit integer exactly; float() of that integer
     raises OverflowError wherever a number is checked or compared as a float (a 500)."""
@@ -190,26 +192,26 @@ def test_a_number_beyond_the_range_of_a_64_bit_float_is_refused_before_parsing(
         ("PUT", DOCS, documents('{"n":' + number + "}")),
         ("PATCH", PLAN, in_plan),
     ):
-        response = send(client, method, path, body)
+        response = send(live, method, path, body)
         assert response.status_code == 422, response.text[:300]
         assert "beyond the range of a 64-bit float" in response.json()["error"]["message"]
 
 
-def test_numbers_within_the_float_range_are_read_as_they_are(client: TestClient) -> None:
+def test_numbers_within_the_float_range_are_read_as_they_are(live: TestClient) -> None:
     metadata = {"big": 10**300, "small": 1e-300, "max": 1.7976931348623157e308, "tiny": 5e-324}
     body = {"documents": [{"id": "numbers", "text": "t", "metadata": metadata}]}
-    assert client.put("/v1/documents", json=body).status_code == 200
-    assert client.get("/v1/documents/numbers").json()["metadata"] == metadata
+    assert live.put("/v1/documents", json=body).status_code == 200
+    assert live.get("/v1/documents/numbers").json()["metadata"] == metadata
 
 
-def test_bounds_count_json_structure_not_characters_inside_strings(client: TestClient) -> None:
+def test_bounds_count_json_structure_not_characters_inside_strings(live: TestClient) -> None:
     """Brackets, commas, colons, escaped quotes and the words NaN and Infinity inside strings
     are text: a document made of them is written and reads back unchanged."""
     text = '[[[{{{ ,,,:::"\\"NaN Infinity ' * 1_000 + "\\" * 3
     metadata = {"k" * 3: "]]]}}}" * 100, "\\": '"', "q": "NaN"}
     body = {"documents": [{"id": "brackets", "text": text, "metadata": metadata}]}
-    assert client.put("/v1/documents", json=body).status_code == 200
-    doc = client.get("/v1/documents/brackets").json()
+    assert live.put("/v1/documents", json=body).status_code == 200
+    doc = live.get("/v1/documents/brackets").json()
     assert (doc["text"], doc["metadata"]) == (text, metadata)
 
 
@@ -218,7 +220,7 @@ def test_a_batch_over_the_configured_limit_is_one_problem_found_before_its_docum
 ) -> None:
     settings = hash_settings(tmp_path / "home")
     settings = replace(settings, limits=replace(settings.limits, max_batch=4))
-    with TestClient(create_app(settings)) as client:
+    with open_client(settings) as client:
         over = client.put("/v1/documents", json={"documents": [{}] * 5})
         assert over.status_code == 422
         error = over.json()["error"]
@@ -228,9 +230,9 @@ def test_a_batch_over_the_configured_limit_is_one_problem_found_before_its_docum
         assert within["problems"] == 8  # id and text missing in each: the documents are checked
 
 
-def test_a_422_lists_at_most_20_problems_and_counts_them(client: TestClient) -> None:
+def test_a_422_lists_at_most_20_problems_and_counts_them(live: TestClient) -> None:
     body = {"documents": [{"id": i, "text": i} for i in range(256)]}  # 512 problems
-    response = client.put("/v1/documents", json=body)
+    response = live.put("/v1/documents", json=body)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["problems"] == 512
@@ -239,9 +241,9 @@ def test_a_422_lists_at_most_20_problems_and_counts_them(client: TestClient) -> 
     assert error["message"].endswith("(and 511 more)")
 
 
-def test_error_messages_are_clipped_however_long_the_input_they_quote(client: TestClient) -> None:
+def test_error_messages_are_clipped_however_long_the_input_they_quote(live: TestClient) -> None:
     name = "e" * 100_000
-    response = client.post("/v1/evals", json={"eval_set": name}, headers=OPERATOR)
+    response = live.post("/v1/evals", json={"eval_set": name}, headers=OPERATOR)
     assert response.status_code == 404
     message = response.json()["error"]["message"]
     assert message.startswith("eval set 'eee")
@@ -249,31 +251,31 @@ def test_error_messages_are_clipped_however_long_the_input_they_quote(client: Te
     assert "characters)" in message  # says it was clipped, and from how long
 
 
-def test_a_validation_detail_quoting_a_huge_key_is_clipped(client: TestClient) -> None:
+def test_a_validation_detail_quoting_a_huge_key_is_clipped(live: TestClient) -> None:
     key = "k" * 100_000
     body = json.dumps({"documents": [{"id": "x", "text": "t", key: 1}]}).encode()
-    response = send(client, "PUT", "/v1/documents", body)
+    response = send(live, "PUT", "/v1/documents", body)
     assert response.status_code == 422
     assert len(response.content) < 2_000
     (detail,) = response.json()["error"]["details"]
     assert detail["loc"].startswith("body.documents.0.kkk")
 
 
-def test_many_unknown_fields_are_one_problem(client: TestClient) -> None:
+def test_many_unknown_fields_are_one_problem(live: TestClient) -> None:
     document: dict[str, Any] = {"id": "x", "text": "t"} | {f"x{i}": i for i in range(1_000)}
-    response = client.put("/v1/documents", json={"documents": [document]})
+    response = live.put("/v1/documents", json={"documents": [document]})
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["problems"] == 1
     assert "1000 unknown fields" in error["message"]
-    few = client.put("/v1/documents", json={"documents": [{"id": "x", "text": "t", "y": 1}]})
+    few = live.put("/v1/documents", json={"documents": [{"id": "x", "text": "t", "y": 1}]})
     assert few.json()["error"]["details"] == [
         {"loc": "body.documents.0.y", "msg": "Extra inputs are not permitted"}
     ]
 
 
-def test_the_schema_states_the_collection_bounds(client: TestClient) -> None:
-    models = client.get("/openapi.json").json()["components"]["schemas"]
+def test_the_schema_states_the_collection_bounds(live: TestClient) -> None:
+    models = live.get("/openapi.json").json()["components"]["schemas"]
     assert models["UpsertBody"]["properties"]["documents"]["maxItems"] == 256
     for model in ("MigrationBody", "PlanBody"):
         steps = models[model]["properties"]["canary_steps"]["anyOf"][0]
@@ -292,10 +294,10 @@ def test_a_long_index_factory_is_refused_before_faiss_parses_it() -> None:
 
 
 def test_a_long_index_factory_in_a_migration_is_a_422_and_the_server_lives(
-    client: TestClient,
+    live: TestClient,
 ) -> None:
     body = {"target": {"name": "v3", "factory": LONG_FACTORY}}
-    response = client.post("/v1/migrations", json=body, headers=OPERATOR)
+    response = live.post("/v1/migrations", json=body, headers=OPERATOR)
     assert response.status_code == 422
     assert "the limit is 256" in response.json()["error"]["message"]
-    assert client.get("/healthz").status_code == 200
+    assert live.get("/healthz").status_code == 200

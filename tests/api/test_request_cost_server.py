@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         '[default_index]\nname = "v1"\n[default_index.embedder]\nkind = "hash"\ndim = 64\n'
     )
     with ServerProcess(home) as server:
-        auth = {"Authorization": f"Bearer {server.token}"}
+        auth = server.operator_header
         docs = [{"id": f"d{i}", "text": f"lamp tide gear {i}"} for i in range(10)]
         assert httpx.put(f"{server.url}/v1/documents", json={"documents": docs}).is_success
         target = {"target": {"name": "v2", "factory": "Flat"}}
@@ -94,7 +94,7 @@ def test_no_body_within_the_byte_limit_costs_the_server_200_mb(
     assert len(body) <= LIMIT
     assert server.proc is not None
     pid = server.proc.pid
-    headers = {"Authorization": f"Bearer {server.token}", "content-type": "application/json"}
+    headers = {**server.operator_header, "content-type": "application/json"}
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS := current RSS
     before_kb = status_kb(pid, "VmRSS")
     with HealthPoller(server.url) as health, httpx.Client(timeout=120) as http:

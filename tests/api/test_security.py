@@ -38,7 +38,7 @@ from api import create_app
 from api.auth import OperatorRoute
 from migrator import Settings
 from tests.api.conftest import seed_live_migration, service_of
-from tests.conftest import OPERATOR, OPERATOR_TOKEN, REPO, SAMPLE_DIR, hash_settings
+from tests.conftest import OPERATOR, OPERATOR_TOKEN, REPO, SAMPLE_DIR, hash_settings, open_client
 
 # Routes anyone may call: retrieval, health, metrics, the status page and the schema itself.
 PUBLIC = {
@@ -154,7 +154,7 @@ def files_under(root: Path) -> set[str]:
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
     """One seeded app for the refusal tests: none of them may change it."""
     home = tmp_path_factory.mktemp("security") / "home"
-    with TestClient(create_app(hash_settings(home))) as client:
+    with open_client(hash_settings(home)) as client:
         seed_live_migration(client, documents=30, sample=10)
         yield client, home
 
@@ -273,7 +273,7 @@ def test_tokens_are_compared_in_constant_time(
 
 def test_each_operator_token_names_its_operator(tmp_path: Path) -> None:
     tokens = {"alice": "alice-token", "bob": "bob-token"}
-    with TestClient(create_app(hash_settings(tmp_path / "home", operator_tokens=tokens))) as c:
+    with open_client(hash_settings(tmp_path / "home", operator_tokens=tokens)) as c:
         c.put("/v1/documents", json={"documents": [{"id": "a", "text": "lamp"}]})
         for name, token in tokens.items():
             body = {"indexes": {"v1": {}}, "reason": f"by {name}"}
@@ -284,7 +284,7 @@ def test_each_operator_token_names_its_operator(tmp_path: Path) -> None:
 
 
 def test_a_server_with_no_tokens_refuses_every_operator_call(tmp_path: Path) -> None:
-    with TestClient(create_app(hash_settings(tmp_path / "home", operator_tokens={}))) as c:
+    with open_client(hash_settings(tmp_path / "home", operator_tokens={})) as c:
         for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer x"}):
             assert c.get("/v1/config", headers=headers).status_code == 401
 
@@ -301,7 +301,7 @@ def small(tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]:
         settings,
         limits=replace(settings.limits, max_query_chars=20, max_k=5, **SMALL),
     )
-    with TestClient(create_app(settings)) as c:
+    with open_client(settings) as c:
         c.put("/v1/documents", json={"documents": [{"id": "a", "text": "lamp"}]})
         yield c, settings
 
@@ -480,7 +480,7 @@ HOSTILE_NAMES = [
 @pytest.fixture
 def jail(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     home = tmp_path / "jail" / "home"
-    with TestClient(create_app(hash_settings(home))) as c:
+    with open_client(hash_settings(home)) as c:
         c.put("/v1/documents", json={"documents": [{"id": "a", "text": "lamp"}]})
         yield c, tmp_path
 

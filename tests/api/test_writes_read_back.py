@@ -7,22 +7,20 @@ adapter refuses the same documents, over HTTP with a 422.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from indexes.errors import InvalidInputError
 from migrator import DocumentIn, Settings, Switchover
 from tests.conftest import OPERATOR
 
 
 @pytest.fixture
-def client(service: Switchover) -> Iterator[TestClient]:
-    with TestClient(create_app(service.settings, service=service)) as c:
-        yield c
+def app_service(service: Switchover) -> Switchover:
+    """The shared ``client`` serves ``service``, which the tests also read directly."""
+    return service
 
 
 def nested(depth: int) -> dict[str, Any]:

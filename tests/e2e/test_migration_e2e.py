@@ -23,7 +23,7 @@ import pytest
 from api.cli.demo import distinct_note
 from evals import load_dataset
 from tests.conftest import REPO, squad_dir
-from tests.server import ServerProcess
+from tests.server import ServerProcess, operator_header
 
 pytestmark = pytest.mark.slow
 
@@ -90,8 +90,7 @@ def cli(server: ServerProcess, *args: str) -> str:
 
 
 def status(http: httpx.Client, token: str) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
-    response = http.get("/v1/migrations/current", headers=headers)
+    response = http.get("/v1/migrations/current", headers=operator_header(token))
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -236,9 +235,9 @@ def test_rollback_mid_canary_keeps_writes_on_both_indexes(tmp_path: Path) -> Non
             ).json()
             assert hits["served_by"] == index
             assert hits["hits"][0]["id"] == "after-rollback"
-        events = http.get(
-            "/v1/migrations/1/events", headers={"Authorization": f"Bearer {server.token}"}
-        ).json()["events"]
+        events = http.get("/v1/migrations/1/events", headers=server.operator_header).json()[
+            "events"
+        ]
         assert events[-1]["to_phase"] == "rolled_back"
         assert events[-1]["reason"] == "operator saw a recall dip"
 
@@ -248,7 +247,7 @@ def test_sigkill_during_backfill_then_restart_resumes_to_exactly_the_source(
 ) -> None:
     docs = passages()
     server = ServerProcess(tmp_path / "home")
-    headers = {"Authorization": f"Bearer {server.token}"}
+    headers = server.operator_header
     try:
         server.start()
         with httpx.Client(base_url=server.url, timeout=600) as http:

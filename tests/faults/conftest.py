@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api import create_app
 from migrator import Settings, Switchover
 from tests.conftest import hash_settings
 from tests.faults.faults import FaultyEmbedder, docs
@@ -17,13 +15,14 @@ TARGET_TIMEOUT_S = 0.25  # how long a request waits for the target (the product 
 
 
 @pytest.fixture
-def fault_settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path) -> Settings:
+    """The shared settings with a short target timeout (the shared ``client`` uses them)."""
     return hash_settings(tmp_path / "home", target_timeout_s=TARGET_TIMEOUT_S)
 
 
 @pytest.fixture
-def svc(fault_settings: Settings) -> Iterator[Switchover]:
-    service = Switchover(fault_settings)
+def svc(settings: Settings) -> Iterator[Switchover]:
+    service = Switchover(settings)
     service.upsert(docs(range(60)))
     yield service
     for runtime in service.registry.all():  # a fault left on must not hang the shutdown
@@ -33,7 +32,6 @@ def svc(fault_settings: Settings) -> Iterator[Switchover]:
 
 
 @pytest.fixture
-def client(fault_settings: Settings, svc: Switchover) -> Iterator[TestClient]:
-    """The HTTP API over ``svc`` (which the test may put faults into)."""
-    with TestClient(create_app(fault_settings, service=svc)) as http:
-        yield http
+def app_service(svc: Switchover) -> Switchover:
+    """The shared ``client`` serves ``svc``, which the tests put faults into."""
+    return svc

@@ -13,22 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api import create_app
 from indexes import load_latest_snapshot
 from indexes.errors import StorageError
 from migrator import ActionRequest, Settings, Switchover
 from migrator.store.catalog import CatalogTable
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, open_client
 from tests.faults.faults import assert_converged, docs, put_body, start_canary, text_of
 from tests.faults.test_snapshot_faults import disk_full
 
 
 @pytest.fixture
-def cutover(fault_settings: Settings) -> Iterator[tuple[Switchover, int]]:
+def cutover(settings: Settings) -> Iterator[tuple[Switchover, int]]:
     """A migration v1 -> v2 at cutover (layout change), 80 documents written."""
-    svc = Switchover(fault_settings)
+    svc = Switchover(settings)
     svc.upsert(docs(range(80)))
     mid, _ = start_canary(svc, 50, embedder=None)
     svc.migration_action(mid, "cutover", ActionRequest(override=True), "op")
@@ -38,10 +36,10 @@ def cutover(fault_settings: Settings) -> Iterator[tuple[Switchover, int]]:
 
 
 def test_finalize_whose_snapshots_hit_a_full_disk_after_the_commit_answers_finalized(
-    fault_settings: Settings, cutover: tuple[Switchover, int], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, cutover: tuple[Switchover, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc, mid = cutover
-    with TestClient(create_app(fault_settings, service=svc)) as client:
+    with open_client(settings, svc) as client:
         refused = disk_full(monkeypatch)
         answer = client.post(f"/v1/migrations/{mid}/finalize", headers=OPERATOR)
         assert answer.status_code == 200, answer.text
@@ -69,21 +67,19 @@ def test_finalize_whose_snapshots_hit_a_full_disk_after_the_commit_answers_final
         monkeypatch.undo()  # space freed: the next snapshot (here: at shutdown) writes it
         assert svc.registry.snapshot(svc.runtime("v2"), force=False, min_records=1) is not None
     entry = svc.runtime("v2").entry
-    snapshot = load_latest_snapshot(
-        fault_settings.snapshot_dir("v2"), entry.spec, entry.fingerprint
-    )
+    snapshot = load_latest_snapshot(settings.snapshot_dir("v2"), entry.spec, entry.fingerprint)
     assert snapshot is not None
     assert snapshot[1].applied_seq == svc.store.log.last_seq()
     assert_converged(svc, names=("v2",))
 
 
 def test_a_migration_whose_search_parameters_fail_after_its_commit_is_created_and_says_so(
-    fault_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def busy(*_: object) -> None:  # CatalogTable.set_search_params(self, name, params)
         raise StorageError("database error: database is locked (injected after the commit)")
 
-    with TestClient(create_app(fault_settings)) as client:
+    with open_client(settings) as client:
         assert client.put("/v1/documents", json=put_body(range(20))).status_code == 200
         monkeypatch.setattr(CatalogTable, "set_search_params", busy)
         body = {

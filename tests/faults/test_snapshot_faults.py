@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from indexes import load_latest_snapshot, snapshots
 from indexes.errors import ConflictError
 from migrator import ActionRequest, Settings, Switchover
 from migrator.backfill import Backfiller
 from migrator.migration import Backfill
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, open_client
 from tests.faults.faults import (
     assert_converged,
     docs,
@@ -52,10 +51,10 @@ def service_of(client: TestClient) -> Switchover:
 
 
 def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_everything(
-    fault_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    snapshot_dir = fault_settings.snapshot_dir("v1")
-    with TestClient(create_app(fault_settings)) as client:
+    snapshot_dir = settings.snapshot_dir("v1")
+    with open_client(settings) as client:
         assert client.put("/v1/documents", json=put_body(range(40))).status_code == 200
         good = client.post("/v1/indexes/v1/snapshot", headers=OPERATOR)
         assert good.status_code == 200
@@ -89,7 +88,7 @@ def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_every
     # leaving the block shut the service down: its final snapshot failed too, and said so
     assert "snapshot of v1 failed; the log still holds every write" in caplog.text
 
-    with TestClient(create_app(fault_settings)) as client:
+    with open_client(settings) as client:
         svc = service_of(client)  # restarted, the disk still full
         recovery = svc.registry.recovery["v1"]
         assert recovery["snapshot_seq"] == good_seq
@@ -101,16 +100,16 @@ def test_a_snapshot_that_hits_enospc_fails_no_write_and_a_restart_recovers_every
         monkeypatch.undo()  # space freed: snapshots work again
         assert client.post("/v1/indexes/v1/snapshot", headers=OPERATOR).status_code == 200
 
-    with TestClient(create_app(fault_settings)) as client:
+    with open_client(settings) as client:
         svc = service_of(client)
         assert svc.registry.recovery["v1"]["replayed_records"] == 0
         assert_converged(svc, names=("v1",))
 
 
 def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read(
-    fault_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    svc = Switchover(fault_settings)
+    svc = Switchover(settings)
     try:
         svc.upsert(docs(range(120)))
         mid, _ = start_canary(svc, 50)
@@ -118,7 +117,7 @@ def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read
     finally:
         svc.close(snapshot=False)
     # the target's one snapshot, the backfill's checkpoint that its copies live in, rots
-    (newest,) = fault_settings.snapshot_dir("v2").iterdir()
+    (newest,) = settings.snapshot_dir("v2").iterdir()
     raw = bytearray((newest / "index.faiss").read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     (newest / "index.faiss").write_bytes(bytes(raw))
@@ -131,7 +130,7 @@ def test_a_target_snapshot_corrupted_on_disk_is_recopied_before_it_serves_a_read
         return run(self)
 
     monkeypatch.setattr(Backfiller, "run", gated)
-    again = Switchover(fault_settings)
+    again = Switchover(settings)
     again.start()  # the backfill runs again (held at the gate)
     try:
         status = again.current_migration()

@@ -30,10 +30,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from indexes.errors import StorageError
 from migrator import Settings, Switchover
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, open_client
 from tests.faults.faults import assert_converged, docs, put_body, text_of
 from tests.server import ServerProcess
 
@@ -99,13 +98,13 @@ class LockedByAnotherProcess:
 
 
 @pytest.fixture
-def locked_settings(fault_settings: Settings) -> Settings:
-    return replace(fault_settings, db_busy_timeout_s=BUSY_TIMEOUT_S)
+def locked_settings(settings: Settings) -> Settings:
+    return replace(settings, db_busy_timeout_s=BUSY_TIMEOUT_S)
 
 
 @pytest.fixture
 def api(locked_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(locked_settings)) as http:
+    with open_client(locked_settings) as http:
         assert http.put("/v1/documents", json=put_body(range(30))).status_code == 200
         yield http
 

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from migrator import Settings, Switchover
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import OPERATOR_TOKEN, open_client
 from tests.faults.conftest import TARGET_TIMEOUT_S
 from tests.faults.faults import (
     FaultyEmbedder,
@@ -89,7 +88,7 @@ def test_a_hanging_target_on_the_real_model_holds_up_no_client(tmp_path: Path) -
     try:
         svc.upsert(docs(range(60)))
         _, faulty = start_canary(svc, 50, factory="HNSW32,Flat", embedder=None)
-        with TestClient(create_app(settings, service=svc)) as client:
+        with open_client(settings, svc) as client:
             assert set(timed_searches(client)[0]) == {"v1", "v2"}
             svc.registry.start_background()
             faulty.fail("hang")

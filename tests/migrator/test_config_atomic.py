@@ -164,8 +164,7 @@ def test_a_server_killed_after_a_failed_config_commit_restarts_with_the_old_conf
 
 
 def operator_client(server: ServerProcess) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=60)
+    return httpx.Client(base_url=server.url, headers=server.operator_header, timeout=60)
 
 
 def ef_search(http: httpx.Client) -> int | None:

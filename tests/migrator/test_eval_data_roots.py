@@ -8,16 +8,14 @@ inside an allowed folder) that leads anywhere else the server can read is refuse
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from migrator import Settings, load_settings
-from tests.conftest import OPERATOR, SAMPLE_DIR, hash_settings
+from tests.conftest import OPERATOR, SAMPLE_DIR, hash_settings, open_client
 
 
 @pytest.fixture
@@ -34,10 +32,9 @@ def outside(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(tmp_path: Path, root: Path) -> Iterator[TestClient]:
-    settings = hash_settings(tmp_path / "home", eval_data_roots=(root,))
-    with TestClient(create_app(settings)) as http:
-        yield http
+def settings(tmp_path: Path, root: Path) -> Settings:
+    """One allowed data root (the shared ``client`` uses these settings)."""
+    return hash_settings(tmp_path / "home", eval_data_roots=(root,))
 
 
 def register(client: TestClient, path: Path | str) -> Any:
@@ -90,7 +87,7 @@ def test_the_default_data_root_is_the_homes_data_folder(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE_DIR, home / "data" / "sample")
     settings = hash_settings(home, eval_data_roots=None)  # the tests' helper sets roots
     assert settings.eval_roots == ((home / "data").resolve(),)
-    with TestClient(create_app(settings)) as http:
+    with open_client(settings) as http:
         assert register(http, home / "data" / "sample").status_code == 201
         assert register(http, SAMPLE_DIR).status_code == 422
 

@@ -9,41 +9,26 @@ transient wait (writes get a 503 with Retry-After), not a degraded home.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
-from migrator import Settings, Switchover
 from migrator.health import storage_reasons
 from migrator.store import SqliteStore
+from tests.api.conftest import service_of
 
 DOC = {"documents": [{"id": "a", "text": "lighthouses rotate their lamps"}]}
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as http:
-        assert http.put("/v1/documents", json=DOC).status_code == 200
-        yield http
-
-
 def make_database_read_only(client: TestClient, on: bool) -> None:
-    """The fault: SQLite refuses every write on the service's own connection.
-
-    Tests run as root, where chmod does not stop a write, so the database is made
-    read-only the way SQLite sees it: ``PRAGMA query_only`` on the writer connection
-    (private, but the only handle on that connection; the write path under test is real).
-    """
-    svc = client.app.state.service  # type: ignore[attr-defined]  # Starlette's untyped state
-    assert isinstance(svc, Switchover)
-    store = svc.store
+    """The fault: SQLite refuses every write on the service's own connection, as it does on
+    a read-only database (tests run as root, where a read-only file mode stops no write)."""
+    store = service_of(client).store
     assert isinstance(store, SqliteStore)
-    store._conns._writer.execute(f"PRAGMA query_only = {int(on)}")  # private: see the docstring
+    store.refuse_writes(on)
 
 
 def test_a_home_that_refuses_writes_is_degraded_while_reads_work(client: TestClient) -> None:
+    assert client.put("/v1/documents", json=DOC).status_code == 200
     healthy = client.get("/healthz").json()
     assert (healthy["status"], healthy["reasons"]) == ("ok", [])
 

@@ -46,22 +46,23 @@ def write_all(svc: Switchover, version: int) -> None:
 
 
 @pytest.fixture
-def hnsw_settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path) -> Settings:
+    """An HNSW primary (its deletes leave dead vectors); the shared ``client`` uses it."""
     return hash_settings(tmp_path / "home", factory=HNSW)
 
 
 @pytest.fixture
-def svc(hnsw_settings: Settings) -> Iterator[Switchover]:
+def svc(settings: Settings) -> Iterator[Switchover]:
     """An empty HNSW primary."""
-    service = Switchover(hnsw_settings)
+    service = Switchover(settings)
     yield service
     service.close(snapshot=False)
 
 
 @pytest.fixture
-def client(hnsw_settings: Settings, svc: Switchover) -> Iterator[TestClient]:
-    with TestClient(create_app(hnsw_settings, service=svc)) as http:
-        yield http
+def app_service(svc: Switchover) -> Switchover:
+    """The shared ``client`` serves ``svc``, which the tests also drive directly."""
+    return svc
 
 
 def churn(svc: Switchover) -> None:
@@ -226,11 +227,11 @@ def test_only_the_primary_is_rebuilt_and_one_migration_at_a_time(client: TestCli
 
 
 @pytest.fixture
-def served(hnsw_settings: Settings, svc: Switchover) -> Iterator[str]:
+def served(settings: Settings, svc: Switchover) -> Iterator[str]:
     """The app over ``svc`` on a loopback port, for the command line; yields its URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(hnsw_settings, service=svc), host="127.0.0.1", port=port, log_level="warning"
+        create_app(settings, service=svc), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

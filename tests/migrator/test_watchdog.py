@@ -75,7 +75,8 @@ def test_a_bad_target_is_rolled_back_automatically_with_its_evidence(svc: Switch
     assert judgement["margin"] == 0.02
     assert recall["eval_set_hash"] == svc.store.evals.get_set("sample").content_hash
     assert set(recall["fingerprints"]) == {"v1", "v2"}
-    assert event.metrics["eval_run"] is not None
+    run = svc.eval_run(event.metrics["eval_run"])  # the judgement's run, recorded with it
+    assert (run.migration_id, run.origin, run.decision) == (mid, "watchdog-rollback", "fail")
     # writes stay dual after the automatic rollback
     svc.upsert([DocumentIn("late", "quasar spectroscopy written after the rollback")])
     svc.search_pinned("v2", "quasar spectroscopy", 1)  # a pinned read catches the target up

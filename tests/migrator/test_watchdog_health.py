@@ -14,10 +14,9 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from migrator import ActionRequest, Settings, Switchover
 from migrator.guardrails import FAILSAFE_AFTER
-from tests.conftest import OPERATOR, migration
+from tests.conftest import OPERATOR, migration, open_client
 from tests.migrator.test_lifecycle import backfill
 from tests.migrator.test_watchdog import start
 
@@ -130,7 +129,7 @@ def test_a_stored_plan_with_a_guardrail_no_longer_accepted_fails_safe(
 def test_metrics_and_the_status_page_show_a_failing_watchdog(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with TestClient(create_app(settings)) as client:
+    with open_client(settings) as client:
         svc: Switchover = client.app.state.service  # type: ignore[attr-defined]
         svc.watchdog.stop()  # this test ticks by hand
         docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(30)]

@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
 from api.cli.client import Client
 from api.cli.drill import run_drill
 from api.cli.runbook import render_runbook
 from indexes.errors import ConflictError
-from migrator import Settings
+from tests.api.conftest import service_of
 from tests.conftest import OPERATOR, OPERATOR_TOKEN
+
+pytestmark = pytest.mark.documents(40)
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[Client]:
-    with TestClient(create_app(settings)) as http:
-        docs = [{"id": f"d{i}", "text": f"lamp tide gear number {i}"} for i in range(40)]
-        http.put("/v1/documents", json={"documents": docs})
-        body = {
-            "target": {"name": "v2", "factory": "HNSW32,Flat"},
-            "canary_steps": [2, 20],
-            "guardrails": {"recall": {"margin": 0.03}, "latency": {"max_p95_ratio": 1.5}},
-        }
-        mid = http.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
-        http.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
-        http.app.state.service.wait_backfill()  # type: ignore[attr-defined]
-        http.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
-        yield Client("http://testserver", token=OPERATOR_TOKEN, http=http)
+def cli(client: TestClient) -> Client:
+    """The command line's HTTP client over the shared one: a migration to ``v2`` in shadow."""
+    body = {
+        "target": {"name": "v2", "factory": "HNSW32,Flat"},
+        "canary_steps": [2, 20],
+        "guardrails": {"recall": {"margin": 0.03}, "latency": {"max_p95_ratio": 1.5}},
+    }
+    mid = client.post("/v1/migrations", json=body, headers=OPERATOR).json()["id"]
+    client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
+    service_of(client).wait_backfill()
+    client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
+    return Client("http://testserver", token=OPERATOR_TOKEN, http=client)
 
 
-def test_the_runbook_names_real_thresholds_and_commands(client: Client) -> None:
-    status = client.request("GET", "/v1/migrations/current")
+def test_the_runbook_names_real_thresholds_and_commands(cli: Client) -> None:
+    status = cli.request("GET", "/v1/migrations/current")
     text = render_runbook(
-        status, client.request("GET", "/v1/indexes")["indexes"], "http://127.0.0.1:8000"
+        status, cli.request("GET", "/v1/indexes")["indexes"], "http://127.0.0.1:8000"
     )
     assert "# Runbook: migration 1, v1 -> v2" in text
     assert "larger than 0.030" in text, "the plan's own recall margin"
@@ -49,9 +46,9 @@ def test_the_runbook_names_real_thresholds_and_commands(client: Client) -> None:
     assert "## Communication template" in text
 
 
-def test_a_drill_during_canary_rolls_back_verifies_and_restores(client: Client) -> None:
-    client.request("POST", "/v1/migrations/1/canary", {"percent": 20, "override": True})
-    report = run_drill(client, reads=30)
+def test_a_drill_during_canary_rolls_back_verifies_and_restores(cli: Client) -> None:
+    cli.request("POST", "/v1/migrations/1/canary", {"percent": 20, "override": True})
+    report = run_drill(cli, reads=30)
     assert report["ok"], report
     names = [s["name"] for s in report["steps"]]
     assert names == [
@@ -61,15 +58,15 @@ def test_a_drill_during_canary_rolls_back_verifies_and_restores(client: Client) 
         "restore the prior state",
     ]
     assert report["time_to_safety_s"] < 1.0, "the rollback step stays under one second"
-    status = client.request("GET", "/v1/migrations/current")
+    status = cli.request("GET", "/v1/migrations/current")
     assert (status["phase"], status["canary_percent"]) == ("canary", 20)
-    reasons = [e["reason"] for e in client.request("GET", "/v1/migrations/1/events")["events"]]
+    reasons = [e["reason"] for e in cli.request("GET", "/v1/migrations/1/events")["events"]]
     assert "drill: rehearsed rollback" in reasons
     assert any(r.startswith("drill: restore the share it had") for r in reasons)
-    assert client.request("GET", "/healthz")["documents"] == 40, "the drill write is gone"
+    assert cli.request("GET", "/healthz")["documents"] == 40, "the drill write is gone"
 
 
-def test_a_drill_needs_a_live_shadow_or_canary(client: Client) -> None:
-    client.request("POST", "/v1/migrations/1/abort", {"reason": "done"})
+def test_a_drill_needs_a_live_shadow_or_canary(cli: Client) -> None:
+    cli.request("POST", "/v1/migrations/1/abort", {"reason": "done"})
     with pytest.raises(ConflictError, match="shadow or canary"):
-        run_drill(client)
+        run_drill(cli)
