@@ -23,6 +23,8 @@ import numpy as np
 from evals.judgement import Judgement
 from indexes.errors import InvalidInputError
 
+from .as_dict import AsDict
+
 State = Literal["ok", "breach", "hold"]
 
 
@@ -72,7 +74,7 @@ class OverlapRule:
 
 
 @dataclass(frozen=True)
-class Guardrails:
+class Guardrails(AsDict):
     recall: RecallRule = field(default_factory=RecallRule)
     live_recall: LiveRecallRule = field(default_factory=LiveRecallRule)
     latency: LatencyRule = field(default_factory=LatencyRule)
@@ -107,9 +109,6 @@ class Guardrails:
             result = replace(result, **{name: replace(rule, **checked)})
         _validate(result)
         return result
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 MAX_SAMPLES = 1_000_000  # more than any eval set or window holds: a larger one never decides
@@ -210,7 +209,7 @@ def _validate(rails: Guardrails) -> None:
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(AsDict):
     """One guardrail's verdict with the numbers behind it."""
 
     name: str
@@ -219,9 +218,6 @@ class Check:
     threshold: float
     n: int
     detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def from_judgement(name: str, judgement: Judgement | None, margin: float) -> Check:

@@ -10,6 +10,7 @@ from typing import Any
 
 from indexes.errors import InvalidInputError
 
+from .as_dict import AsDict
 from .guardrails import Guardrails
 
 DEFAULT_CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
@@ -138,7 +139,7 @@ class PlanChange:
 
 
 @dataclass(frozen=True)
-class Backfill:
+class Backfill(AsDict):
     """Backfill progress; ``cursor`` is the last document id copied (ids go in order).
 
     ``as_of_seq`` is the log position when dual-write began: later writes reach the
@@ -155,9 +156,6 @@ class Backfill:
     finished_at: float | None = None
     encoded: int = 0
     checkpoint_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Backfill:

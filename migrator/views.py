@@ -12,12 +12,13 @@ from typing import Any
 from indexes import SearchParams
 
 from .after_commit import StepFailure
+from .as_dict import AsDict
 from .guardrails import Check, WatchdogHealth
 from .migration import Backfill, Plan
 
 
 @dataclass(frozen=True)
-class HealthInfo:
+class HealthInfo(AsDict):
     """``degraded``, with reasons, while the home refuses writes (reads still work)."""
 
     status: str
@@ -26,12 +27,9 @@ class HealthInfo:
     last_seq: int
     serving: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class SnapshotWritten:
+class SnapshotWritten(AsDict):
     """One snapshot written: of which index, up to which log position, where."""
 
     index: str
@@ -39,9 +37,6 @@ class SnapshotWritten:
     count: int
     path: str
     created_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -133,7 +128,7 @@ class ConfigView:
 
 
 @dataclass(frozen=True)
-class EvalSetInfo:
+class EvalSetInfo(AsDict):
     """A registered eval set without its query list and judgements."""
 
     name: str
@@ -145,12 +140,9 @@ class EvalSetInfo:
     created_at: float
     known_items: int = 0  # known-item queries built from the corpus (unlabelled sets)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class EvalStarted:
+class EvalStarted(AsDict):
     """An eval job recorded as running, and what it runs."""
 
     id: int
@@ -159,6 +151,3 @@ class EvalStarted:
     source: str
     target: str
     queries: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

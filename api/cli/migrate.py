@@ -13,7 +13,15 @@ import click
 from tqdm import tqdm
 
 from .client import Client
-from .options import json_option, operator_client, operator_options, percents
+from .options import (
+    json_option,
+    migration_id_option,
+    move_body,
+    move_options,
+    operator_client,
+    operator_options,
+    percents,
+)
 
 
 @click.group()
@@ -117,20 +125,9 @@ def migrate_status(as_json: bool, url: str, token: str | None, home: Path | None
     click.echo(json.dumps(status, indent=2)) if as_json else print_status(status)
 
 
-OVERRIDE_HELP = "cutover/canary: advance without a passing recall judgement (audited)."
-
-
 def _action(name: str, help_text: str) -> None:
     @migrate.command(name, help=help_text)
-    @click.option(
-        "--id",
-        "migration_id",
-        type=int,
-        default=None,
-        help="Migration id (default: the current one).",
-    )
-    @click.option("--reason", default=None, help="Why; recorded in the audit trail.")
-    @click.option("--override", is_flag=True, help=OVERRIDE_HELP)
+    @move_options
     @operator_options
     def command(
         migration_id: int | None,
@@ -142,9 +139,7 @@ def _action(name: str, help_text: str) -> None:
     ) -> None:
         client = operator_client(url, token, home)
         mid = _current_id(client, migration_id)
-        body: dict[str, Any] = {"reason": reason} if reason else {}
-        if override:
-            body["override"] = True
+        body = move_body(reason, override)
         print_status(client.request("POST", f"/v1/migrations/{mid}/{name}", body))
 
 
@@ -160,7 +155,7 @@ for _name, _help in (
 
 
 @migrate.command("backfill")
-@click.option("--id", "migration_id", type=int, default=None)
+@migration_id_option
 @click.option(
     "--wait/--no-wait",
     default=True,
@@ -195,15 +190,13 @@ def migrate_backfill(
 
 
 @migrate.command("canary")
-@click.option("--id", "migration_id", type=int, default=None)
+@move_options
 @click.option(
     "--percent",
     type=float,
     default=None,
     help="Share of reads for the target (default: the plan's next step).",
 )
-@click.option("--reason", default=None)
-@click.option("--override", is_flag=True, help=OVERRIDE_HELP)
 @operator_options
 def migrate_canary(
     migration_id: int | None,
@@ -217,18 +210,12 @@ def migrate_canary(
     """Route a sticky share of reads to the target (needs a passing judgement)."""
     client = operator_client(url, token, home)
     mid = _current_id(client, migration_id)
-    body: dict[str, Any] = {}
-    if percent is not None:
-        body["percent"] = percent
-    if reason:
-        body["reason"] = reason
-    if override:
-        body["override"] = True
+    body = move_body(reason, override, percent=percent)
     print_status(client.request("POST", f"/v1/migrations/{mid}/canary", body))
 
 
 @migrate.command("plan")
-@click.option("--id", "migration_id", type=int, default=None)
+@migration_id_option
 @click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
 @click.option("--canary-steps", default=None, help="Comma-separated percents.")
 @operator_options
@@ -252,7 +239,7 @@ def migrate_plan(
 
 
 @migrate.command("events")
-@click.option("--id", "migration_id", type=int, default=None)
+@migration_id_option
 @operator_options
 def migrate_events(
     migration_id: int | None, url: str, token: str | None, home: Path | None

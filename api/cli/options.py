@@ -46,6 +46,38 @@ def operator_options(func: Any) -> Any:
     return url_option(func)
 
 
+def migration_id_option(func: Any) -> Any:
+    """--id: which migration (default: the current one)."""
+    return click.option(
+        "--id",
+        "migration_id",
+        type=int,
+        default=None,
+        help="Migration id (default: the current one).",
+    )(func)
+
+
+OVERRIDE_HELP = "cutover/canary: advance without a passing recall judgement (audited)."
+
+
+def move_options(func: Any) -> Any:
+    """--id, --reason and --override: which migration a move is for, and what the audit
+    trail records with it."""
+    func = click.option("--override", is_flag=True, help=OVERRIDE_HELP)(func)
+    func = click.option("--reason", default=None, help="Why; recorded in the audit trail.")(func)
+    return migration_id_option(func)
+
+
+def move_body(reason: str | None, override: bool, **knobs: object) -> dict[str, Any]:
+    """A move's request body: the knobs given, the reason if any, ``override`` if set."""
+    body: dict[str, Any] = {k: v for k, v in knobs.items() if v is not None}
+    if reason:
+        body["reason"] = reason
+    if override:
+        body["override"] = True
+    return body
+
+
 def operator_client(url: str, token: str | None, home: Path | None) -> Client:
     return Client(url, token=_operator_token(token, home))
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from indexes import IndexSpec, SearchParams
 
+from ..as_dict import AsDict
 from ..migration import Backfill, Plan
 from ..phases import TARGET_SHARE, Phase
 
@@ -138,7 +139,7 @@ class EvalSetRecord:
 
 
 @dataclass(frozen=True)
-class EvalRunRecord:
+class EvalRunRecord(AsDict):
     """One eval run of an eval set on two index versions, with its report."""
 
     id: int
@@ -151,12 +152,9 @@ class EvalRunRecord:
     decision: str | None
     report: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class ConfigVersion:
+class ConfigVersion(AsDict):
     """One version of the runtime configuration: the whole of it, who changed it and why."""
 
     version: int
@@ -164,9 +162,6 @@ class ConfigVersion:
     actor: str
     reason: str
     config: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
