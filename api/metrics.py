@@ -288,14 +288,14 @@ def _migration_metrics(svc: Switchover) -> list[Metric]:
         gauge = _gauge(name, doc, ["migration"])
         gauge.add_metric([mid], value)
         found.append(gauge)
-    live: Mapping[str, Any] = status.live or {}
-    for key, name, doc in (
-        ("target_lag_records", "switchover_target_lag_records", "Log records the target lags."),
-        ("target_lag_seconds", "switchover_target_lag_seconds", "Age of its oldest unapplied."),
-    ):
-        if isinstance(live.get(key), int | float):
+    if status.live is not None:
+        lag_records, lag_s = status.live.target_lag_records, status.live.target_lag_seconds
+        for lag, name, doc in (
+            (lag_records, "switchover_target_lag_records", "Log records the target lags."),
+            (lag_s, "switchover_target_lag_seconds", "Age of its oldest unapplied."),
+        ):
             gauge = _gauge(name, doc, ["migration", "target"])
-            gauge.add_metric([mid, status.target], live[key])
+            gauge.add_metric([mid, status.target], lag)
             found.append(gauge)
     return found
 

@@ -9,7 +9,6 @@ recorded with every move (``numbers``) come from here too.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from typing import Any
 
 from indexes.errors import ConflictError
@@ -19,6 +18,7 @@ from .reads import ReadRouter
 from .recall import RecallSession
 from .registry import IndexRegistry
 from .store import Migration, Store
+from .views import LiveNumbers
 
 log = logging.getLogger(__name__)
 
@@ -125,34 +125,35 @@ class Evidence:
         evidence: dict[str, Any] = {"guardrails": [c.to_dict() for c in self._checks]}
         if session is not None:
             evidence["recall"] = {
-                **session.progress(),
+                **session.progress().to_dict(),
                 "eval_set_hash": session.eval_set.content_hash,
                 "fingerprints": session.fingerprints,
                 "truth": session.truth,
             }
         return evidence
 
-    def numbers(self, m: Migration) -> dict[str, Any]:
+    def numbers(self, m: Migration) -> LiveNumbers:
         """The numbers recorded with every transition."""
         target = self.registry.find(m.target)
         lag = target.lag(self.store) if target is not None else (0, 0.0)
         traffic = self.reads.traffic()
-        return {
-            "documents": self.store.log.document_count(),
-            "last_seq": self.store.log.last_seq(),
-            "target_count": len(target.index) if target is not None else None,
-            "target_lag_records": lag[0],
-            "target_lag_seconds": round(lag[1], 3),
-            "served": dict(traffic.served),
-            "errors": dict(traffic.errors),
-            "lagging": dict(traffic.lagging),
-            "shadow": asdict(self.reads.shadow.stats()),
-        }
+        return LiveNumbers(
+            documents=self.store.log.document_count(),
+            last_seq=self.store.log.last_seq(),
+            target_count=len(target.index) if target is not None else None,
+            target_lag_records=lag[0],
+            target_lag_seconds=round(lag[1], 3),
+            served=dict(traffic.served),
+            errors=dict(traffic.errors),
+            lagging=dict(traffic.lagging),
+            shadow=self.reads.shadow.stats(),
+        )
 
     def numbers_or_error(self, m: Migration) -> dict[str, Any]:
-        """The numbers, or why they could not be gathered: a move never fails for want of them."""
+        """The numbers as an event records them, or why they could not be gathered: a move
+        never fails for want of them."""
         try:
-            return self.numbers(m)
+            return self.numbers(m).to_dict()
         except Exception as exc:  # a rollback must land even when reading the numbers fails
             log.warning("migration %d: evidence not gathered: %s", m.id, exc)
             return {"evidence_error": f"{type(exc).__name__}: {exc}"}

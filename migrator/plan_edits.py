@@ -45,7 +45,7 @@ class PlanEdits:
             raise InvalidInputError(f"send one or more of {sorted(PLAN_KNOBS)}")
         plan = update.applied_to(m.plan)
         reason = f"plan: {update.described()}"
-        return PlanChange(m.id, plan, actor, reason, self.evidence.numbers(m))
+        return PlanChange(m.id, plan, actor, reason, self.evidence.numbers(m).to_dict())
 
     def change_config(
         self,
@@ -99,4 +99,4 @@ class PlanEdits:
             if v is not None
         )
         reason = f"search parameters changed ({what}): {why}; recall is judged afresh"
-        return PlanChange(m.id, m.plan, actor, reason, self.evidence.numbers(m))
+        return PlanChange(m.id, m.plan, actor, reason, self.evidence.numbers(m).to_dict())

@@ -25,6 +25,7 @@ from .guardrails import RecallRule
 from .runtime import IndexRuntime
 from .store import EvalSetRecord, Store
 from .truth import choose_truth
+from .views import RecallProgress
 
 
 class PairSearchers:
@@ -234,14 +235,13 @@ class RecallSession:
             },
         )
 
-    def progress(self) -> dict[str, Any]:
-        judgement = self.judgement.to_dict() if self.judgement is not None else None
-        return {
-            "eval_set": self.eval_set.name,
-            "done": len(self.results),
-            "pool": len(self.queries),
-            "finished": self.done,
-            "judgement": judgement,
-            "truth": self.truth,
-            "truth_detail": self.truth_plan.detail,
-        }
+    def progress(self) -> RecallProgress:
+        return RecallProgress(
+            eval_set=self.eval_set.name,
+            done=len(self.results),
+            pool=len(self.queries),
+            finished=self.done,
+            judgement=self.judgement,
+            truth=self.truth,
+            truth_detail=self.truth_plan.detail,
+        )

@@ -2,19 +2,27 @@
 
 Each has ``to_dict()``, the JSON shape the HTTP API has always answered with (the same
 keys, absent keys absent), so an adapter converts it to its response model in one step.
+
+What stays untyped, and why: guardrail settings (``MigrationKnobs.guardrails``, as the
+operator set them; see ``requests.py``), and the metrics an audit event records (a JSON
+object that has grown with the product: ``LiveNumbers``, the judgement's evidence, an eval
+run's id, or why the numbers are missing), which old events must keep reading back as stored.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from evals import Judgement
+from evals.harness import Truth
 from indexes import SearchParams
 
 from .after_commit import StepFailure
 from .as_dict import AsDict
 from .guardrails import Check, WatchdogHealth
 from .migration import Backfill, Plan
+from .shadow import ShadowStats
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,39 @@ class BackfillProgress(Backfill):
 
 
 @dataclass(frozen=True)
+class LiveNumbers(AsDict):
+    """What a live migration counts, recorded with every move and plan change."""
+
+    documents: int
+    last_seq: int
+    target_count: int | None  # None while the target is not open
+    target_lag_records: int
+    target_lag_seconds: float
+    served: dict[str, int]  # reads served, by index name
+    errors: dict[str, int]  # failed reads, by index name
+    lagging: dict[str, int]  # reads kept on the source because the target lagged, by index
+    shadow: ShadowStats
+
+
+@dataclass(frozen=True)
+class RecallProgress:
+    """How far the recall session has come: queries judged of the pool, and its judgement."""
+
+    eval_set: str
+    done: int
+    pool: int
+    finished: bool
+    judgement: Judgement | None
+    truth: Truth  # what the judgement is measured against: qrels, known-item or exact
+    truth_detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["judgement"] = None if self.judgement is None else self.judgement.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
 class MigrationStatus:
     """A migration's record and, while it is live, what every part knows of it.
 
@@ -67,12 +108,10 @@ class MigrationStatus:
     backfill: Backfill
     created_at: float
     updated_at: float
-    # The evidence numbers recorded with every move: an open-ended blob of counters.
-    live: dict[str, Any] | None = None
+    live: LiveNumbers | None = None
     guardrails: list[Check] | None = None
     watchdog: WatchdogHealth | None = None
-    # The recall session's progress, with its judgement's numbers (open-ended evidence).
-    judgement: dict[str, Any] | None = None
+    judgement: RecallProgress | None = None  # the recall session's, once one runs
     after_commit_errors: tuple[StepFailure, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,13 +128,13 @@ class MigrationStatus:
             "updated_at": self.updated_at,
         }
         if self.live is not None:
-            status["live"] = self.live
+            status["live"] = self.live.to_dict()
         if self.guardrails is not None:
             status["guardrails"] = [c.to_dict() for c in self.guardrails]
         if self.watchdog is not None:
             status["watchdog"] = self.watchdog.to_dict()
         if self.judgement is not None:
-            status["judgement"] = self.judgement
+            status["judgement"] = self.judgement.to_dict()
         if self.after_commit_errors:
             status["after_commit_errors"] = [asdict(f) for f in self.after_commit_errors]
         return status

@@ -61,10 +61,12 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
     svc.reads.shadow.drain(timeout=SETTLE_S)
     drained_in = time.monotonic() - started
 
-    shadow = svc.current_migration().live["shadow"]
-    assert shadow["completed"] == 6, f"the shadow worker stalled behind the hang: {shadow}"
-    assert shadow["errors"] == 6, shadow
-    assert shadow["dropped"] == 0, shadow
+    live = svc.current_migration().live
+    assert live is not None
+    shadow = live.shadow
+    assert shadow.completed == 6, f"the shadow worker stalled behind the hang: {shadow}"
+    assert shadow.errors == 6, shadow
+    assert shadow.dropped == 0, shadow
     assert drained_in < 6 * TARGET_TIMEOUT_S + 1.0, "each shadow read waits one timeout at most"
     assert faulty.hung == 1, "after one timed-out read the next fail at once, none piles up"
 
@@ -76,7 +78,7 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
 
     faulty.heal()  # the hung call returns; shadowing (still on after the rollback) recovers
     deadline = time.monotonic() + SETTLE_S
-    while svc.reads.shadow.stats().completed == shadow["completed"] or faulty.hung:
+    while svc.reads.shadow.stats().completed == shadow.completed or faulty.hung:
         assert time.monotonic() < deadline, "shadow reads did not recover after the hang"
         search(client, 7)
         svc.reads.shadow.drain(timeout=SETTLE_S)

@@ -89,9 +89,10 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
     assert min(r.overlap or 0.0 for r in reads) >= 0.8, (
         "HNSW over the same vectors agrees with Flat"
     )
-    live = service.current_migration().live["shadow"]
-    assert live["completed"] == 20
-    assert live["mean_overlap"] >= 0.8
+    live = service.current_migration().live
+    assert live is not None
+    assert live.shadow.completed == 20
+    assert (live.shadow.mean_overlap or 0.0) >= 0.8
 
 
 def test_a_shadow_side_that_reused_the_query_vector_is_charged_the_embedding() -> None:

@@ -86,7 +86,7 @@ def test_a_layout_change_keeps_exact_search_as_its_truth(svc: Switchover) -> Non
     assert recall.detail.startswith("truth: exact;")
     judgement = svc.current_migration().judgement
     assert judgement is not None
-    assert judgement["truth"] == "exact"
+    assert judgement.truth == "exact"
 
 
 def test_a_model_change_is_judged_on_known_items_and_an_equal_model_passes(
@@ -100,8 +100,8 @@ def test_a_model_change_is_judged_on_known_items_and_an_equal_model_passes(
     status = svc.current_migration()
     assert status.phase == "shadow"  # not rolled back for ranking differently
     assert status.judgement is not None
-    assert status.judgement["truth"] == "known-item"
-    assert "400 of 400 sentences" in status.judgement["truth_detail"]
+    assert status.judgement.truth == "known-item"
+    assert "400 of 400 sentences" in status.judgement.truth_detail
     report = svc.eval_runs(mid)[0].report
     assert report["summary"]["truth"] == "known-item"
     assert report["meta"]["truth"] == "known-item"
@@ -134,8 +134,8 @@ def test_known_items_whose_document_changed_or_went_are_not_asked(svc: Switchove
     svc.watchdog.tick()
     status = svc.current_migration()
     assert status.judgement is not None
-    assert "398 of 400 sentences" in status.judgement["truth_detail"]
-    assert status.judgement["pool"] == 398
+    assert "398 of 400 sentences" in status.judgement.truth_detail
+    assert status.judgement.pool == 398
 
 
 def test_a_model_change_with_neither_qrels_nor_a_corpus_is_refused_at_start(
@@ -158,4 +158,4 @@ def test_a_labelled_set_judges_on_its_qrels_whatever_changes(sample_service: Swi
     sample_service.watchdog.tick()
     judgement = sample_service.current_migration().judgement
     assert judgement is not None
-    assert judgement["truth"] == "qrels"
+    assert judgement.truth == "qrels"
