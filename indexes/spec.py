@@ -1,9 +1,12 @@
 """Index versions: the immutable spec and the runtime search knobs.
 
-An :class:`IndexSpec` names one index version for good: embedder, FAISS layout and
-metric. Changing any of them is a migration to a new version. Search knobs
-(``efSearch``, ``nprobe``) are :class:`SearchParams`: runtime config that can change
-without a rebuild.
+An :class:`IndexSpec` names one index version for good: embedder, backend, layout and
+metric. Changing any of them is a migration to a new version. The backend is
+``"faiss"`` (in-process; ``factory`` is a FAISS ``index_factory`` string) or
+``"pgvector"`` (``factory`` is a pgvector layout, :mod:`indexes.pgvector_layout`).
+Search knobs (``efSearch``, ``nprobe``; pgvector's ``hnsw.ef_search`` and
+``ivfflat.probes``) are :class:`SearchParams`: runtime config that can change without a
+rebuild.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import faiss
 from ._checks import check_int, check_keys, check_optional_int, check_str
 from .embedder_spec import EmbedderSpec
 from .errors import InvalidInputError
+from .pgvector_layout import check_dim, check_knobs, parse_layout
 
 INDEX_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 _NAME = re.compile(INDEX_NAME_PATTERN)
 
 Metric = Literal["ip", "l2"]
 _METRICS: tuple[str, ...] = get_args(Metric)
+Backend = Literal["faiss", "pgvector"]
+_BACKENDS: tuple[str, ...] = get_args(Backend)
 MAX_EF_SEARCH = 4096
 MAX_NPROBE = 65536
 MAX_DIM = 65536
@@ -59,12 +65,18 @@ def _check_name(name: object) -> None:
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """Name, embedder, FAISS ``index_factory`` string (without IDMap) and metric."""
+    """Name, embedder, layout (``factory``), metric and the backend that holds it.
+
+    ``factory`` is a FAISS ``index_factory`` string (without IDMap) for ``backend="faiss"``,
+    a pgvector layout (``flat``, ``hnsw(m=16, ef_construction=64)``, ``ivfflat(lists=100)``)
+    for ``backend="pgvector"``.
+    """
 
     name: str
     embedder: EmbedderSpec = field(default_factory=EmbedderSpec)
     factory: str = "Flat"
     metric: Metric = "ip"
+    backend: Backend = "faiss"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -79,6 +91,24 @@ class IndexSpec:
             raise InvalidInputError(
                 f"index metric must be one of {list(_METRICS)}, got {self.metric!r}"
             )
+        if self.backend not in _BACKENDS:
+            raise InvalidInputError(
+                f"index backend must be one of {list(_BACKENDS)}, got {self.backend!r}"
+            )
+        if self.backend == "pgvector":
+            parse_layout(self.factory)
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether searches are exhaustive (FAISS ``Flat``, pgvector ``flat``)."""
+        if self.backend == "pgvector":
+            return not parse_layout(self.factory).indexed
+        return self.factory.replace(" ", "") == "Flat"
+
+    def check_search_params(self, params: SearchParams) -> None:
+        """Refuse knobs this backend cannot take (pgvector: ef_search <= 1000)."""
+        if self.backend == "pgvector":
+            check_knobs(self.factory, params.ef_search, params.nprobe)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +116,7 @@ class IndexSpec:
             "embedder": self.embedder.to_dict(),
             "factory": self.factory,
             "metric": self.metric,
+            "backend": self.backend,
         }
 
     @classmethod
@@ -100,9 +131,12 @@ class IndexSpec:
         return cls(**checked)
 
     def validate(self, dim: int) -> None:
-        """Refuse a bad name or a factory FAISS cannot build at ``dim`` (InvalidInputError)."""
+        """Refuse a bad name or a layout the backend cannot build at ``dim`` (InvalidInputError)."""
         _check_name(self.name)
         check_int(dim, "index dim", 1, MAX_DIM)
+        if self.backend == "pgvector":
+            check_dim(self.factory, dim)
+            return
         if "idmap" in self.factory.lower():
             raise InvalidInputError(
                 f"index factory {self.factory!r}: leave out IDMap, the wrapper adds IndexIDMap2"

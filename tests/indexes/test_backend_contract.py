@@ -10,9 +10,9 @@ import pytest
 from indexes import (
     IndexBackend,
     IndexSpec,
-    SnapshotBackend,
     VectorIndex,
     load_latest_snapshot,
+    snapshottable,
     write_snapshot,
 )
 
@@ -37,7 +37,8 @@ class FaissKit:
         )
         return VectorIndex(spec, DIM, FINGERPRINT)
 
-    def restore(self, backend: SnapshotBackend) -> IndexBackend:
+    def restore(self, backend: IndexBackend) -> IndexBackend:
+        assert snapshottable(backend), "FAISS lives in memory: it comes back from a snapshot"
         write_snapshot(backend, self.snapshots)
         loaded = load_latest_snapshot(self.snapshots, backend.spec, backend.fingerprint)
         assert loaded is not None, "the snapshot just written loads"
