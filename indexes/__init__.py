@@ -13,8 +13,9 @@
   its FAISS implementation, adds string ids, write-log sequencing, deletes on every
   layout and concurrent searches; it refuses queries from another embedder.
 * :func:`write_snapshot` / :func:`load_latest_snapshot` persist and restore it.
-* :class:`PgvectorIndex` is the pgvector implementation: one PostgreSQL table per index
-  version (``backend="pgvector"``), durable on its own; :func:`open_pgvector_pool` connects.
+* ``indexes.pgvector.PgvectorIndex`` is the pgvector implementation: one PostgreSQL table
+  per index version (``backend="pgvector"``), durable on its own. It is imported only by
+  whoever opens such a version, so a home that never uses PostgreSQL never loads psycopg.
 
 The package knows nothing of migrations, HTTP or SQL.
 """
@@ -49,8 +50,6 @@ from .errors import (
 from .faiss_index import VectorIndex
 from .index_state import IndexState
 from .models import install_model, model_status, models_dir
-from .pgvector import PgvectorIndex
-from .pgvector_pool import open_pool as open_pgvector_pool
 from .snapshots import SnapshotInfo, list_snapshots, load_latest_snapshot, write_snapshot
 from .spec import INDEX_NAME_PATTERN, Backend, IndexSpec, Metric, SearchParams
 
@@ -74,7 +73,6 @@ __all__ = [
     "MemoryEmbeddingCache",
     "Metric",
     "OnnxInt8Embedder",
-    "PgvectorIndex",
     "QueryVectors",
     "SearchParams",
     "SentenceTransformerEmbedder",
@@ -91,7 +89,6 @@ __all__ = [
     "load_latest_snapshot",
     "model_status",
     "models_dir",
-    "open_pgvector_pool",
     "resolve_model_path",
     "snapshottable",
     "write_snapshot",

@@ -34,7 +34,6 @@ EXPECTED = {
     "InvalidInputError",
     "MemoryEmbeddingCache",
     "Metric",
-    "PgvectorIndex",
     "QueryVectors",
     "SearchParams",
     "SentenceTransformerEmbedder",
@@ -48,7 +47,6 @@ EXPECTED = {
     "list_snapshots",
     "load_embedder",
     "load_latest_snapshot",
-    "open_pgvector_pool",
     "resolve_model_path",
     "snapshottable",
     "write_snapshot",
@@ -80,6 +78,15 @@ def test_importing_the_package_does_not_load_torch() -> None:
         "import sys, indexes;"
         " print(sorted(m for m in ('torch', 'sentence_transformers') if m in sys.modules))"
     )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_importing_the_package_does_not_load_psycopg() -> None:
+    """Only a pgvector index version imports ``indexes.pgvector`` (and psycopg with it)."""
+    code = "import sys, indexes; print(sorted(m for m in sys.modules if 'psycopg' in m))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
     )
