@@ -70,7 +70,7 @@ if str(REPO) not in sys.path:
 
 from api.cli.demo import distinct_note  # noqa: E402
 from migrator.routing import routes_to_target  # noqa: E402
-from tests.server import ServerProcess  # noqa: E402
+from tests.server import ServerProcess, operator_header  # noqa: E402
 
 RESULTS = REPO / "stress" / "results"
 TOKEN = "crashloop-token"  # noqa: S105 - a throwaway token for a throwaway server
@@ -162,7 +162,7 @@ def _status(http: httpx.Client) -> dict[str, Any] | None:
 
 
 def _auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}"}
+    return operator_header(TOKEN)
 
 
 def _observed(status: dict[str, Any] | None) -> tuple[int | None, str | None, float]:

@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 from api.cli.demo import distinct_note  # noqa: E402
 from evals import Dataset, load_dataset  # noqa: E402
 from migrator.routing import routes_to_target  # noqa: E402
-from tests.server import ServerProcess  # noqa: E402
+from tests.server import ServerProcess, operator_header  # noqa: E402
 
 RESULTS = REPO / "stress" / "results"
 SQUAD = Path(os.environ.get("SWITCHOVER_SQUAD_DIR", REPO.parent / "shared/data/squad-v1.1-dev"))
@@ -383,7 +383,7 @@ async def run_load(
 ) -> tuple[Ledger, Timeline]:
     ledger, timeline = Ledger(), Timeline()
     limits = httpx.Limits(max_connections=args.concurrency + 2)
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = operator_header(token)
     async with httpx.AsyncClient(base_url=url, timeout=args.timeout, limits=limits) as http:
         pacer = Pacer(args.rate)
         start = time.monotonic()
@@ -404,7 +404,7 @@ async def verify_writes(
     url: str, token: str, ledger: Ledger, indexes: tuple[str, ...], base_docs: int
 ) -> dict[str, Any]:
     """Every acknowledged write is in the store and on each index; nothing extra is."""
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = operator_header(token)
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
         # the operator undoes the bad change, so pinned searches on v2 are exact enough to
         # tell a lost write from a search miss (the rollback itself left the knob alone)
@@ -829,7 +829,7 @@ def main(argv: list[str] | None = None) -> int:
 def scenario(
     url: str, token: str, args: argparse.Namespace, scratch: Path, say: Any
 ) -> dict[str, Any]:
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = operator_header(token)
     with httpx.Client(base_url=url, timeout=600) as http:
         mid, queries, setup = set_up(http, auth, args, scratch, say)
     say(

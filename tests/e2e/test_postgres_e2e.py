@@ -22,12 +22,12 @@ import pytest
 
 from api.cli.demo import distinct_note
 from stress.crashloop import TOML, Harness
-from tests.server import ServerProcess
+from tests.server import ServerProcess, operator_header
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "pg-e2e-token"  # noqa: S105 - a throwaway token for a throwaway server
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = operator_header(TOKEN)
 
 
 class Model:

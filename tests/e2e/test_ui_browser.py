@@ -176,9 +176,7 @@ def test_the_status_page_shows_the_plot_and_the_watchdogs_rollback(tmp_path: Pat
     chromium()  # fail first, not after minutes of migrating, when the browser is missing
     with (
         ServerProcess(tmp_path / "home", eval_data_roots=[SAMPLE_DIR]) as server,
-        httpx.Client(
-            base_url=server.url, timeout=600, headers={"Authorization": f"Bearer {server.token}"}
-        ) as http,
+        httpx.Client(base_url=server.url, timeout=600, headers=server.operator_header) as http,
     ):
         good, bad = run_story(http, server.log_path)
         status = wait_for(
