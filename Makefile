@@ -45,7 +45,7 @@ test: lint chromium models
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
-bench: setup  # every figure, results in benchmarks/results/; `make bench BENCH_ARGS=--quick` for a smoke run
+bench: models  # every figure, results in benchmarks/results/; `make bench BENCH_ARGS=--quick` for a smoke run
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).

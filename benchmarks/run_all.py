@@ -18,7 +18,16 @@ from pathlib import Path
 from _common import now_utc, quick_mode, results_dir
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("core", "migration", "dual_write", "memory", "scale", "decision_quality", "postgres")
+SCRIPTS = (
+    "core",
+    "migration",
+    "dual_write",
+    "memory",
+    "scale",
+    "decision_quality",
+    "postgres",
+    "model_change",
+)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """One table of every benchmark figure, each with its side-by-side ratio: results/README.md.
 
 Reads the JSON files the benchmark scripts wrote (``core``, ``migration``, ``memory``,
-``scale``) and links their detailed markdown. Run by ``make bench`` after the scripts.
+``scale``, ``model_change``) and links their detailed markdown. Run by ``make bench`` after
+the scripts.
 """
 
 from __future__ import annotations
@@ -162,6 +163,39 @@ def scale_rows(sc: dict[str, Any]) -> list[str]:
     return rows
 
 
+def model_change_rows(mc: dict[str, Any]) -> list[str]:
+    link = "[model change](model_change.md)"
+    judged, enc = mc["quality"]["judged"], mc["quality"]["encode_docs_per_s"]
+    rows = []
+    for target, by_truth in judged.items():
+        q, k, x = by_truth["qrels"], by_truth["known-item"], by_truth["minilm-exact"]
+        rows.append(
+            f"| MiniLM -> {target}: recall@10 delta against qrels / known-item / MiniLM's own"
+            f" top 10 | {q['delta']:+.3f} ({q['decision']}) / {k['delta']:+.3f}"
+            f" ({k['decision']}) / {x['delta']:+.3f} ({x['decision']}) | | | {link} |"
+        )
+    rows.append(
+        f"| encode docs/s in-process, MiniLM int8 vs fp32 | {fmt(enc['minilm-int8'])} vs"
+        f" {fmt(enc['minilm'])} | **{enc['minilm-int8'] / enc['minilm']:.2f}** | | {link} |"
+    )
+    for target, r in (mc.get("served") or {}).items():
+        raw = (r["raw_docs_per_s_before"] + r["raw_docs_per_s_after"]) / 2
+        rows.append(
+            f"| re-encoding backfill to {target} vs raw encode of the same texts |"
+            f" {fmt(r['backfill_docs_per_s'])} vs {fmt(raw)} docs/s |"
+            f" **{r['ratio_backfill_vs_raw']}** | >= 0.95 | {link} |"
+        )
+        lat = r.get("query_latency")
+        if lat:
+            rows.append(
+                f"| query p50 / p95 through HTTP, MiniLM int8 vs fp32 |"
+                f" {fmt(lat['int8']['p50_ms'])} / {fmt(lat['int8']['p95_ms'])} vs"
+                f" {fmt(lat['fp32']['p50_ms'])} / {fmt(lat['fp32']['p95_ms'])} ms |"
+                f" **{lat['p50_ratio']} / {lat['p95_ratio']}** | | {link} |"
+            )
+    return rows
+
+
 def _cadence(policy: dict[str, Any]) -> str:
     if "snapshot_growth_fraction" not in policy:  # before the cadence grew with the index
         return f"every {policy['snapshot_every_records']:,} records"
@@ -173,7 +207,7 @@ def _cadence(policy: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    names = ("core", "migration", "dual_write", "memory", "scale", "run")
+    names = ("core", "migration", "dual_write", "memory", "scale", "model_change", "run")
     found = {name: load(name) for name in names}
     lines = [
         "# Benchmark results",
@@ -210,6 +244,7 @@ def main() -> None:
         "dual_write": dual_write_rows,
         "memory": memory_rows,
         "scale": scale_rows,
+        "model_change": model_change_rows,
     }
     missing = []
     for name, build in builders.items():

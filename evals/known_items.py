@@ -4,7 +4,10 @@ When the embedding model changes, exact search with either model is a biased tru
 model's own neighbours score an equally good new model as a large "drop"). A known-item
 query is a sentence taken from a document, and that document is its one relevant answer:
 a truth neither model had a hand in. Documents and sentences are drawn with a seed, so the
-same folder and seed give the same queries.
+same folder and seed give the same queries: one sentence from each document first (in a
+seeded order), then a second sentence of each, and so on, until ``n``. Telling a small
+difference from the margin takes many paired queries (on SQuAD, hundreds to thousands), more
+than a small corpus has documents.
 
 A sentence is eligible when it has 6 to 40 words (shorter ones are too vague to point at
 one document, longer ones are most of it); a document without one gives a window of 12
@@ -39,19 +42,31 @@ class KnownItem:
 
 
 def known_items(corpus: Sequence[CorpusDoc], n: int, seed: int) -> list[KnownItem]:
-    """Up to ``n`` known-item queries from distinct documents of ``corpus``, seeded."""
+    """Up to ``n`` known-item queries, seeded: a sentence of every document, then a second."""
     rng = random.Random(seed)  # noqa: S311 - seeded sampling, not crypto
     order = list(range(len(corpus)))
     rng.shuffle(order)
+    candidates = [(corpus[i].id, candidates_of(corpus[i].text, rng)) for i in order]
     items: list[KnownItem] = []
-    for index in order:
-        if len(items) >= n:
-            break
-        doc = corpus[index]
-        text = query_from(doc.text, rng)
-        if text is not None:
-            items.append(KnownItem(f"known-item:{doc.id}", text, doc.id))
+    for round_ in range(max((len(c) for _, c in candidates), default=0)):
+        for doc_id, texts in candidates:
+            if len(items) >= n:
+                return items
+            if round_ < len(texts):
+                suffix = "" if round_ == 0 else f"#{round_}"
+                items.append(KnownItem(f"known-item:{doc_id}{suffix}", texts[round_], doc_id))
     return items
+
+
+def candidates_of(text: str, rng: random.Random) -> list[str]:
+    """The eligible sentences of ``text`` in a seeded order, or one window of its words."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    eligible = [s for s in sentences if MIN_WORDS <= len(s.split()) <= MAX_WORDS]
+    rng.shuffle(eligible)
+    if eligible:
+        return eligible
+    window = query_from(text, rng)
+    return [] if window is None else [window]
 
 
 def query_from(text: str, rng: random.Random) -> str | None:

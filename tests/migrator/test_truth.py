@@ -55,7 +55,7 @@ def svc(settings: Settings, tmp_path: Path) -> Switchover:
     docs = [DocumentIn(d["id"], d["text"]) for d in map(json.loads, lines)]
     for start in range(0, len(docs), 200):
         service.upsert(docs[start : start + 200])
-    service.add_eval_set("plain", str(folder), sample=1000, seed=1)
+    service.add_eval_set("plain", str(folder), sample=DOCUMENTS, seed=1)
     service.add_eval_set("bare", str(_unlabelled(tmp_path, corpus=False)), sample=1000, seed=1)
     yield service
     service.close(snapshot=False)
