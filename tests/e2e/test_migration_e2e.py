@@ -99,9 +99,10 @@ def status(http: httpx.Client, token: str) -> dict[str, Any]:
 class Writer(threading.Thread):
     """Upserts new short documents, updates some, deletes some; remembers what was acked."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pause: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.url = url
+        self.pause = pause  # seconds between writes
         self.stop = threading.Event()
         self.live: dict[str, str] = {}
         self.deleted: set[str] = set()
@@ -129,7 +130,7 @@ class Writer(threading.Thread):
                     if http.delete(f"/v1/documents/{victim}").status_code == 200:
                         self.live.pop(victim)
                         self.deleted.add(victim)
-                time.sleep(0.05)
+                time.sleep(self.pause)
 
 
 def test_flat_to_hnsw_through_every_phase_with_live_writes(tmp_path: Path) -> None:
