@@ -77,13 +77,16 @@ def test_shadow_reads_on_a_hung_target_time_out_as_shadow_failures_and_target_er
     assert last.reason.startswith("guardrail breached: errors"), last.reason
 
     faulty.heal()  # the hung call returns; shadowing (still on after the rollback) recovers
+    # A read sent just as the hung call returns may still find its slot taken and fail at
+    # once; recovery means a shadow read succeeds again, however many tries that takes.
     deadline = time.monotonic() + SETTLE_S
-    while svc.reads.shadow.stats().completed == shadow.completed or faulty.hung:
-        assert time.monotonic() < deadline, "shadow reads did not recover after the hang"
+    recovered = svc.reads.shadow.stats()
+    while recovered.completed == recovered.errors:
+        assert time.monotonic() < deadline, f"shadow reads did not recover: {recovered}"
         search(client, 7)
         svc.reads.shadow.drain(timeout=SETTLE_S)
-    recovered = svc.reads.shadow.stats()
-    assert recovered.completed > recovered.errors, recovered
+        recovered = svc.reads.shadow.stats()
+    assert faulty.hung == 0
     assert_converged(svc)
 
 
