@@ -104,7 +104,11 @@ def search(
 ) -> SearchResponse:
     """Search the serving index; during a canary, a sticky share goes to the target."""
     result = svc.search(
-        body.query, body.k, include_documents=body.include_documents, routing_key=routing_key
+        body.query,
+        body.k,
+        include_documents=body.include_documents,
+        routing_key=routing_key,
+        where=body.filter,
     )
     return _search_response(result, response)
 
@@ -116,7 +120,9 @@ def search(
 )
 def search_pinned(name: str, body: SearchBody, svc: Service, response: Response) -> SearchResponse:
     """Search one index version by name, bypassing routing (eval jobs, debugging)."""
-    result = svc.search_pinned(name, body.query, body.k, include_documents=body.include_documents)
+    result = svc.search_pinned(
+        name, body.query, body.k, include_documents=body.include_documents, where=body.filter
+    )
     return _search_response(result, response)
 
 

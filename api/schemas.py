@@ -128,12 +128,20 @@ class DocumentResponse(BaseModel):
     seq: int
 
 
+FILTER_DESCRIPTION = (
+    'Only documents whose metadata match: {"lang": "de"} (equality),'
+    ' {"lang": {"in": ["de", "fr"]}}, {"year": {"gte": 2020, "lt": 2024}},'
+    ' {"and": [...]}, {"or": [...]}, {"not": {...}}; several keys in one object all hold'
+)
+
+
 class SearchBody(_Strict):
     query: StrictStr = Field(min_length=1)
     k: StrictInt = Field(default=10, ge=1)
     include_documents: StrictBool = Field(
         default=False, description="Also return each hit's text and metadata"
     )
+    filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION)
 
 
 class HitResponse(BaseModel):

@@ -5,18 +5,26 @@ lives in memory and survives restarts through snapshots (:func:`write_snapshot`)
 An external vector engine (pgvector) persists itself: it says so with
 ``persists_itself`` and the core writes no snapshots of it (:func:`snapshottable`).
 
+Filtered search is an optional capability, one of two narrow methods a backend may add:
+``search_among`` (the core resolves the filter to the allowed document ids and the
+backend searches only those: FAISS, with an ``IDSelector``) or ``search_filtered`` (the
+backend takes the filter itself and pushes it down, e.g. a ``WHERE`` on an engine that
+holds the metadata). A backend with neither is still filtered exactly, by the core's
+bounded over-fetch (``migrator/filtered_search.py``).
+
 Every backend passes the contract suite in ``tests/indexes/backend_contract.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
 from .embedder_spec import QueryVectors
+from .filters import Filter
 from .index_state import IndexState
 from .spec import IndexSpec, SearchParams
 
@@ -102,6 +110,44 @@ class SnapshotBackend(IndexBackend, Protocol):
     """A backend held in memory, saved and brought back through its exported state."""
 
     def export_state(self) -> IndexState: ...
+
+
+class AllowListSearch(IndexBackend, Protocol):
+    """A backend that can search only among given document ids, exactly with respect to them."""
+
+    def search_among(
+        self,
+        queries: QueryVectors,
+        k: int,
+        allowed: Collection[str],
+        params: SearchParams | None = None,
+    ) -> list[list[Hit]]:
+        """Up to ``k`` hits per query, every one in ``allowed``; fewer only when fewer of
+        ``allowed`` are live."""
+        ...
+
+
+class FilterPushdown(IndexBackend, Protocol):
+    """A backend that evaluates a metadata filter itself (it sees the documents' metadata)."""
+
+    def search_filtered(
+        self,
+        queries: QueryVectors,
+        k: int,
+        where: Filter,
+        params: SearchParams | None = None,
+    ) -> list[list[Hit]]:
+        """Up to ``k`` hits per query, every one matching ``where``; fewer only when fewer
+        live documents match."""
+        ...
+
+
+def searches_among(index: IndexBackend) -> TypeGuard[AllowListSearch]:
+    return callable(getattr(index, "search_among", None))
+
+
+def pushes_filters_down(index: IndexBackend) -> TypeGuard[FilterPushdown]:
+    return callable(getattr(index, "search_filtered", None))
 
 
 def snapshottable(index: IndexBackend) -> TypeGuard[SnapshotBackend]:

@@ -22,13 +22,14 @@ training.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import faiss
 import numpy as np
 
 from ._checks import as_matrix, as_vector, check_int, check_str
+from .allowlist import search_among
 from .backend import Hit
 from .embedder_spec import QueryVectors
 from .errors import EmbedderMismatchError, InvalidInputError
@@ -155,6 +156,36 @@ class VectorIndex:
         ``params`` overrides the runtime knobs it sets. Queries from another embedder
         raise :class:`EmbedderMismatchError`.
         """
+        matrix, effective = self._checked(queries, k, params)
+        if len(matrix) == 0:
+            return []
+        with self._lock.read():
+            if not self.is_trained:
+                return self._search_pending(matrix, k, None)
+            return self._faiss.search(matrix, k, effective)
+
+    def search_among(
+        self,
+        queries: QueryVectors,
+        k: int,
+        allowed: Collection[str],
+        params: SearchParams | None = None,
+    ) -> list[list[Hit]]:
+        """Up to ``k`` live hits per query among the ``allowed`` ids, best first; fewer only
+        when fewer of them are live (:mod:`indexes.allowlist` says how, per layout)."""
+        matrix, effective = self._checked(queries, k, params)
+        if len(matrix) == 0:
+            return []
+        with self._lock.read():
+            if not self.is_trained:
+                return self._search_pending(matrix, k, allowed)
+            ids = self._faiss.ids
+            labels = np.fromiter((ids.label_of(i) for i in allowed if i in ids), dtype=np.int64)
+            return search_among(self._faiss, matrix, k, labels, effective)
+
+    def _checked(
+        self, queries: QueryVectors, k: int, params: SearchParams | None
+    ) -> tuple[np.ndarray, SearchParams]:
         if queries.fingerprint != self.fingerprint:
             raise EmbedderMismatchError(
                 f"query vectors come from embedder {queries.fingerprint[:12]} but index"
@@ -162,14 +193,13 @@ class VectorIndex:
             )
         check_int(k, "k", 1)
         matrix = as_matrix(queries.vectors, self.dim, "query vectors")
-        effective = self._search_params.overridden_by(params)
-        if len(matrix) == 0:
-            return []
-        with self._lock.read():
-            if not self.is_trained:
-                found = self._pending.search(matrix, k)
-                return [[Hit(doc_id, score) for doc_id, score in row] for row in found]
-            return self._faiss.search(matrix, k, effective)
+        return matrix, self._search_params.overridden_by(params)
+
+    def _search_pending(
+        self, matrix: np.ndarray, k: int, allowed: Collection[str] | None
+    ) -> list[list[Hit]]:
+        found = self._pending.search(matrix, k, allowed)
+        return [[Hit(doc_id, score) for doc_id, score in row] for row in found]
 
     # -- writing -------------------------------------------------------------------
 

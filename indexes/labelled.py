@@ -28,7 +28,8 @@ class LabelledIndex:
         self.idmap = idmap
         self.layout = Layout.of(idmap)
         self.ids = ids or IdMap()
-        self._sign = 1.0 if metric == "ip" else -1.0  # l2: a smaller distance is better
+        self.sign = 1.0 if metric == "ip" else -1.0  # l2: a smaller distance is better
+        self.refuses_params = False  # set once a search with a parameter object fails
 
     @property
     def is_trained(self) -> bool:
@@ -79,6 +80,10 @@ class LabelledIndex:
             params, selector.selector if selector is not None else None
         )
         distances, labels = self.idmap.search(matrix, k, params=faiss_params)
+        return self.hits(distances, labels)
+
+    def hits(self, distances: np.ndarray, labels: np.ndarray) -> list[list[Hit]]:
+        """FAISS's result rows as live hits (higher-is-better scores), best first."""
         return [
             self._hits(row_d.tolist(), row_l.tolist())
             for row_d, row_l in zip(distances, labels, strict=True)
@@ -89,5 +94,5 @@ class LabelledIndex:
         for dist, label in zip(distances, labels, strict=True):
             doc_id = self.ids.doc_of(label)  # drops -1 and any tombstone
             if doc_id is not None:
-                hits.append(Hit(doc_id, self._sign * dist))
+                hits.append(Hit(doc_id, self.sign * dist))
         return hits

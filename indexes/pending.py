@@ -8,6 +8,8 @@ a few thousand vectors).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from .spec import Metric
@@ -56,9 +58,15 @@ class PendingBuffer:
             rows = self._rows = (ids, matrix)
         return rows
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        """Exact top-``k`` (id, score) per query; score is higher-is-better (``-L2²`` for l2)."""
+    def search(
+        self, queries: np.ndarray, k: int, allowed: Collection[str] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Exact top-``k`` (id, score) per query, among ``allowed`` when given; score is
+        higher-is-better (``-L2²`` for l2)."""
         ids, vectors = self.rows()
+        if allowed is not None:
+            keep = [i for i, doc_id in enumerate(ids) if doc_id in allowed]
+            ids, vectors = [ids[i] for i in keep], vectors[keep]
         if not ids:
             return [[] for _ in range(len(queries))]
         scores = queries @ vectors.T

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from indexes import Hit, QueryVectors
 from indexes.errors import NotFoundError, SwitchoverError
 
+from .filtered_search import Selection
 from .reads import ReadRouter, ServedRead
 from .registry import IndexRegistry
 from .runtime import IndexRuntime
 from .settings import Settings
 from .store import Document, Store
-from .validation import check_doc_id, check_query
+from .validation import check_doc_id, check_filter, check_query
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +67,22 @@ class ReadPath:
         *,
         include_documents: bool = False,
         routing_key: str | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> SearchResult:
+        """Route and answer one search; ``where`` is a metadata filter (indexes/filters.py)."""
         query, k = check_query(query, k, self.settings.limits)
+        selection = self._selection(where)
         serve, fallback = self.reads.route(routing_key, self._acked_seq())
         used_fallback = False
+        search = partial(self._embed_and_search, serve, query, k, selection=selection)
         try:
             if fallback is None:
-                hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
+                hits, vectors, embed_ms, served_ms = search()
             else:  # a side that may fail or hang: bounded, the source answers instead
                 # route() checked it holds every acknowledged write: no catch-up here,
                 # so a target read does no write work and never waits for apply locks
                 hits, vectors, embed_ms, served_ms = serve.bounded.call(
-                    partial(self._embed_and_search, serve, query, k, catch_up=False),
-                    self.settings.target_timeout_s,
+                    partial(search, catch_up=False), self.settings.target_timeout_s
                 )
         except SwitchoverError:
             if fallback is None:
@@ -87,24 +92,44 @@ class ReadPath:
                 "index %s failed a search; %s answers", serve.name, fallback.name, exc_info=True
             )
             serve, used_fallback = fallback, True
-            hits, vectors, embed_ms, served_ms = self._embed_and_search(serve, query, k)
+            hits, vectors, embed_ms, served_ms = self._embed_and_search(
+                serve, query, k, selection=selection
+            )
         ids = [h.id for h in hits]
-        self.reads.served(ServedRead(query, k, serve, ids, served_ms, vectors, embed_ms))
+        read = ServedRead(query, k, serve, ids, served_ms, vectors, embed_ms, selection)
+        self.reads.served(read)
         docs = self.store.log.documents(ids) if include_documents else None
         return SearchResult(hits, serve.name, docs, used_fallback)
 
     def search_pinned(
-        self, index_name: str, query: str, k: int = 10, *, include_documents: bool = False
+        self,
+        index_name: str,
+        query: str,
+        k: int = 10,
+        *,
+        include_documents: bool = False,
+        where: Mapping[str, Any] | None = None,
     ) -> SearchResult:
         """Search one named index version, bypassing routing (eval jobs, debugging)."""
         query, k = check_query(query, k, self.settings.limits)
+        selection = self._selection(where)
         runtime = self.registry.get(index_name)
-        hits = self._search_on(runtime, query, k)
+        hits = self._search_on(runtime, query, k, selection=selection)
         docs = self.store.log.documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, runtime.name, docs)
 
+    def _selection(self, where: Mapping[str, Any] | None) -> Selection | None:
+        parsed = check_filter(where, self.settings.limits)
+        return None if parsed is None else Selection(parsed, self.registry.metadata.select)
+
     def _embed_and_search(
-        self, runtime: IndexRuntime, query: str, k: int, *, catch_up: bool = True
+        self,
+        runtime: IndexRuntime,
+        query: str,
+        k: int,
+        *,
+        catch_up: bool = True,
+        selection: Selection | None = None,
     ) -> tuple[list[Hit], QueryVectors, float, float]:
         """Hits, the query's vectors (for the shadow side), embedding and total time in ms.
 
@@ -114,7 +139,7 @@ class ReadPath:
         started = time.perf_counter()
         vectors = runtime.embed_query(query)
         embed_ms = (time.perf_counter() - started) * 1000
-        hits = self._search_on(runtime, query, k, vectors, catch_up=catch_up)
+        hits = self._search_on(runtime, query, k, vectors, catch_up=catch_up, selection=selection)
         return hits, vectors, embed_ms, (time.perf_counter() - started) * 1000
 
     def _search_on(
@@ -125,8 +150,9 @@ class ReadPath:
         vectors: QueryVectors | None = None,
         *,
         catch_up: bool = True,
+        selection: Selection | None = None,
     ) -> list[Hit]:
         """Search one index, first closing any gap a failed apply left (read your writes)."""
         if catch_up and runtime.index.applied_seq < self.store.log.last_seq():
             runtime.catch_up(self.store)
-        return runtime.search(query, k, vectors=vectors)
+        return runtime.search(query, k, vectors=vectors, selection=selection)

@@ -16,6 +16,7 @@ from functools import partial
 
 from indexes import Hit, QueryVectors
 
+from .filtered_search import Selection
 from .observations import Observations
 from .phases import Phase
 from .registry import IndexRegistry
@@ -47,6 +48,7 @@ class ServedRead:
     served_ms: float
     vectors: QueryVectors | None = None
     embed_ms: float = 0.0
+    selection: Selection | None = None  # the read's filter: the shadow side uses the same
 
 
 class ReadRouter:
@@ -148,12 +150,17 @@ class ReadRouter:
         ids = tuple(read.hit_ids)
         job = ShadowJob(
             m.id, read.query, read.k, read.served.name, other, ids, read.served_ms,
-            read.vectors, read.embed_ms,
+            read.vectors, read.embed_ms, read.selection,
         )  # fmt: skip
         self.shadow.submit(job)
 
     def _shadow_search(
-        self, index_name: str, query: str, k: int, vectors: QueryVectors | None
+        self,
+        index_name: str,
+        query: str,
+        k: int,
+        vectors: QueryVectors | None,
+        selection: Selection | None = None,
     ) -> tuple[list[Hit], bool]:
         """The shadow side's hits, and whether it reused the served query's vector.
 
@@ -162,6 +169,6 @@ class ReadRouter:
         never stalls the shadow worker behind it."""
         runtime = self.registry.get(index_name)
         reused = vectors is not None and vectors.fingerprint == runtime.embedder.fingerprint
-        search = partial(runtime.search, query, k, vectors=vectors)
+        search = partial(runtime.search, query, k, vectors=vectors, selection=selection)
         hits = runtime.shadow_bounded.call(search, self.registry.settings.target_timeout_s)
         return hits, reused

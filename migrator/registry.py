@@ -27,6 +27,7 @@ from indexes.errors import (
     SwitchoverError,
 )
 
+from .metadata_index import MetadataIndex
 from .requests import MigrationRequest, RebuildRequest, TargetRequest
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
@@ -41,6 +42,7 @@ class IndexRegistry:
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
+        self.metadata = MetadataIndex(store)  # what filters select, shared by every index
         self.store = store
         self.cache = store.cache
         self._runtimes: dict[str, IndexRuntime] = {}

@@ -25,6 +25,7 @@ from indexes import (
 )
 from indexes.errors import EmbedderError
 
+from .filtered_search import Selection, search_selected
 from .store import CatalogEntry, LogRecord, Store
 
 log = logging.getLogger(__name__)
@@ -227,9 +228,14 @@ class IndexRuntime:
         k: int,
         params: SearchParams | None = None,
         vectors: QueryVectors | None = None,
+        selection: Selection | None = None,
     ) -> list[Hit]:
-        """Top ``k`` for ``query``; ``params`` override the index's own search knobs."""
-        return self.index.search(self.embed_query(query, vectors), k, params)[0]
+        """Top ``k`` for ``query`` (among the documents ``selection`` selects, when given);
+        ``params`` override the index's own search knobs."""
+        queries = self.embed_query(query, vectors)
+        if selection is not None:
+            return search_selected(self.index, queries, k, selection, params)[0]
+        return self.index.search(queries, k, params)[0]
 
     def lag(self, store: Store) -> tuple[int, float]:
         """(records behind the log, seconds since the oldest unapplied record)."""

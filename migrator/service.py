@@ -206,17 +206,25 @@ class Switchover:
         *,
         include_documents: bool = False,
         routing_key: str | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> SearchResult:
+        """One routed search; ``where`` is a metadata filter (``indexes/filters.py``)."""
         return self.read_path.search(
-            query, k, include_documents=include_documents, routing_key=routing_key
+            query, k, include_documents=include_documents, routing_key=routing_key, where=where
         )
 
     def search_pinned(
-        self, index_name: str, query: str, k: int = 10, *, include_documents: bool = False
+        self,
+        index_name: str,
+        query: str,
+        k: int = 10,
+        *,
+        include_documents: bool = False,
+        where: Mapping[str, Any] | None = None,
     ) -> SearchResult:
         """Search one named index version, bypassing routing (eval jobs, debugging)."""
         return self.read_path.search_pinned(
-            index_name, query, k, include_documents=include_documents
+            index_name, query, k, include_documents=include_documents, where=where
         )
 
     # -- indexes -------------------------------------------------------------------------

@@ -128,6 +128,12 @@ class Limits:
     max_metadata_depth: int = 32
     max_query_chars: int = 4_096
     max_k: int = 100
+    # a search's metadata filter (indexes/filters.py): and/or/not nesting, conditions, values
+    max_filter_depth: int = 8
+    max_filter_nodes: int = 64
+    max_filter_values: int = 1024
+    # queries one POST /v1/search/batch may carry
+    max_search_batch: int = 64
     max_body_bytes: int = 16 * 1024 * 1024
     # writes in flight at once (embedding or waiting for a lock); the next gets a 503 at once
     max_pending_writes: int = 32

@@ -21,13 +21,16 @@ import numpy as np
 from evals.metrics import overlap_at_k
 from indexes import Hit, QueryVectors
 
+from .filtered_search import Selection
 from .store import ShadowReadRecord
 
 log = logging.getLogger(__name__)
 
-# (index name, query, k, the served query's vectors to reuse if the embedder matches)
-#   -> (hits, whether the vectors were reused)
-ShadowSearch = Callable[[str, str, int, QueryVectors | None], tuple[list[Hit], bool]]
+# (index name, query, k, the served query's vectors to reuse if the embedder matches, the
+# served read's filter) -> (hits, whether the vectors were reused)
+ShadowSearch = Callable[
+    [str, str, int, QueryVectors | None, Selection | None], tuple[list[Hit], bool]
+]
 # stores a batch of finished shadow reads
 ShadowRecord = Callable[[Sequence[ShadowReadRecord]], None]
 
@@ -43,6 +46,7 @@ class ShadowJob:
     served_ms: float
     vectors: QueryVectors | None = None
     embed_ms: float = 0.0  # what embedding the query cost the served side
+    selection: Selection | None = None  # the served read's filter, applied on this side too
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ class ShadowReader:
         error: str | None = None
         overlap: float | None = None
         try:
-            hits, reused = self._search(job.shadow_on, job.query, job.k, job.vectors)
+            hits, reused = self._search(job.shadow_on, job.query, job.k, job.vectors, job.selection)
             overlap = overlap_at_k(job.served_ids, [h.id for h in hits], job.k)
         except Exception as exc:  # a shadow failure is data, never a crash
             error, reused = f"{type(exc).__name__}: {exc}", False

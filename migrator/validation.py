@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from indexes.errors import InvalidInputError
+from indexes.filters import And, Eq, Filter, FilterLimits, In, Not, Or, parse_filter
 
 from .settings import Limits
 from .store import DocumentIn
@@ -147,3 +148,35 @@ def check_query(query: object, k: object, limits: Limits) -> tuple[str, int]:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
         raise InvalidInputError(f"k must be an integer from 1 to {limits.max_k}")
     return query, k
+
+
+def check_filter(data: object, limits: Limits) -> Filter | None:
+    """A search's metadata filter, parsed and bounded (None when there is none)."""
+    if data is None:
+        return None
+    bounds = FilterLimits(
+        max_depth=limits.max_filter_depth,
+        max_nodes=limits.max_filter_nodes,
+        max_values=limits.max_filter_values,
+        max_value_chars=limits.max_query_chars,
+    )
+    where = parse_filter(data, bounds)
+    _check_filter_strings(where)
+    return where
+
+
+def _check_filter_strings(where: Filter) -> None:
+    for key, value in _leaves(where):
+        check_unicode(key, "filter: a metadata key")
+        if isinstance(value, str):
+            check_unicode(value, "filter: a value")
+
+
+def _leaves(where: Filter) -> list[tuple[str, object]]:
+    if isinstance(where, And | Or):
+        return [leaf for part in where.parts for leaf in _leaves(part)]
+    if isinstance(where, Not):
+        return _leaves(where.part)
+    if isinstance(where, In):
+        return [(where.key, v) for v in where.values]
+    return [(where.key, where.value if isinstance(where, Eq) else None)]

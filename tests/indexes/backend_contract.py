@@ -23,6 +23,7 @@ from indexes import (
     SearchParams,
     snapshottable,
 )
+from indexes.backend import searches_among
 
 from .helpers import DIM, FINGERPRINT, doc_ids, queries, unit_vectors
 
@@ -273,3 +274,25 @@ class BackendContract:
         assert backend.is_trained
         assert backend.ids() == set(docs)
         assert ids_of(backend.search(queries(docs["d9"]), 1, EXHAUSTIVE)[0]) == ["d9"]
+
+
+class FilteredSearchContract:
+    """For a backend that searches among given ids (:class:`AllowListSearch`): every hit is
+    allowed, ``k`` come back whenever ``k`` allowed documents are live, exact on flat."""
+
+    @pytest.mark.parametrize("share", [0.5, 0.1, 0.02, 0.004])
+    def test_a_search_among_ids_is_exact_with_respect_to_them(
+        self, loaded: IndexBackend, docs: dict[str, np.ndarray], layout: Layout, share: float
+    ) -> None:
+        if not searches_among(loaded):
+            pytest.skip("search_among is optional: this backend filters another way")
+        rng = np.random.default_rng(int(share * 1000))
+        allowed = {i for i in docs if rng.random() < share} | {"d0", "never-written"}
+        loaded.apply(2, deletes=["d0"])
+        live = {i: docs[i] for i in allowed if i in docs and i != "d0"}
+        probe = unit_vectors(10, seed=8)
+        for q, hits in zip(probe, loaded.search_among(queries(probe), 10, allowed), strict=True):
+            assert set(ids_of(hits)) <= set(live)
+            assert len(hits) == min(10, len(live))
+            if layout.kind == "flat":
+                assert ids_of(hits) == exact_top(live, q, 10, layout.metric)

@@ -16,7 +16,7 @@ from indexes import (
     write_snapshot,
 )
 
-from .backend_contract import BackendContract, Layout
+from .backend_contract import BackendContract, FilteredSearchContract, Layout
 from .helpers import DIM, FINGERPRINT, HASH_SPEC
 
 FACTORIES = {"flat": "Flat", "hnsw": "HNSW32,Flat", "ivf": "IVF16,Flat"}
@@ -45,7 +45,7 @@ class FaissKit:
         return loaded[0]
 
 
-class TestFaissBackend(BackendContract):
+class TestFaissBackend(BackendContract, FilteredSearchContract):
     @pytest.fixture
     def kit(self, tmp_path: Path) -> FaissKit:
         return FaissKit(tmp_path / "snapshots")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from indexes import Hit, QueryVectors
 from migrator import ActionRequest, Switchover
+from migrator.filtered_search import Selection
 from migrator.shadow import ShadowJob, ShadowReader
 from migrator.store import ShadowReadRecord
 from tests.migrator.test_lifecycle import backfill, doc, hnsw_target
@@ -20,7 +21,9 @@ def job(i: int, served: tuple[str, ...] = ("a", "b")) -> ShadowJob:
 def test_overlap_and_latency_are_recorded_in_batches() -> None:
     recorded: list[ShadowReadRecord] = []
 
-    def search(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
+    def search(
+        _name: str, _q: str, _k: int, _v: QueryVectors | None, _s: Selection | None
+    ) -> tuple[list[Hit], bool]:
         return [Hit("a", 1.0), Hit("c", 0.5)], False
 
     def record(rows: Sequence[ShadowReadRecord]) -> None:
@@ -43,7 +46,9 @@ def test_overlap_and_latency_are_recorded_in_batches() -> None:
 def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
     release = threading.Event()
 
-    def slow(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
+    def slow(
+        _name: str, _q: str, _k: int, _v: QueryVectors | None, _s: Selection | None
+    ) -> tuple[list[Hit], bool]:
         release.wait(5)
         return [], False
 
@@ -61,7 +66,9 @@ def test_a_full_queue_drops_samples_instead_of_waiting() -> None:
 
 
 def test_a_failing_shadow_search_is_recorded_as_an_error_not_raised() -> None:
-    def broken(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
+    def broken(
+        _name: str, _q: str, _k: int, _v: QueryVectors | None, _s: Selection | None
+    ) -> tuple[list[Hit], bool]:
         raise RuntimeError("target exploded")
 
     rows: list[ShadowReadRecord] = []
@@ -98,7 +105,9 @@ def test_live_searches_in_shadow_phase_are_shadowed_on_the_target(service: Switc
 def test_a_shadow_side_that_reused_the_query_vector_is_charged_the_embedding() -> None:
     rows: list[ShadowReadRecord] = []
 
-    def reusing(_name: str, _q: str, _k: int, _v: QueryVectors | None) -> tuple[list[Hit], bool]:
+    def reusing(
+        _name: str, _q: str, _k: int, _v: QueryVectors | None, _s: Selection | None
+    ) -> tuple[list[Hit], bool]:
         return [Hit("a", 1.0)], True
 
     reader = ShadowReader(reusing, rows.extend)
