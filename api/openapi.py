@@ -42,6 +42,9 @@ def document_limits(schema: dict[str, Any], limits: Limits) -> None:
     bound("UpsertBody", "documents", maxItems=limits.max_batch)
     bound("SearchBody", "query", maxLength=limits.max_query_chars)
     bound("SearchBody", "k", maximum=limits.max_k)
+    bound("BatchQueryBody", "query", maxLength=limits.max_query_chars)
+    bound("BatchQueryBody", "k", maximum=limits.max_k)
+    bound("BatchSearchBody", "queries", maxItems=limits.max_search_batch)
     bound("TargetBody", "name", pattern=INDEX_NAME_PATTERN)
     bound("EvalSetBody", "name", pattern=INDEX_NAME_PATTERN)
     for path, operations in schema["paths"].items():

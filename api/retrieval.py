@@ -10,11 +10,13 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Header, Request, Response
 
-from migrator import DocumentIn, SearchResult, WriteResult
+from migrator import DocumentIn, SearchQuery, SearchResult, WriteResult
 
 from .deps import Service
 from .errors import error_responses
 from .schemas import (
+    BatchSearchBody,
+    BatchSearchResponse,
     DeleteResponse,
     DocumentResponse,
     HealthResponse,
@@ -80,7 +82,7 @@ async def delete_document(doc_id: str, request: Request, svc: Service) -> Delete
     return DeleteResponse(deleted=True, seq=result.seq)
 
 
-def _search_response(result: SearchResult, response: Response) -> SearchResponse:
+def _search_response(result: SearchResult, response: Response | None) -> SearchResponse:
     hits = []
     for hit in result.hits:
         doc = result.documents.get(hit.id) if result.documents is not None else None
@@ -92,7 +94,8 @@ def _search_response(result: SearchResult, response: Response) -> SearchResponse
                 metadata=doc.metadata if doc else None,
             )
         )
-    response.headers["X-Served-By"] = result.served_by
+    if response is not None:
+        response.headers["X-Served-By"] = result.served_by
     return SearchResponse(hits=hits, served_by=result.served_by)
 
 
@@ -111,6 +114,24 @@ def search(
         where=body.filter,
     )
     return _search_response(result, response)
+
+
+@router.post(
+    "/v1/search/batch",
+    response_model=BatchSearchResponse,
+    responses=error_responses(400, 409, 413, 422, 503),
+)
+def search_batch(
+    body: BatchSearchBody, svc: Service, routing_key: RoutingKey = None
+) -> BatchSearchResponse:
+    """Several searches in one request, embedded together; each answer names its index.
+
+    ``X-Routing-Key`` routes the whole batch; a query's own ``routing_key`` overrides it."""
+    queries = [SearchQuery(q.query, q.k, q.filter, q.routing_key) for q in body.queries]
+    results = svc.search_batch(
+        queries, include_documents=body.include_documents, routing_key=routing_key
+    )
+    return BatchSearchResponse(results=[_search_response(r, None) for r in results])
 
 
 @router.post(

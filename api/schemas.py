@@ -144,6 +144,30 @@ class SearchBody(_Strict):
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION)
 
 
+class BatchQueryBody(_Strict):
+    query: StrictStr = Field(min_length=1)
+    k: StrictInt = Field(default=10, ge=1)
+    filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION)
+    routing_key: StrictStr | None = Field(
+        default=None, max_length=256, description="This query's routing key (else the batch's)"
+    )
+
+
+class BatchSearchBody(_Strict):
+    queries: list[BatchQueryBody] = Field(min_length=1)
+    include_documents: StrictBool = Field(
+        default=False, description="Also return each hit's text and metadata"
+    )
+
+    @field_validator("queries", mode="before")
+    @classmethod
+    def _batch_within_the_limit(cls, queries: Any) -> Any:
+        limit = REQUEST_LIMITS.get(_DEFAULT_LIMITS).max_search_batch
+        if isinstance(queries, list) and len(queries) > limit:
+            raise ValueError(f"the batch has {len(queries)} queries; the limit is {limit}")
+        return queries
+
+
 class HitResponse(BaseModel):
     id: str
     score: float
@@ -154,6 +178,10 @@ class HitResponse(BaseModel):
 class SearchResponse(BaseModel):
     hits: list[HitResponse]
     served_by: str
+
+
+class BatchSearchResponse(BaseModel):
+    results: list[SearchResponse] = Field(description="One answer per query, in order")
 
 
 class IndexResponse(BaseModel):

@@ -1,6 +1,10 @@
 """Search among allowed labels only, on any FAISS layout, never returning fewer than it can.
 
-First an ``IDSelectorBatch`` of the allowed labels rides in the search parameters, so
+A filter that keeps at least 5% of the documents (:data:`OVER_FETCH_SHARE`) is
+first over-fetched, boundedly (:func:`over_fetch_ids`: two rounds, at most
+``8 k / share`` hits): the plain search is cheapest there, and building a selector of
+tens of thousands of labels is not. When that comes back short, or for a more selective
+filter, an ``IDSelectorBatch`` of the allowed labels rides in the search parameters, so
 FAISS skips every other vector while it searches (measured against bounded over-fetch in
 ``benchmarks/filtered_search.py``: the README's Performance section has the numbers).
 Approximate layouts can come back short under a selective filter (HNSW's graph walk
@@ -15,6 +19,7 @@ Not locked itself: :class:`~indexes.VectorIndex` calls it under its read lock.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import faiss
@@ -23,6 +28,31 @@ import numpy as np
 from .backend import Hit
 from .labelled import LabelledIndex
 from .spec import SearchParams
+
+OVER_FETCH_SHARE = 0.05  # measured: benchmarks/results/filtered_search.md
+
+
+def over_fetch_ids(
+    index: LabelledIndex,
+    matrix: np.ndarray,
+    k: int,
+    allowed: Collection[str],
+    params: SearchParams,
+    share: float,
+) -> list[list[Hit]] | None:
+    """The top ``k`` allowed hits from a plain search of ``2 k / share`` hits, then of four
+    times that; None when even that comes back short (the caller uses the selector)."""
+    want = min(k, len(allowed))
+    fetch = min(index.ntotal, max(2 * k, int(2 * k / share)))
+    for _ in range(2):
+        found = index.search(matrix, fetch, params)
+        rows = [[h for h in row if h.id in allowed][:k] for row in found]
+        if all(len(r) >= want for r in rows):
+            return rows
+        if fetch >= index.ntotal:
+            return None
+        fetch = min(index.ntotal, fetch * 4)
+    return None
 
 
 def search_among(

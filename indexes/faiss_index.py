@@ -29,7 +29,7 @@ import faiss
 import numpy as np
 
 from ._checks import as_matrix, as_vector, check_int, check_str
-from .allowlist import search_among
+from .allowlist import OVER_FETCH_SHARE, over_fetch_ids, search_among
 from .backend import Hit
 from .embedder_spec import QueryVectors
 from .errors import EmbedderMismatchError, InvalidInputError
@@ -180,6 +180,11 @@ class VectorIndex:
             if not self.is_trained:
                 return self._search_pending(matrix, k, allowed)
             ids = self._faiss.ids
+            share = len(allowed) / max(1, len(ids))
+            if share >= OVER_FETCH_SHARE:
+                rows = over_fetch_ids(self._faiss, matrix, k, allowed, effective, share)
+                if rows is not None:
+                    return rows
             labels = np.fromiter((ids.label_of(i) for i in allowed if i in ids), dtype=np.int64)
             return search_among(self._faiss, matrix, k, labels, effective)
 

@@ -12,6 +12,7 @@ from .requests import (
     PlanUpdate,
     RebuildRequest,
     SearchParamsChange,
+    SearchQuery,
     TargetRequest,
 )
 from .service import Switchover, check_home
@@ -50,6 +51,7 @@ __all__ = [
     "PlanUpdate",
     "RebuildRequest",
     "SearchParamsChange",
+    "SearchQuery",
     "SearchResult",
     "Settings",
     "SnapshotWritten",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -104,17 +104,30 @@ def _typed(value: object) -> list[TypedValue]:
 class MetadataIndex:
     """:class:`MetadataPostings` kept in step with the write log, safe across threads."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache_size: int = 64) -> None:
         self._store = store
         self._postings = MetadataPostings()
         self._seen_seq: int | None = None  # None until the documents are loaded
         self._lock = threading.Lock()
+        # the latest filters' ids, emptied by any write: clients repeat their filters
+        self._cache: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._cache_size = cache_size
 
     def select(self, where: Filter) -> frozenset[str]:
         """The ids of the live documents ``where`` matches, as of the log's last record."""
+        key = repr(where)  # not the filter itself: True == 1.0 in Python, not here
         with self._lock:
+            before = self._seen_seq
             self._catch_up()
-            return frozenset(self._postings.select(where))
+            if self._seen_seq != before:
+                self._cache.clear()
+            found = self._cache.get(key)
+            if found is None:
+                found = self._cache[key] = frozenset(self._postings.select(where))
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(key)
+            return found
 
     def _catch_up(self) -> None:
         if self._seen_seq is None:

@@ -38,6 +38,27 @@ class SearchResult:
     fallback: bool = False
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """A query's vectors, embedded with others in one call, and its share of that call."""
+
+    vectors: QueryVectors
+    embed_ms: float
+
+
+@dataclass(frozen=True)
+class Routed:
+    """One checked read and where it goes: the index to serve it, the fallback if that fails."""
+
+    query: str
+    k: int
+    selection: Selection | None
+    serve: IndexRuntime
+    fallback: IndexRuntime | None
+    vectors: Embedded | None = None
+    fell_back: bool = False  # already moved to the source (its target failed the batch)
+
+
 class ReadPath:
     def __init__(
         self,
@@ -71,10 +92,22 @@ class ReadPath:
     ) -> SearchResult:
         """Route and answer one search; ``where`` is a metadata filter (indexes/filters.py)."""
         query, k = check_query(query, k, self.settings.limits)
-        selection = self._selection(where)
-        serve, fallback = self.reads.route(routing_key, self._acked_seq())
-        used_fallback = False
-        search = partial(self._embed_and_search, serve, query, k, selection=selection)
+        selection = self.selection(where)
+        serve, fallback = self.reads.route(routing_key, self.acked_seq())
+        return self.answer(Routed(query, k, selection, serve, fallback), include_documents)
+
+    def acked_seq(self) -> int:
+        """The last write acknowledged: a read that begins now must see it."""
+        return self._acked_seq()
+
+    def answer(self, read: Routed, include_documents: bool = False) -> SearchResult:
+        """Search the routed index; a failing or slow target hands the read to the source."""
+        serve, fallback = read.serve, read.fallback
+        search = partial(
+            self._embed_and_search, serve, read.query, read.k, selection=read.selection,
+            pre=read.vectors,
+        )  # fmt: skip
+        used_fallback = read.fell_back
         try:
             if fallback is None:
                 hits, vectors, embed_ms, served_ms = search()
@@ -93,11 +126,13 @@ class ReadPath:
             )
             serve, used_fallback = fallback, True
             hits, vectors, embed_ms, served_ms = self._embed_and_search(
-                serve, query, k, selection=selection
+                serve, read.query, read.k, selection=read.selection
             )
         ids = [h.id for h in hits]
-        read = ServedRead(query, k, serve, ids, served_ms, vectors, embed_ms, selection)
-        self.reads.served(read)
+        served = ServedRead(
+            read.query, read.k, serve, ids, served_ms, vectors, embed_ms, read.selection
+        )
+        self.reads.served(served)
         docs = self.store.log.documents(ids) if include_documents else None
         return SearchResult(hits, serve.name, docs, used_fallback)
 
@@ -112,13 +147,14 @@ class ReadPath:
     ) -> SearchResult:
         """Search one named index version, bypassing routing (eval jobs, debugging)."""
         query, k = check_query(query, k, self.settings.limits)
-        selection = self._selection(where)
+        selection = self.selection(where)
         runtime = self.registry.get(index_name)
         hits = self._search_on(runtime, query, k, selection=selection)
         docs = self.store.log.documents([h.id for h in hits]) if include_documents else None
         return SearchResult(hits, runtime.name, docs)
 
-    def _selection(self, where: Mapping[str, Any] | None) -> Selection | None:
+    def selection(self, where: Mapping[str, Any] | None) -> Selection | None:
+        """The parsed, bounded filter and its lazily resolved ids (None: no filter)."""
         parsed = check_filter(where, self.settings.limits)
         return None if parsed is None else Selection(parsed, self.registry.metadata.select)
 
@@ -130,6 +166,7 @@ class ReadPath:
         *,
         catch_up: bool = True,
         selection: Selection | None = None,
+        pre: Embedded | None = None,
     ) -> tuple[list[Hit], QueryVectors, float, float]:
         """Hits, the query's vectors (for the shadow side), embedding and total time in ms.
 
@@ -137,8 +174,12 @@ class ReadPath:
         the hand-off to the worker thread that bounds a target's call.
         """
         started = time.perf_counter()
-        vectors = runtime.embed_query(query)
-        embed_ms = (time.perf_counter() - started) * 1000
+        if pre is not None and pre.vectors.fingerprint == runtime.embedder.fingerprint:
+            vectors, embed_ms = pre.vectors, pre.embed_ms  # embedded with its batch
+            started -= embed_ms / 1000
+        else:
+            vectors = runtime.embed_query(query)
+            embed_ms = (time.perf_counter() - started) * 1000
         hits = self._search_on(runtime, query, k, vectors, catch_up=catch_up, selection=selection)
         return hits, vectors, embed_ms, (time.perf_counter() - started) * 1000
 

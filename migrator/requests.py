@@ -156,3 +156,14 @@ class ConfigChange:
     indexes: Mapping[str, SearchParamsChange] | None = None
     migration: PlanUpdate | None = None
     reason: str = "set"
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One query of a batch search: its text, ``k``, metadata filter (``indexes/filters.py``)
+    and routing key (default: the batch's)."""
+
+    query: str
+    k: int = 10
+    where: Mapping[str, Any] | None = None
+    routing_key: str | None = None

@@ -34,13 +34,15 @@ embedding cache's and the embedders' locks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from indexes import load_embedder
 from indexes.errors import NotFoundError
 
 from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
+from .batch_search import search_batch
 from .config import RuntimeConfig
 from .evaljobs import EvalJobs
 from .evidence import Evidence
@@ -62,6 +64,7 @@ from .requests import (
     MigrationRequest,
     PlanUpdate,
     RebuildRequest,
+    SearchQuery,
 )
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
@@ -211,6 +214,19 @@ class Switchover:
         """One routed search; ``where`` is a metadata filter (``indexes/filters.py``)."""
         return self.read_path.search(
             query, k, include_documents=include_documents, routing_key=routing_key, where=where
+        )
+
+    def search_batch(
+        self,
+        queries: Sequence[SearchQuery],
+        *,
+        include_documents: bool = False,
+        routing_key: str | None = None,
+    ) -> list[SearchResult]:
+        """Up to ``max_search_batch`` queries, embedded in one call per embedder, each routed
+        by its own routing key or else ``routing_key``; one answer per query, in order."""
+        return search_batch(
+            self.read_path, queries, include_documents=include_documents, routing_key=routing_key
         )
 
     def search_pinned(

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from indexes.errors import InvalidInputError
+from indexes.filters import parse_filter
 from migrator import ActionRequest, DocumentIn, Switchover
 from tests.migrator.test_lifecycle import backfill, doc
 
@@ -81,3 +82,13 @@ def test_the_shadow_side_runs_the_same_filter(service: Switchover) -> None:
     reads = service.store.shadow.recent(mid)
     assert len(reads) == 10
     assert all(r.overlap == 1.0 for r in reads), "the same vectors, the same filter: one answer"
+
+
+def test_a_repeated_filter_is_resolved_once_until_the_next_write(service: Switchover) -> None:
+    write(service, 20)
+    metadata = service.registry.metadata
+    first = metadata.select(parse_filter({"n": {"lt": 5}}))
+    assert metadata.select(parse_filter({"n": {"lt": 5}})) is first
+    service.upsert([tagged(3, "xx")])
+    assert metadata.select(parse_filter({"n": {"lt": 5}})) is not first
+    assert metadata.select(parse_filter({"n": 1})) != metadata.select(parse_filter({"n": True}))
