@@ -41,6 +41,18 @@ RoutingKey = Annotated[
 ]
 
 
+AfterSeq = Annotated[
+    int | None,
+    Header(
+        alias="X-Read-After-Seq",
+        ge=0,
+        le=2**63 - 1,
+        description="Read your writes: the answer includes this write's sequence (a write's"
+        " `seq`) and every write acknowledged before it; 409 if this server has not seen it",
+    ),
+]
+
+
 @router.get("/healthz", response_model=HealthResponse, responses=error_responses(503))
 def healthz(svc: Service) -> HealthResponse:
     return HealthResponse.model_validate(svc.health().to_dict())
@@ -103,7 +115,11 @@ def _search_response(result: SearchResult, response: Response | None) -> SearchR
     "/v1/search", response_model=SearchResponse, responses=error_responses(400, 409, 413, 422, 503)
 )
 def search(
-    body: SearchBody, svc: Service, response: Response, routing_key: RoutingKey = None
+    body: SearchBody,
+    svc: Service,
+    response: Response,
+    routing_key: RoutingKey = None,
+    after_seq: AfterSeq = None,
 ) -> SearchResponse:
     """Search the serving index; during a canary, a sticky share goes to the target."""
     result = svc.search(
@@ -112,6 +128,7 @@ def search(
         include_documents=body.include_documents,
         routing_key=routing_key,
         where=body.filter,
+        after_seq=after_seq,
     )
     return _search_response(result, response)
 
@@ -122,14 +139,17 @@ def search(
     responses=error_responses(400, 409, 413, 422, 503),
 )
 def search_batch(
-    body: BatchSearchBody, svc: Service, routing_key: RoutingKey = None
+    body: BatchSearchBody, svc: Service, routing_key: RoutingKey = None, after_seq: AfterSeq = None
 ) -> BatchSearchResponse:
     """Several searches in one request, embedded together; each answer names its index.
 
     ``X-Routing-Key`` routes the whole batch; a query's own ``routing_key`` overrides it."""
     queries = [SearchQuery(q.query, q.k, q.filter, q.routing_key) for q in body.queries]
     results = svc.search_batch(
-        queries, include_documents=body.include_documents, routing_key=routing_key
+        queries,
+        include_documents=body.include_documents,
+        routing_key=routing_key,
+        after_seq=after_seq,
     )
     return BatchSearchResponse(results=[_search_response(r, None) for r in results])
 

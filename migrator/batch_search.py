@@ -34,15 +34,17 @@ def search_batch(
     *,
     include_documents: bool = False,
     routing_key: str | None = None,
+    after_seq: int | None = None,
 ) -> list[SearchResult]:
-    """One answer per query, in order, each naming the index that served it."""
-    reads = _checked(path, queries, routing_key)
+    """One answer per query, in order, each naming the index that served it; every answer
+    includes the write ``after_seq`` (read your writes) and all acknowledged before."""
+    reads = _checked(path, queries, routing_key, after_seq)
     reads = _embedded(path, reads)
     return [path.answer(read, include_documents) for read in reads]
 
 
 def _checked(
-    path: ReadPath, queries: Sequence[SearchQuery], routing_key: str | None
+    path: ReadPath, queries: Sequence[SearchQuery], routing_key: str | None, after: int | None
 ) -> list[Routed]:
     limit = path.settings.limits.max_search_batch
     if not queries:
@@ -56,7 +58,7 @@ def _checked(
             checked.append((text, k, path.selection(q.where), q.routing_key or routing_key))
         except InvalidInputError as exc:
             raise InvalidInputError(f"queries[{position}]: {exc}") from exc
-    acked = path.acked_seq()
+    acked = path.acked_seq(after)
     routed = []
     for text, k, selection, key in checked:
         serve, fallback = path.reads.route(key, acked)

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from indexes import Hit, QueryVectors
-from indexes.errors import NotFoundError, SwitchoverError
+from indexes.errors import ConflictError, NotFoundError, SwitchoverError
 
 from .filtered_search import Selection
 from .reads import ReadRouter, ServedRead
@@ -89,16 +89,27 @@ class ReadPath:
         include_documents: bool = False,
         routing_key: str | None = None,
         where: Mapping[str, Any] | None = None,
+        after_seq: int | None = None,
     ) -> SearchResult:
-        """Route and answer one search; ``where`` is a metadata filter (indexes/filters.py)."""
+        """Route and answer one search; ``where`` is a metadata filter (indexes/filters.py),
+        ``after_seq`` a write's sequence the answer must include (read your writes)."""
         query, k = check_query(query, k, self.settings.limits)
         selection = self.selection(where)
-        serve, fallback = self.reads.route(routing_key, self.acked_seq())
+        serve, fallback = self.reads.route(routing_key, self.acked_seq(after_seq))
         return self.answer(Routed(query, k, selection, serve, fallback), include_documents)
 
-    def acked_seq(self) -> int:
-        """The last write acknowledged: a read that begins now must see it."""
-        return self._acked_seq()
+    def acked_seq(self, after_seq: int | None = None) -> int:
+        """The sequence a read that begins now must include: the last write acknowledged
+        here, or a later one the client names (written through another replica)."""
+        acked = self._acked_seq()
+        if after_seq is None or after_seq <= acked:
+            return acked
+        if after_seq > self.store.log.last_seq():
+            raise ConflictError(
+                f"write {after_seq} is not in the log yet (its last sequence is"
+                f" {self.store.log.last_seq()}); retry once it has replicated"
+            )
+        return after_seq
 
     def answer(self, read: Routed, include_documents: bool = False) -> SearchResult:
         """Search the routed index; a failing or slow target hands the read to the source."""

@@ -210,10 +210,17 @@ class Switchover:
         include_documents: bool = False,
         routing_key: str | None = None,
         where: Mapping[str, Any] | None = None,
+        after_seq: int | None = None,
     ) -> SearchResult:
-        """One routed search; ``where`` is a metadata filter (``indexes/filters.py``)."""
+        """One routed search; ``where`` is a metadata filter (``indexes/filters.py``);
+        ``after_seq``: a write's sequence the answer must include (read your writes)."""
         return self.read_path.search(
-            query, k, include_documents=include_documents, routing_key=routing_key, where=where
+            query,
+            k,
+            include_documents=include_documents,
+            routing_key=routing_key,
+            where=where,
+            after_seq=after_seq,
         )
 
     def search_batch(
@@ -222,11 +229,16 @@ class Switchover:
         *,
         include_documents: bool = False,
         routing_key: str | None = None,
+        after_seq: int | None = None,
     ) -> list[SearchResult]:
         """Up to ``max_search_batch`` queries, embedded in one call per embedder, each routed
         by its own routing key or else ``routing_key``; one answer per query, in order."""
         return search_batch(
-            self.read_path, queries, include_documents=include_documents, routing_key=routing_key
+            self.read_path,
+            queries,
+            include_documents=include_documents,
+            routing_key=routing_key,
+            after_seq=after_seq,
         )
 
     def search_pinned(

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.imports import REPO as ROOT
 from tests.imports import module_name
 
-PACKAGES = ("indexes", "evals", "migrator", "api")
+PACKAGES = ("indexes", "evals", "migrator", "api", "client")
 
 
 def modules() -> dict[str, Path]:

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from client import ApiError, SwitchoverClient, TransportError
+from client.calls import Call
 from indexes.errors import (
     AuthError,
     ConflictError,
@@ -26,6 +28,10 @@ _ERROR_BY_STATUS: dict[int, type[SwitchoverError]] = {
 
 
 class Client:
+    """The CLI's calls, sent by the QA client's machinery (:class:`client.SwitchoverClient`:
+    timeouts, retries that never repeat a write that may have landed); errors become the
+    core's, so the CLI prints them in one line."""
+
     def __init__(
         self,
         url: str,
@@ -34,15 +40,11 @@ class Client:
         http: httpx.Client | None = None,
     ) -> None:
         """``http`` injects a client (tests pass FastAPI's TestClient, an httpx.Client)."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if http is None:
-            http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
-        http.headers.update(headers)
-        self._http = http
+        self._api = SwitchoverClient(url, token=token, timeout=timeout, http=http)
         self.url = url
 
     def close(self) -> None:
-        self._http.close()
+        self._api.close()
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         return self.request_with_headers(method, path, body, None)
@@ -50,22 +52,19 @@ class Client:
     def request_with_headers(
         self, method: str, path: str, body: Any, headers: dict[str, str] | None
     ) -> Any:
+        idempotent = method == "GET" or path in _READS
+        call = Call(method, path, _as_is, body, dict(headers or {}), idempotent)
         try:
-            response = self._http.request(method, path, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            return self._api.send(call)
+        except TransportError as exc:
             raise SwitchoverError(f"cannot reach switchover at {self.url}: {exc}") from exc
-        if response.is_success:
-            return response.json()
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:200]
-        cls = _ERROR_BY_STATUS.get(response.status_code, SwitchoverError)
-        raise cls(f"HTTP {response.status_code}: {message}")
+        except ApiError as exc:
+            cls = _ERROR_BY_STATUS.get(exc.status, SwitchoverError)
+            raise cls(f"HTTP {exc.status}: {exc.message}") from exc
 
     def request_text(self, method: str, path: str) -> str:
         try:
-            response = self._http.request(method, path)
+            response = self._api.http.request(method, path)
         except httpx.HTTPError as exc:
             raise SwitchoverError(f"cannot reach switchover at {self.url}: {exc}") from exc
         if not response.is_success:
@@ -80,3 +79,10 @@ class Client:
         body = {"query": query, "k": k, "include_documents": include_documents}
         result: dict[str, Any] = self.request("POST", "/v1/search", body)
         return result
+
+
+_READS = frozenset({"/v1/search", "/v1/search/batch"})
+
+
+def _as_is(data: Any) -> Any:
+    return data

@@ -34,6 +34,7 @@ EXPECTED = {
     "LogRecord",
     "MigrationKnobs",
     "MigrationStatus",
+    "SearchQuery",
     "SearchResult",
     "Settings",
     "SnapshotWritten",
