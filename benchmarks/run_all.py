@@ -27,6 +27,8 @@ SCRIPTS = (
     "decision_quality",
     "postgres",
     "model_change",
+    "filtered_search",
+    "batch_search",
 )
 
 
