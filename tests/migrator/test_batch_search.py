@@ -7,17 +7,18 @@ from typing import Any
 
 import pytest
 
+from indexes import EmbedderSpec
 from indexes.errors import EmbedderError
 from migrator import ActionRequest, SearchQuery, Switchover
+from tests.conftest import migration
 from tests.migrator.test_lifecycle import backfill, doc
 
-NEW_MODEL = {"kind": "hash", "dim": 32}
+NEW_MODEL = EmbedderSpec(kind="hash", dim=32)
 
 
 def canary(service: Switchover, percent: float) -> None:
     service.upsert([doc(i) for i in range(120)])
-    target = {"target": {"name": "v2", "factory": "Flat", "embedder": NEW_MODEL}}
-    mid = service.create_migration(target, "alice").id
+    mid = service.create_migration(migration("v2", "Flat", embedder=NEW_MODEL), "alice").id
     backfill(service, mid)
     service.migration_action(mid, "shadow", ActionRequest(), "alice")
     service.migration_action(mid, "canary", ActionRequest(percent=percent, override=True), "alice")

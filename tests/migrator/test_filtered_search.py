@@ -10,6 +10,7 @@ import pytest
 from indexes.errors import InvalidInputError
 from indexes.filters import parse_filter
 from migrator import ActionRequest, DocumentIn, Switchover
+from tests.conftest import migration
 from tests.migrator.test_lifecycle import backfill, doc
 
 LANGS = ["de", "en", "fr", "it"]
@@ -70,8 +71,7 @@ def test_a_malformed_filter_is_refused_before_anything_runs(service: Switchover)
 
 def test_the_shadow_side_runs_the_same_filter(service: Switchover) -> None:
     write(service, 300)
-    target = {"target": {"name": "v2", "factory": "Flat"}, "shadow_sample": 1.0}
-    mid = service.create_migration(target, "alice").id
+    mid = service.create_migration(migration("v2", "Flat", shadow_sample=1.0), "alice").id
     backfill(service, mid)
     service.migration_action(mid, "shadow", ActionRequest(), "alice")
     service.reads.start()
