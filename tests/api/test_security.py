@@ -47,6 +47,7 @@ PUBLIC = {
     ("GET", "/v1/documents/{doc_id:path}"),
     ("DELETE", "/v1/documents/{doc_id:path}"),
     ("POST", "/v1/search"),
+    ("POST", "/v1/search/batch"),
     ("POST", "/v1/indexes/{name}/search"),
     ("GET", "/v1/indexes"),
     ("GET", "/metrics"),
