@@ -20,7 +20,6 @@ Scores are higher-is-better: the inner product, or minus the squared L2 distance
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -34,9 +33,10 @@ from psycopg_pool import ConnectionPool
 from ._checks import as_matrix, as_vector, check_int, check_str
 from .backend import Hit
 from .embedder_spec import QueryVectors
-from .errors import ConflictError, EmbedderMismatchError, InvalidInputError, StorageError
-from .pgvector_layout import OPS, PgLayout, parse_layout
+from .errors import EmbedderMismatchError, InvalidInputError, StorageError
+from .pgvector_layout import PgLayout, parse_layout
 from .pgvector_pool import META, PgVector
+from .pgvector_table import TableIdentity, attach_table, create_ann_index
 from .spec import IndexSpec, SearchParams
 
 __all__ = ["PgvectorIndex"]
@@ -75,61 +75,13 @@ class PgvectorIndex:
         self.set_search_params(search_params or SearchParams())
         self._lock = threading.Lock()  # writes one at a time; searches never wait for it
         with self._run() as conn:
-            self._applied_seq, self._trained = self._attach(conn)
+            self._applied_seq, self._trained = attach_table(conn, self._name, self._identity())
             self._count = self._scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(self._table))
 
     # -- setup ---------------------------------------------------------------------
 
-    def _attach(self, conn: psycopg.Connection[Any]) -> tuple[int, bool]:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._name,))
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT spec, fingerprint, dim, applied_seq, trained FROM {} WHERE tbl = %s"
-                ).format(sql.Identifier(META)),
-                (self._name,),
-            ).fetchone()
-            if row is not None:
-                self._check_same(row)
-                return int(row[3]), bool(row[4])
-            self._create(conn)
-        return 0, not self.layout.needs_training
-
-    def _check_same(self, row: tuple[Any, ...]) -> None:
-        spec, fingerprint, dim = IndexSpec.from_dict(row[0]), row[1], row[2]
-        if (spec, fingerprint, dim) != (self.spec, self.fingerprint, self.dim):
-            raise ConflictError(
-                f"pgvector table {self._name} holds index {spec.name!r} ({spec.factory},"
-                f" embedder {fingerprint[:12]}, dim {dim}), not this version"
-            )
-
-    def _create(self, conn: psycopg.Connection[Any]) -> None:
-        conn.execute(
-            sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, embedding vector({}) NOT NULL)").format(
-                self._table, sql.Literal(self.dim)
-            )
-        )
-        trained = not self.layout.needs_training
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {} (tbl, spec, fingerprint, dim, applied_seq, trained)"
-                " VALUES (%s, %s, %s, %s, 0, %s)"
-            ).format(sql.Identifier(META)),
-            (self._name, json.dumps(self.spec.to_dict()), self.fingerprint, self.dim, trained),
-        )
-        if self.layout.kind == "hnsw":
-            self._create_index(conn)
-
-    def _create_index(self, conn: psycopg.Connection[Any]) -> None:
-        conn.execute(
-            sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}) WITH {}").format(
-                sql.Identifier(f"{self._name}_ann"),
-                self._table,
-                sql.SQL(self.layout.kind),
-                sql.SQL(OPS[self.spec.metric]),
-                sql.SQL(self.layout.with_options()),
-            )
-        )
+    def _identity(self) -> TableIdentity:
+        return TableIdentity(self.spec, self.fingerprint, self.dim, self.layout)
 
     def _sql(self, text: LiteralString) -> sql.Composed:
         """Constant SQL text with this version's table in its one ``{}``."""
@@ -340,7 +292,7 @@ class PgvectorIndex:
                         self._sql("INSERT INTO {} (id, embedding) VALUES (%s, %b)"),
                         [(i, PgVector(v)) for i, v in zip(ids, sample, strict=True)],
                     )
-            self._create_index(conn)
+            create_ann_index(conn, self._name, self.layout, self.spec.metric)
             if ids:
                 conn.execute(self._sql("DELETE FROM {} WHERE id = ANY(%s)"), (ids,))
             conn.execute(_SET_TRAINED, (self._name,))
