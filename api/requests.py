@@ -56,6 +56,7 @@ def _target(body: TargetBody) -> TargetRequest:
         name=body.name,
         factory=body.factory,
         metric=body.metric,
+        backend=body.backend,
         embedder=embedder,
         search_params=SearchParams.from_dict(body.search_params),
     )

@@ -226,8 +226,13 @@ class HealthResponse(BaseModel):
 
 class TargetBody(_Strict):
     name: StrictStr = Field(description="Name of the new index version, e.g. 'v2'")
-    factory: StrictStr = Field(default="Flat", description="FAISS index_factory string")
+    factory: StrictStr = Field(
+        default="Flat",
+        description="FAISS index_factory string; for pgvector: flat, hnsw(m=16,"
+        " ef_construction=64) or ivfflat(lists=100)",
+    )
     metric: StrictStr = Field(default="ip", description="'ip' or 'l2'")
+    backend: StrictStr = Field(default="faiss", description="'faiss' or 'pgvector'")
     embedder: dict[str, Any] | None = Field(
         default=None, description="Embedder spec; the source's when omitted (layout-only)"
     )

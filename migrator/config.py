@@ -148,10 +148,13 @@ class RuntimeConfig:
 
     def _check_indexes(self, changes: Mapping[str, SearchParamsChange]) -> dict[str, SearchParams]:
         """The new search parameters of every index named (NotFoundError for an unknown one)."""
-        return {
-            name: change.applied_to(self.registry.get(name).index.search_params)
-            for name, change in changes.items()
-        }
+        checked = {}
+        for name, change in changes.items():
+            runtime = self.registry.get(name)
+            params = change.applied_to(runtime.index.search_params)
+            runtime.entry.spec.check_search_params(params)  # pgvector: ef_search <= 1000
+            checked[name] = params
+        return checked
 
 
 def _knobs(migration_id: int, plan: Plan) -> MigrationKnobs:

@@ -85,7 +85,7 @@ def exact_truth(store: Store, source: IndexRuntime) -> Searcher:
     The source itself when it is already Flat; otherwise a Flat index built from the
     embedding cache (nothing is re-encoded that the source already encoded).
     """
-    if source.entry.spec.factory.replace(" ", "") == "Flat":
+    if source.entry.spec.is_exact:
         return lambda text, k: [h.id for h in source.search(text, k)]
     spec = IndexSpec(
         name=f"{source.name}-exact",

@@ -12,11 +12,8 @@ from collections.abc import Collection
 from typing import Any
 
 from indexes import (
-    IndexBackend,
     SnapshotInfo,
-    VectorIndex,
     load_embedder,
-    load_latest_snapshot,
     snapshottable,
     write_snapshot,
 )
@@ -27,6 +24,7 @@ from indexes.errors import (
     SwitchoverError,
 )
 
+from .backends import Backends
 from .metadata_index import MetadataIndex
 from .requests import MigrationRequest, RebuildRequest, TargetRequest
 from .runtime import IndexRuntime, ProgressFn
@@ -51,6 +49,7 @@ class IndexRegistry:
         self._snapshot_cost: dict[str, float] = {}  # how long the last snapshot took
         self.recovery: dict[str, dict[str, Any]] = {}  # how each index came back at start-up
         self._snapshot_lock = threading.Lock()
+        self.backends = Backends(settings)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -84,6 +83,8 @@ class IndexRegistry:
         runtime = self._runtimes.pop(name, None)
         if runtime is not None:
             runtime.close()
+            if delete_snapshots:
+                self.backends.discard(runtime.index)
         if delete_snapshots:
             shutil.rmtree(self.settings.snapshot_dir(name).parent, ignore_errors=True)
 
@@ -102,20 +103,8 @@ class IndexRegistry:
                 f" {entry.spec.embedder.model} now has fingerprint {embedder.fingerprint[:12]};"
                 " the model files changed. Restore them, or migrate to a new index version."
             )
-        loaded = load_latest_snapshot(
-            self.settings.snapshot_dir(entry.name), entry.spec, entry.fingerprint
-        )
-        info: SnapshotInfo | None = None
-        index: IndexBackend
-        if loaded is None:
-            index = VectorIndex(entry.spec, entry.dim, entry.fingerprint, entry.search_params)
-            if start_seq:
-                index.apply(start_seq)
-            self._snapshot_seq[entry.name] = 0
-        else:
-            index, info = loaded
-            index.set_search_params(entry.search_params)
-            self._snapshot_seq[entry.name] = info.applied_seq
+        index, info, held = self.backends.open(entry, start_seq)
+        self._snapshot_seq[entry.name] = 0 if info is None else held
         self._snapshot_time[entry.name] = time.monotonic()
         runtime = IndexRuntime(entry, embedder, index, self.cache)
         started = time.monotonic()

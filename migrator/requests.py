@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from indexes import EmbedderSpec, IndexSpec, SearchParams
 from indexes.errors import InvalidInputError
-from indexes.spec import Metric
+from indexes.spec import Backend, Metric
 
 from .migration import FIELD_CHECKS, Plan
 
@@ -57,6 +57,7 @@ class TargetRequest:
     metric: str = "ip"
     embedder: EmbedderSpec | None = None
     search_params: SearchParams = field(default_factory=SearchParams)
+    backend: str = "faiss"  # or "pgvector": factory is then a pgvector layout
 
     def spec(self, source_embedder: EmbedderSpec) -> IndexSpec:
         """The target's spec; InvalidInputError for a bad name, factory or metric."""
@@ -65,6 +66,7 @@ class TargetRequest:
             embedder=self.embedder or source_embedder,
             factory=self.factory,
             metric=cast(Metric, self.metric),  # IndexSpec refuses any other metric by name
+            backend=cast(Backend, self.backend),  # and any other backend
         )
 
 

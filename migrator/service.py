@@ -188,6 +188,7 @@ class Switchover:
         if snapshot:
             for runtime in self.registry.all():
                 self.registry.snapshot(runtime, force=False, min_records=1)
+        self.registry.backends.close()
         self.store.close()
         self._home_lock.release()
 

@@ -12,6 +12,8 @@ error naming the file, the section and the key::
     target_timeout_seconds = 2.0    # (0, 600]: a request's wait for the target
     db_busy_timeout_seconds = 10.0  # [0, 600]: a write's wait for a database lock (then 503)
     database = "postgresql://user:password@host:5432/dbname"  # the store on PostgreSQL
+    pgvector = "postgresql://..."   # where pgvector index versions live (default: database)
+                                    # SWITCHOVER_PGVECTOR_URL overrides it
                                     # (default: SQLite, HOME/switchover.db);
                                     # SWITCHOVER_DATABASE_URL and --database override it
     eval_data_roots = ["data"]      # folders eval sets may be read from (relative: to the home)
@@ -56,6 +58,7 @@ from indexes.errors import InvalidInputError
 TOKEN_ENV = "SWITCHOVER_OPERATOR_TOKEN"  # noqa: S105 - a variable name, not a secret
 TOKEN_FILE = "operator-token"  # noqa: S105 - a file name, not a secret
 DATABASE_ENV = "SWITCHOVER_DATABASE_URL"
+PGVECTOR_ENV = "SWITCHOVER_PGVECTOR_URL"
 DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 Labeller = Callable[[str], str]
@@ -164,6 +167,9 @@ class Settings:
     # None: the embedded SQLite store in the home; a postgresql:// URL: the store there
     # (snapshots of in-process indexes stay in the home either way).
     database_url: str | None = None
+    # Where pgvector index versions live (``[server] pgvector``, SWITCHOVER_PGVECTOR_URL);
+    # None: the store's PostgreSQL when it has one. Only versions with backend "pgvector".
+    pgvector_url: str | None = None
     operator_tokens: dict[str, str] = field(default_factory=dict)
     # The folders an eval set's path must lie in once symlinks are resolved (each of its
     # files too); None: HOME/data. From ``[server] eval_data_roots``, relative to the home.
@@ -174,6 +180,11 @@ class Settings:
         """The eval data roots in effect, resolved (symlinks followed)."""
         roots = (self.home / "data",) if self.eval_data_roots is None else self.eval_data_roots
         return tuple((self.home / Path(r).expanduser()).resolve() for r in roots)
+
+    @property
+    def pgvector_dsn(self) -> str | None:
+        """The PostgreSQL that holds pgvector versions, or None when none is configured."""
+        return self.pgvector_url or self.database_url
 
     @property
     def db_path(self) -> Path:
@@ -192,6 +203,7 @@ SCALAR_KEYS: dict[str, dict[str, tuple[str, Range]]] = {  # section -> key -> (f
         "target_timeout_seconds": ("target_timeout_s", Range(float, 0, 600, low_open=True)),
         "db_busy_timeout_seconds": ("db_busy_timeout_s", Range(float, 0, 600)),
         "database": ("database_url", Range(str)),
+        "pgvector": ("pgvector_url", Range(str)),
     },
     "snapshots": {
         "every_records": ("snapshot_every_records", Range(int, 1)),
@@ -233,10 +245,14 @@ def load_settings(home: Path, **overrides: Any) -> Settings:
         tokens.setdefault("local", token_file.read_text(encoding="utf-8").strip())
     if os.environ.get(DATABASE_ENV):
         values["database_url"] = os.environ[DATABASE_ENV]
+    if os.environ.get(PGVECTOR_ENV):
+        values["pgvector_url"] = os.environ[PGVECTOR_ENV]
     settings = Settings(home=home, operator_tokens=tokens, **values)
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     if settings.database_url is not None:
         check_database_url(settings.database_url)
+    if settings.pgvector_url is not None:
+        check_database_url(settings.pgvector_url)
     return settings
 
 

@@ -51,6 +51,8 @@ class Targets:
         params = request.target.search_params
         embedder = load_embedder(spec.embedder)
         spec.validate(embedder.dim)
+        spec.check_search_params(params)
+        self.registry.backends.check(spec)  # configured and reachable, before anything commits
         same_embedder = embedder.fingerprint == source.entry.fingerprint
         reason = None if eval_set is None else unjudgeable(eval_set, same_embedder)
         if reason is not None:
@@ -97,10 +99,11 @@ class Targets:
         if m is None:
             return None
         entry = next(e for e in self.store.catalog.entries() if e.name == m.target)
-        _, info = self.registry.open(entry, start_seq=m.backfill.as_of_seq)
+        runtime, info = self.registry.open(entry, start_seq=m.backfill.as_of_seq)
         bf = m.backfill
-        covered = info is not None and (
-            bf.checkpoint_at is None or info.created_at >= bf.checkpoint_at
+        # a backend that persists itself holds every copy made before the cursor was saved
+        covered = runtime.index.persists_itself or (
+            info is not None and (bf.checkpoint_at is None or info.created_at >= bf.checkpoint_at)
         )
         if bf.started_at is not None and not covered:
             log.warning(

@@ -176,7 +176,7 @@ class Watchdog:
     def _live_recall(self, m: Migration, rails: Guardrails, same_embedder: bool) -> Check:
         rule = rails.live_recall
         source = self.registry.get(m.source)
-        exact = source.entry.spec.factory.replace(" ", "") == "Flat"
+        exact = source.entry.spec.is_exact
         if not rule.enabled or not (exact and same_embedder):
             why = "off" if not rule.enabled else "needs a Flat source with the target's embedder"
             return Check("live_recall", "hold", None, -rule.margin, 0, f"not applicable: {why}")

@@ -70,6 +70,12 @@ def print_status(status: dict[str, Any]) -> None:
     default=None,
     help="Embedder spec as JSON (default: the source's, a layout-only migration).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["faiss", "pgvector"]),
+    default="faiss",
+    help="Where the version lives; pgvector takes flat, hnsw(m=..) or ivfflat(lists=..).",
+)
 @click.option("--ef-search", type=int, default=None)
 @click.option("--nprobe", type=int, default=None)
 @click.option("--canary-steps", default=None, help="Comma-separated percents, e.g. 1,5,25,50.")
@@ -87,6 +93,7 @@ def migrate_start(
     factory: str,
     metric: str,
     embedder_json: str | None,
+    backend: str,
     ef_search: int | None,
     nprobe: int | None,
     canary_steps: str | None,
@@ -99,6 +106,8 @@ def migrate_start(
 ) -> None:
     """Create a migration to a new index version; dual-write starts now."""
     target: dict[str, Any] = {"name": target_name, "factory": factory, "metric": metric}
+    if backend != "faiss":
+        target["backend"] = backend
     if embedder_json:
         target["embedder"] = json_option(embedder_json, "--embedder")
     params = {k: v for k, v in (("ef_search", ef_search), ("nprobe", nprobe)) if v is not None}
