@@ -94,7 +94,8 @@ def report(args: argparse.Namespace, rows: dict, faiss_build: float, pg_build: f
         "",
         f"{args.docs:,} documents, {args.dim} dimensions (seeded clustered unit vectors),"
         f" {args.queries} queries searched twice per engine (alternating), k 10, HNSW m 16,"
-        " ef_search 40, FAISS on one OpenMP thread; recall@10 against exact search. pgvector 0.6 on PostgreSQL 16 from the"
+        " ef_search 40, FAISS on one OpenMP thread; recall@10 against exact search."
+        " pgvector 0.6 on PostgreSQL 16 from the"
         " pgserver wheel over a Unix socket, same 2-core machine;"
         f" load average at the end {os.getloadavg()[0]:.1f}.",
         "",
