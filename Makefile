@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench chromium load crashloop fuzz models
+.PHONY: setup demo serve test test-fast lint bench bench-search chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test-fast: setup
 
 bench: models  # every figure, results in benchmarks/results/; `make bench BENCH_ARGS=--quick` for a smoke run
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# Search through HTTP vs embed + FAISS in-process, and the peer embedflow 0.8.0 (installed from
+# PyPI into its own virtualenv under /tmp): benchmarks/results/search.md.
+bench-search: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/search.py --peers embedflow $(BENCH_ARGS)
 
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup

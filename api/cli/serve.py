@@ -64,6 +64,7 @@ def serve(
         logging.basicConfig(
             level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    _passive_openmp()
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
     faiss.omp_set_num_threads(1)
@@ -91,6 +92,18 @@ def _store_name(settings: Settings) -> str:
     if settings.database_url is None:
         return f"SQLite {settings.db_path}"
     return f"PostgreSQL {describe_database(settings.database_url)}"
+
+
+def _passive_openmp() -> None:
+    """OpenMP threads that sleep between parallel regions instead of spinning (unless
+    OMP_WAIT_POLICY is set). Torch is imported when the model loads, after this, and its
+    OpenMP runtime reads the policy then. Spinning threads hold a core after every layer of
+    a query's forward pass; on a busy machine (or beside the event loop and the client on a
+    small one) the threads wait on each other at every barrier: with 2 cores under a load
+    average of 11, a one-query search cost 200 ms of CPU spinning, and 17 ms passive
+    (benchmarks/results/search_profile.md).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _with_operator_token(settings: Settings) -> Settings:
