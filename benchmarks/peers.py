@@ -83,7 +83,12 @@ def start_embedflow(
     model = _model_path()
     command = [str(venv / "bin" / "embedflow"), "migrate", "--index", str(index_path)]
     command += ["--documents", str(home / "documents.jsonl"), "--backend", "faiss"]
-    command += ["--old-model", model, "--new-model", model, "--metric", "inner_product"]
+    # embedflow refuses a migration whose two models have one contract, and the model's
+    # name is part of it: the target is the same folder under another name (source mode
+    # loads it and never uses it to answer)
+    target = home / "target-minilm"
+    target.symlink_to(model, target_is_directory=True)
+    command += ["--old-model", model, "--new-model", str(target), "--metric", "inner_product"]
     command += ["--mode", "source", "--no-worker", "--config", str(home / "embedflow.yaml")]
     command += ["--cache", str(home / "cache"), "--state", str(home / "state.json")]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
@@ -115,7 +120,8 @@ def start_embedflow(
         f"embedflow {version} (`{PEERS['embedflow']}`, `{TORCH}` first, its own virtualenv):"
         " `embedflow migrate --mode source --no-worker` over a `faiss.write_index` file of the"
         " baseline's own passage vectors (IndexFlatIP) and a JSONL document store; source and"
-        " target model are both the packaged MiniLM; `POST /search` with `top_k` 10."
+        " target model are both the packaged MiniLM (the target under a second name: embedflow"
+        " refuses one contract on both sides); `POST /search` with `top_k` 10."
     ]
     return search, close, notes
 
