@@ -14,18 +14,16 @@ length), encoded one text per run (no padding; ``batch_size`` does not apply: se
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_texts
-from .embedder_spec import EmbedderSpec, QueryVectors, canonical_json, finish_rows
+from .embedder_spec import EmbedderSpec
 from .errors import EmbedderError, InvalidInputError
+from .model_embedder import ModelEmbedder
 from .model_files import folder_digest, resolve_model_path
 from .onnx_export import BACKEND, MANIFEST, MODEL_FILE, TOKENIZER_FILE, export_folder
 from .onnx_export import export_problems as _problems
@@ -111,7 +109,7 @@ def _session(folder: Path) -> _Session:
     return loaded
 
 
-class OnnxInt8Embedder:
+class OnnxInt8Embedder(ModelEmbedder):
     """A model's int8 ONNX export run with onnxruntime; implements :class:`Embedder`."""
 
     def __init__(self, spec: EmbedderSpec) -> None:
@@ -120,36 +118,7 @@ class OnnxInt8Embedder:
         self.spec = spec
         folder = export_of(spec)
         self._loaded = _session(folder)
-        if spec.truncate_dim is not None and spec.truncate_dim > self._loaded.dim:
-            raise InvalidInputError(
-                f"embedder truncate_dim ({spec.truncate_dim}) exceeds the output dimension"
-                f" of {spec.model!r} ({self._loaded.dim})"
-            )
-        self._fingerprint = hashlib.sha256(
-            f"{folder_digest(folder)}\n{canonical_json(spec.vector_options())}".encode()
-        ).hexdigest()
+        self._finish_init(self._loaded.dim, folder_digest(folder))
 
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def dim(self) -> int:
-        return self.spec.truncate_dim or self._loaded.dim
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(check_texts(texts), self.spec.document_prompt)
-
-    def embed_queries(self, texts: Sequence[str]) -> QueryVectors:
-        vectors = self._encode(check_texts(texts), self.spec.query_prompt)
-        return QueryVectors(vectors, self.fingerprint)
-
-    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        prompted = [prompt + t for t in texts] if prompt else texts
-        try:
-            raw = self._loaded.encode(prompted)
-        except Exception as exc:  # any library failure becomes one domain error
-            raise EmbedderError(f"embedder {self.spec.model!r} failed to encode: {exc}") from exc
-        return finish_rows(raw, self.spec)
+    def _raw_encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        return self._loaded.encode([prompt + t for t in texts] if prompt else texts)

@@ -9,18 +9,16 @@ call from several threads at once, and on a CPU the cores are busy anyway.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_texts
-from .embedder_spec import EmbedderSpec, QueryVectors, canonical_json, finish_rows
+from .embedder_spec import EmbedderSpec
 from .errors import EmbedderError, InvalidInputError
+from .model_embedder import ModelEmbedder
 from .model_files import folder_digest, resolve_model_path
 
 
@@ -62,7 +60,7 @@ def _read_model(folder: str, label: str) -> _LoadedModel:
     return _LoadedModel(model, native_dim)
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(ModelEmbedder):
     """A local sentence-transformers model; implements :class:`Embedder`."""
 
     def __init__(self, spec: EmbedderSpec) -> None:
@@ -73,48 +71,20 @@ class SentenceTransformerEmbedder:
         self.spec = spec
         path = resolve_model_path(spec.model)
         self._loaded = _load_model(path, spec.model)
-        if spec.truncate_dim is not None and spec.truncate_dim > self._loaded.native_dim:
-            raise InvalidInputError(
-                f"embedder truncate_dim ({spec.truncate_dim}) exceeds the output dimension"
-                f" of {spec.model!r} ({self._loaded.native_dim})"
-            )
         try:
             files = folder_digest(path)
         except OSError as exc:
             raise EmbedderError(f"cannot read the files of {spec.model!r}: {exc}") from exc
-        self._fingerprint = hashlib.sha256(
-            f"{files}\n{canonical_json(spec.vector_options())}".encode()
-        ).hexdigest()
+        self._finish_init(self._loaded.native_dim, files)
 
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def dim(self) -> int:
-        return self.spec.truncate_dim or self._loaded.native_dim
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(check_texts(texts), self.spec.document_prompt)
-
-    def embed_queries(self, texts: Sequence[str]) -> QueryVectors:
-        return QueryVectors(
-            self._encode(check_texts(texts), self.spec.query_prompt), self.fingerprint
-        )
-
-    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        try:
-            with self._loaded.lock:  # one encode() call: the library sorts by length inside it
-                raw = self._loaded.model.encode(
-                    texts,
-                    prompt=prompt or None,
-                    batch_size=self.spec.batch_size,
-                    convert_to_numpy=True,
-                    normalize_embeddings=False,
-                    show_progress_bar=False,
-                )
-        except Exception as exc:  # any library failure becomes one domain error
-            raise EmbedderError(f"embedder {self.spec.model!r} failed to encode: {exc}") from exc
-        return finish_rows(np.asarray(raw), self.spec)
+    def _raw_encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        with self._loaded.lock:  # one encode() call: the library sorts by length inside it
+            raw = self._loaded.model.encode(
+                texts,
+                prompt=prompt or None,
+                batch_size=self.spec.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
+        return np.asarray(raw)
