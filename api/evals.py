@@ -13,8 +13,7 @@ from migrator.requests import EvalRequest
 from .auth import OperatorRoute, operator_name
 from .deps import Service
 from .errors import error_responses
-from .schemas import (
-    INT64_MAX,
+from .operator_schemas import (
     EvalBody,
     EvalListResponse,
     EvalRunResponse,
@@ -22,8 +21,8 @@ from .schemas import (
     EvalSetListResponse,
     EvalSetResponse,
     EvalStartResponse,
-    RecordId,
 )
+from .schemas import INT64_MAX, RecordId
 
 router = APIRouter(
     tags=["evals"],

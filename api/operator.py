@@ -15,8 +15,7 @@ from migrator.views import ConfigView, MigrationStatus
 from .auth import Operator, OperatorRoute, operator_name
 from .deps import Service
 from .errors import error_responses
-from .requests import config_change, migration_request, plan_update, rebuild_request
-from .schemas import (
+from .operator_schemas import (
     ActionBody,
     ConfigBody,
     ConfigHistoryResponse,
@@ -28,10 +27,10 @@ from .schemas import (
     MigrationResponse,
     PlanBody,
     RebuildBody,
-    RecordId,
     RevertBody,
-    SnapshotResponse,
 )
+from .requests import config_change, migration_request, plan_update, rebuild_request
+from .schemas import RecordId, SnapshotResponse
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from migrator import (
     TargetRequest,
 )
 
-from .schemas import ConfigBody, MigrationBody, PlanBody, RebuildBody, TargetBody
+from .operator_schemas import ConfigBody, MigrationBody, PlanBody, RebuildBody, TargetBody
 
 
 def migration_request(body: MigrationBody) -> MigrationRequest:

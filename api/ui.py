@@ -27,7 +27,7 @@ from migrator.store import EvalRunRecord
 
 from .deps import Service
 from .errors import error_responses
-from .schemas import StatusPageResponse
+from .operator_schemas import StatusPageResponse
 
 router = APIRouter(tags=["status page"])
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import EmbedderMismatchError, InvalidInputError
 
 
 def check_keys(data: object, allowed: Iterable[str], what: str) -> Mapping[str, Any]:
@@ -85,3 +85,25 @@ def as_matrix(value: object, dim: int, name: str) -> np.ndarray:
     if not np.isfinite(mat).all():
         raise InvalidInputError(f"{name} contains NaN or infinity")
     return mat
+
+
+def checked_queries(
+    vectors: Any, embedded_by: str, k: int, *, fingerprint: str, dim: int, index: str
+) -> np.ndarray:
+    """The query matrix of a search of ``k`` hits on ``index``; vectors embedded by
+    another embedder (``embedded_by``, a fingerprint) raise :class:`EmbedderMismatchError`."""
+    if embedded_by != fingerprint:
+        raise EmbedderMismatchError(
+            f"query vectors come from embedder {embedded_by[:12]} but index"
+            f" {index!r} uses embedder {fingerprint[:12]}"
+        )
+    check_int(k, "k", 1)
+    return as_matrix(vectors, dim, "query vectors")
+
+
+def checked_upserts(upserts: Mapping[str, Any], dim: int) -> list[tuple[str, np.ndarray]]:
+    """``(document id, vector)`` pairs, every id a non-empty string, every vector ``dim``."""
+    return [
+        (check_str(i, "document id", allow_empty=False), as_vector(v, dim, f"vector of {i!r}"))
+        for i, v in upserts.items()
+    ]

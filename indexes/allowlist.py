@@ -32,6 +32,26 @@ from .spec import SearchParams
 OVER_FETCH_SHARE = 0.05  # measured: benchmarks/results/filtered_search.md
 
 
+def search_allowed(
+    index: LabelledIndex,
+    matrix: np.ndarray,
+    k: int,
+    allowed: Collection[str],
+    params: SearchParams,
+) -> list[list[Hit]]:
+    """Up to ``k`` live hits per query among the ``allowed`` ids: a bounded over-fetch when
+    they are at least ``OVER_FETCH_SHARE`` of the index, else (or when that comes back
+    short) a search restricted to their labels."""
+    ids = index.ids
+    share = len(allowed) / max(1, len(ids))
+    if share >= OVER_FETCH_SHARE:
+        rows = over_fetch_ids(index, matrix, k, allowed, params, share)
+        if rows is not None:
+            return rows
+    labels = np.fromiter((ids.label_of(i) for i in allowed if i in ids), dtype=np.int64)
+    return search_among(index, matrix, k, labels, params)
+
+
 def over_fetch_ids(
     index: LabelledIndex,
     matrix: np.ndarray,

@@ -28,11 +28,11 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ._checks import as_matrix, as_vector, check_int, check_str
-from .allowlist import OVER_FETCH_SHARE, over_fetch_ids, search_among
+from ._checks import as_matrix, as_vector, check_int, check_str, checked_queries, checked_upserts
+from .allowlist import search_allowed
 from .backend import Hit
 from .embedder_spec import QueryVectors
-from .errors import EmbedderMismatchError, InvalidInputError
+from .errors import InvalidInputError
 from .faiss_layout import new_idmap
 from .id_map import IdMap
 from .index_state import IndexState, check_state, deserialize_idmap
@@ -61,31 +61,18 @@ class VectorIndex:
         search_params: SearchParams | None = None,
         *,
         auto_train_size: int | None = None,
+        idmap: Any = None,
     ) -> None:
-        idmap = new_idmap(spec, dim)
-        self._setup(
-            spec, dim, fingerprint, idmap=idmap, params=search_params, train_size=auto_train_size
-        )
-
-    def _setup(
-        self,
-        spec: IndexSpec,
-        dim: int,
-        fingerprint: str,
-        *,
-        idmap: Any,
-        params: SearchParams | None,
-        train_size: int | None,
-    ) -> None:
+        """A new empty index, or (``idmap``: a restored ``IndexIDMap2``) one from a snapshot."""
         check_str(fingerprint, "fingerprint", allow_empty=False)
         self.spec = spec
         self.dim = dim
         self.fingerprint = fingerprint
-        self._faiss = LabelledIndex(idmap, spec.metric)
-        if train_size is not None:
-            check_int(train_size, "auto_train_size", 1)
-        self.auto_train_size = train_size or self._faiss.layout.auto_train_size
-        self._search_params = params or SearchParams()
+        self._faiss = LabelledIndex(new_idmap(spec, dim) if idmap is None else idmap, spec.metric)
+        if auto_train_size is not None:
+            check_int(auto_train_size, "auto_train_size", 1)
+        self.auto_train_size = auto_train_size or self._faiss.layout.auto_train_size
+        self._search_params = search_params or SearchParams()
         self._lock = RWLock()
         self._applied_seq = 0
         self._pending = PendingBuffer(dim, spec.metric)
@@ -134,14 +121,8 @@ class VectorIndex:
         vectors) say when a rebuild (``POST /v1/indexes/{name}/rebuild``) is worth it.
         """
         with self._lock.read():
-            ntotal = self._faiss.ntotal
-            dead = self._faiss.ids.tombstone_count
-            return {
-                "live": len(self._faiss.ids),
-                "ntotal": ntotal,
-                "tombstones": dead,
-                "dead_vectors": dead,
-                "dead_ratio": dead / ntotal if ntotal else 0.0,
+            counts = self._faiss.counts()
+            return counts | {
                 "pending": len(self._pending),
                 "trained": self.is_trained,
                 "applied_seq": self._applied_seq,
@@ -179,25 +160,19 @@ class VectorIndex:
         with self._lock.read():
             if not self.is_trained:
                 return self._search_pending(matrix, k, allowed)
-            ids = self._faiss.ids
-            share = len(allowed) / max(1, len(ids))
-            if share >= OVER_FETCH_SHARE:
-                rows = over_fetch_ids(self._faiss, matrix, k, allowed, effective, share)
-                if rows is not None:
-                    return rows
-            labels = np.fromiter((ids.label_of(i) for i in allowed if i in ids), dtype=np.int64)
-            return search_among(self._faiss, matrix, k, labels, effective)
+            return search_allowed(self._faiss, matrix, k, allowed, effective)
 
     def _checked(
         self, queries: QueryVectors, k: int, params: SearchParams | None
     ) -> tuple[np.ndarray, SearchParams]:
-        if queries.fingerprint != self.fingerprint:
-            raise EmbedderMismatchError(
-                f"query vectors come from embedder {queries.fingerprint[:12]} but index"
-                f" {self.spec.name!r} uses embedder {self.fingerprint[:12]}"
-            )
-        check_int(k, "k", 1)
-        matrix = as_matrix(queries.vectors, self.dim, "query vectors")
+        matrix = checked_queries(
+            queries.vectors,
+            queries.fingerprint,
+            k,
+            fingerprint=self.fingerprint,
+            dim=self.dim,
+            index=self.spec.name,
+        )
         return matrix, self._search_params.overridden_by(params)
 
     def _search_pending(
@@ -222,8 +197,7 @@ class VectorIndex:
         check_int(seq, "seq", 0)
         if seq <= self._applied_seq:
             return
-        new_ids = [check_str(i, "document id", allow_empty=False) for i in (upserts or {})]
-        vectors = [as_vector(v, self.dim, f"vector of {i!r}") for i, v in (upserts or {}).items()]
+        new_ids, vectors = _columns(checked_upserts(upserts or {}, self.dim))
         gone = {check_str(i, "document id", allow_empty=False) for i in deletes}
         with self._lock.write():
             if seq <= self._applied_seq:
@@ -238,8 +212,7 @@ class VectorIndex:
         and the caller guarantees (by a version check under its own lock) that no
         newer write of these documents has been applied.
         """
-        new_ids = [check_str(i, "document id", allow_empty=False) for i in upserts]
-        vectors = [as_vector(v, self.dim, f"vector of {i!r}") for i, v in upserts.items()]
+        new_ids, vectors = _columns(checked_upserts(upserts, self.dim))
         if not new_ids:
             return
         with self._lock.write():
@@ -252,13 +225,7 @@ class VectorIndex:
             self._apply_pending(gone, new_ids, vectors)
 
     def _apply_pending(self, gone: set[str], new_ids: list[str], vectors: list[np.ndarray]) -> None:
-        ids = self._faiss.ids
-        for doc_id in [i for i in gone if i in ids]:
-            ids.forget(doc_id)
-            self._pending.drop(doc_id)
-        for doc_id, vec in zip(new_ids, vectors, strict=True):
-            ids.assign(doc_id)
-            self._pending.put(doc_id, vec)
+        self._pending.take(self._faiss.ids, gone, new_ids, vectors)
         if len(self._pending) >= self.auto_train_size:
             try:
                 self._train_and_flush(self._pending.rows()[1])
@@ -311,15 +278,13 @@ class VectorIndex:
     @classmethod
     def from_state(cls, state: IndexState) -> VectorIndex:
         """Rebuild an index from :meth:`export_state`; inconsistent state -> SnapshotError."""
-        idmap = deserialize_idmap(state)
-        index = cls.__new__(cls)
-        index._setup(
+        index = cls(
             state.spec,
             state.dim,
             state.fingerprint,
-            idmap=idmap,
-            params=state.search_params,
-            train_size=state.auto_train_size,
+            state.search_params,
+            auto_train_size=state.auto_train_size,
+            idmap=deserialize_idmap(state),
         )
         index._restore(state)
         return index
@@ -330,3 +295,7 @@ class VectorIndex:
         self._faiss.ids = IdMap(state.id_to_int, state.next_int, state.tombstones)
         for doc_id, vec in state.pending.items():
             self._pending.put(doc_id, as_vector(vec, self.dim, f"pending vector of {doc_id!r}"))
+
+
+def _columns(rows: list[tuple[str, np.ndarray]]) -> tuple[list[str], list[np.ndarray]]:
+    return [doc_id for doc_id, _ in rows], [vec for _, vec in rows]

@@ -39,6 +39,17 @@ class LabelledIndex:
     def ntotal(self) -> int:
         return int(self.idmap.ntotal)
 
+    def counts(self) -> dict[str, Any]:
+        """Live documents, stored vectors and the tombstones (dead vectors) among them."""
+        ntotal, dead = self.ntotal, self.ids.tombstone_count
+        return {
+            "live": len(self.ids),
+            "ntotal": ntotal,
+            "tombstones": dead,
+            "dead_vectors": dead,
+            "dead_ratio": dead / ntotal if ntotal else 0.0,
+        }
+
     def upsert(self, gone: set[str], new_ids: list[str], vectors: list[np.ndarray]) -> None:
         """Delete ``gone``, then add (or replace) ``new_ids`` with ``vectors``."""
         ids = self.ids

@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 import numpy as np
 
+from .id_map import IdMap
 from .spec import Metric
 
 
@@ -26,6 +27,17 @@ class PendingBuffer:
         self._metric = metric
         self._vectors: dict[str, np.ndarray] = {}
         self._rows: tuple[list[str], np.ndarray] | None = None  # stacked lazily, once
+
+    def take(
+        self, ids: IdMap, gone: set[str], new_ids: list[str], vectors: list[np.ndarray]
+    ) -> None:
+        """Deletes, then upserts, keeping the index's id map in step with the buffer."""
+        for doc_id in [i for i in gone if i in ids]:
+            ids.forget(doc_id)
+            self.drop(doc_id)
+        for doc_id, vec in zip(new_ids, vectors, strict=True):
+            ids.assign(doc_id)
+            self.put(doc_id, vec)
 
     def __len__(self) -> int:
         return len(self._vectors)

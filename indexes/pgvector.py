@@ -30,13 +30,13 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ._checks import as_matrix, as_vector, check_int, check_str
+from ._checks import as_matrix, check_int, check_str, checked_queries, checked_upserts
 from .backend import Hit
 from .embedder_spec import QueryVectors
-from .errors import EmbedderMismatchError, InvalidInputError, StorageError
+from .errors import InvalidInputError, StorageError
 from .pgvector_layout import PgLayout, parse_layout
 from .pgvector_pool import META, PgVector
-from .pgvector_table import TableIdentity, attach_table, create_ann_index
+from .pgvector_table import TableIdentity, attach_table, create_ann_index, set_search_knobs
 from .spec import IndexSpec, SearchParams
 
 __all__ = ["PgvectorIndex"]
@@ -169,13 +169,14 @@ class PgvectorIndex:
         self, queries: QueryVectors, k: int, params: SearchParams | None = None
     ) -> list[list[Hit]]:
         """Up to ``k`` hits per query, best first; ``params`` override the runtime knobs."""
-        if queries.fingerprint != self.fingerprint:
-            raise EmbedderMismatchError(
-                f"query vectors come from embedder {queries.fingerprint[:12]} but index"
-                f" {self.spec.name!r} uses embedder {self.fingerprint[:12]}"
-            )
-        check_int(k, "k", 1)
-        matrix = as_matrix(queries.vectors, self.dim, "query vectors")
+        matrix = checked_queries(
+            queries.vectors,
+            queries.fingerprint,
+            k,
+            fingerprint=self.fingerprint,
+            dim=self.dim,
+            index=self.spec.name,
+        )
         effective = self._search_params.overridden_by(params)
         self.spec.check_search_params(effective)
         if len(matrix) == 0:
@@ -183,19 +184,8 @@ class PgvectorIndex:
         op = _DISTANCE[self.spec.metric]
         query = _SEARCH.format(op, self._table, op)
         with self._run() as conn, conn.transaction():
-            self._set_knobs(conn, effective, k)
+            set_search_knobs(conn, self.layout, self._trained, effective, k)
             return [self._hits(conn.execute(query, (PgVector(q), PgVector(q), k))) for q in matrix]
-
-    def _set_knobs(self, conn: psycopg.Connection[Any], params: SearchParams, k: int) -> None:
-        if not (self.layout.indexed and self._trained):
-            return  # a plain scan: exact, nothing to set
-        knob = "hnsw.ef_search" if self.layout.kind == "hnsw" else "ivfflat.probes"
-        value = params.ef_search if self.layout.kind == "hnsw" else params.nprobe
-        if self.layout.kind == "hnsw":
-            value = max(value or 40, k)  # pgvector's default 40; FAISS too searches max(ef, k)
-        if value is not None:
-            conn.execute("SELECT set_config(%s, %s, true)", (knob, str(value)))
-        conn.execute("SELECT set_config('enable_seqscan', 'off', true)")
 
     def _hits(self, cursor: psycopg.Cursor[Any]) -> list[Hit]:
         if self.spec.metric == "ip":
@@ -243,13 +233,7 @@ class PgvectorIndex:
         self._train_if_due()
 
     def _checked(self, upserts: Mapping[str, np.ndarray]) -> list[tuple[str, PgVector]]:
-        return [
-            (
-                check_str(i, "document id", allow_empty=False),
-                PgVector(as_vector(v, self.dim, f"vector of {i!r}")),
-            )
-            for i, v in upserts.items()
-        ]
+        return [(doc_id, PgVector(vec)) for doc_id, vec in checked_upserts(upserts, self.dim)]
 
     def _write(
         self, conn: psycopg.Connection[Any], rows: list[tuple[str, PgVector]], gone: list[str]

@@ -18,7 +18,7 @@ from psycopg import sql
 from .errors import ConflictError
 from .pgvector_layout import OPS, PgLayout
 from .pgvector_pool import META
-from .spec import IndexSpec
+from .spec import IndexSpec, SearchParams
 
 __all__ = ["TableIdentity", "attach_table", "create_ann_index"]
 
@@ -63,6 +63,22 @@ def create_ann_index(
             sql.SQL(layout.with_options()),
         )
     )
+
+
+def set_search_knobs(
+    conn: psycopg.Connection[Any], layout: PgLayout, trained: bool, params: SearchParams, k: int
+) -> None:
+    """``hnsw.ef_search`` / ``ivfflat.probes`` and no sequential scans, for the transaction
+    of one search (``SET LOCAL``); nothing for a plain scan (exact already)."""
+    if not (layout.indexed and trained):
+        return
+    knob = "hnsw.ef_search" if layout.kind == "hnsw" else "ivfflat.probes"
+    value = params.ef_search if layout.kind == "hnsw" else params.nprobe
+    if layout.kind == "hnsw":
+        value = max(value or 40, k)  # pgvector's default 40; FAISS too searches max(ef, k)
+    if value is not None:
+        conn.execute("SELECT set_config(%s, %s, true)", (knob, str(value)))
+    conn.execute("SELECT set_config('enable_seqscan', 'off', true)")
 
 
 def _check_same(name: str, row: tuple[Any, ...], want: TableIdentity) -> None:

@@ -11,8 +11,16 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexes.errors import StorageBusyError, StorageError
+
+from .views import HealthInfo
+
+if TYPE_CHECKING:
+    from .registry import IndexRegistry
+    from .settings import Settings
+    from .store import Store
 
 # SQLite's transient refusals: another connection holds a lock; the write may be retried.
 TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED")
@@ -88,4 +96,18 @@ def probe_storage(db_path: Path, last_write_error: str | None) -> list[str]:
         db_writable=writable,
         read_only_filesystem=read_only,
         free_bytes=free,
+    )
+
+
+def health_info(
+    settings: Settings, store: Store, registry: IndexRegistry, outcome: WriteOutcome
+) -> HealthInfo:
+    """``degraded``, with reasons, while the home refuses writes (reads still work)."""
+    reasons = probe_storage(settings.db_path, outcome.error)
+    return HealthInfo(
+        status="degraded" if reasons else "ok",
+        reasons=reasons,
+        documents=store.log.document_count(),
+        last_seq=store.log.last_seq(),
+        serving=registry.primary().name,
     )

@@ -56,6 +56,10 @@ class PhaseMoves:
         """The live migration (None when none is): what reads and writes follow."""
         return self._current
 
+    def latest(self) -> Migration | None:
+        """The live migration, or else the newest one (None when none was created)."""
+        return self._current or self.store.migrations.latest()
+
     def adopt(self, m: Migration) -> None:
         """``m`` was just created and committed: it is the live migration from now on."""
         with self._action_lock:

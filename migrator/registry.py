@@ -131,6 +131,12 @@ class IndexRegistry:
     def last_snapshot_seq(self, name: str) -> int | None:
         return self._snapshot_seq.get(name) or None
 
+    def snapshot_now(self, name: str | None = None) -> list[SnapshotWritten]:
+        """Write a snapshot of one index (or every live one) now."""
+        runtimes = [self.get(name)] if name else self.all()
+        written = (self.snapshot(runtime, force=True) for runtime in runtimes)
+        return [info for info in written if info is not None]
+
     def snapshot(
         self, runtime: IndexRuntime, *, force: bool, min_records: int | None = None
     ) -> SnapshotWritten | None:

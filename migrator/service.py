@@ -38,7 +38,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from indexes import load_embedder
-from indexes.errors import NotFoundError
 
 from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
@@ -47,7 +46,7 @@ from .config import RuntimeConfig
 from .evaljobs import EvalJobs
 from .evidence import Evidence
 from .guardrails import Check, WatchdogHealth
-from .health import probe_storage
+from .health import health_info
 from .homelock import HomeLock
 from .index_info import IndexInfo, index_infos
 from .migration import Backfill
@@ -56,7 +55,7 @@ from .plan_edits import PlanEdits
 from .read_path import ReadPath, SearchResult
 from .reads import ReadRouter, Traffic
 from .records import WriteResult
-from .registry import IndexRegistry, rebuild_migration
+from .registry import IndexRegistry
 from .requests import (
     ActionRequest,
     ConfigChange,
@@ -104,6 +103,21 @@ def check_home(settings: Settings) -> None:
         lock.release()
 
 
+def open_primaries(
+    settings: Settings, store: Store, registry: IndexRegistry, progress: ProgressFn | None
+) -> None:
+    """Open every primary index of the catalog; on a new home, create the default one."""
+    entries = store.catalog.entries()
+    if not entries:
+        spec = settings.default_index
+        embedder = load_embedder(spec.embedder)
+        spec.validate(embedder.dim)
+        entries = [store.catalog.add(spec, embedder.fingerprint, embedder.dim, "primary")]
+    for entry in entries:
+        if entry.role == "primary":
+            registry.open(entry, progress=progress)
+
+
 class Switchover:
     """The service: one store, the live index versions, the migration's parts."""
 
@@ -126,7 +140,7 @@ class Switchover:
         self.store: Store = open_store(settings)
         self.registry = IndexRegistry(settings, self.store)
         write_lock = threading.Lock()
-        self._open_primary(progress)
+        open_primaries(settings, self.store, self.registry, progress)
         self.after_commit = AfterCommit()
 
         def current() -> Migration | None:  # ``moves`` holds it; read at every call
@@ -154,17 +168,6 @@ class Switchover:
         self.read_path = ReadPath(
             settings, self.store, self.registry, self.reads, lambda: self.writes.acked_seq
         )
-
-    def _open_primary(self, progress: ProgressFn | None) -> None:
-        entries = self.store.catalog.entries()
-        if not entries:
-            spec = self.settings.default_index
-            embedder = load_embedder(spec.embedder)
-            spec.validate(embedder.dim)
-            entries = [self.store.catalog.add(spec, embedder.fingerprint, embedder.dim, "primary")]
-        for entry in entries:
-            if entry.role == "primary":
-                self.registry.open(entry, progress=progress)
 
     # -- background work -----------------------------------------------------------------
 
@@ -269,24 +272,11 @@ class Switchover:
 
     def health(self) -> HealthInfo:
         """``degraded``, with reasons, while the home refuses writes (reads still work)."""
-        reasons = probe_storage(self.settings.db_path, self.writes.outcome.error)
-        return HealthInfo(
-            status="degraded" if reasons else "ok",
-            reasons=reasons,
-            documents=self.store.log.document_count(),
-            last_seq=self.store.log.last_seq(),
-            serving=self.registry.primary().name,
-        )
+        return health_info(self.settings, self.store, self.registry, self.writes.outcome)
 
     def snapshot(self, name: str | None = None) -> list[SnapshotWritten]:
         """Write a snapshot of one index (or every live one) now."""
-        runtimes = [self.registry.get(name)] if name else self.registry.all()
-        written = []
-        for runtime in runtimes:
-            info = self.registry.snapshot(runtime, force=True)
-            if info is not None:
-                written.append(info)
-        return written
+        return self.registry.snapshot_now(name)
 
     # -- migrations ----------------------------------------------------------------------
 
@@ -295,9 +285,7 @@ class Switchover:
 
     def rebuild(self, name: str, request: RebuildRequest, actor: str) -> MigrationStatus:
         """A layout-only migration of the primary ``name`` to a fresh copy of itself."""
-        taken = {entry.name for entry in self.store.catalog.entries()}
-        migration = rebuild_migration(self.runtime(name), taken, request)
-        return self.create_migration(migration, actor)
+        return self.statuses.of(self.targets.rebuild(name, request, actor))
 
     def migration_action(
         self, migration_id: int, action: str, request: ActionRequest, actor: str
@@ -315,13 +303,10 @@ class Switchover:
 
     def latest_migration(self) -> Migration | None:
         """The live migration, or else the newest one (None when none was created)."""
-        return self.moves.current or self.store.migrations.latest()
+        return self.moves.latest()
 
     def current_migration(self) -> MigrationStatus:
-        m = self.latest_migration()
-        if m is None:
-            raise NotFoundError("no migration has been created")
-        return self.statuses.of(m)
+        return self.statuses.latest()
 
     def migration_events(self, migration_id: int) -> list[Event]:
         return self.store.migrations.events(migration_id)

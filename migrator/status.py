@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from indexes.errors import NotFoundError
+
 from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
 from .evidence import Evidence
@@ -32,6 +34,13 @@ class Statuses:
         self.evidence = evidence
         self.watchdog = watchdog
         self.after_commit = after_commit
+
+    def latest(self) -> MigrationStatus:
+        """The live migration's status, or else the newest one's; NotFoundError if none."""
+        m = self.moves.latest()
+        if m is None:
+            raise NotFoundError("no migration has been created")
+        return self.of(m)
 
     def of(self, m: Migration) -> MigrationStatus:
         current = self.moves.current

@@ -19,8 +19,8 @@ from indexes.errors import InvalidInputError
 from .after_commit import AfterCommit
 from .moves import PhaseMoves
 from .phases import Phase
-from .registry import IndexRegistry
-from .requests import MigrationRequest
+from .registry import IndexRegistry, rebuild_migration
+from .requests import MigrationRequest, RebuildRequest
 from .store import Migration, Store
 from .truth import unjudgeable
 
@@ -41,6 +41,11 @@ class Targets:
         self.write_lock = write_lock
         self.moves = moves
         self.after_commit = after_commit
+
+    def rebuild(self, name: str, request: RebuildRequest, actor: str) -> Migration:
+        """A layout-only migration of the primary ``name`` to a fresh copy of itself."""
+        taken = {entry.name for entry in self.store.catalog.entries()}
+        return self.create(rebuild_migration(self.registry.get(name), taken, request), actor)
 
     def create(self, request: MigrationRequest, actor: str) -> Migration:
         plan = request.plan.checked()
