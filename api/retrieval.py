@@ -47,8 +47,9 @@ AfterSeq = Annotated[
         alias="X-Read-After-Seq",
         ge=0,
         le=2**63 - 1,
-        description="Read your writes: the answer includes this write's sequence (a write's"
-        " `seq`) and every write acknowledged before it; 409 if this server has not seen it",
+        description="Read your writes, on any replica: the answer includes this write's"
+        " sequence (a write's `seq`, the token) and every write logged before it; the read"
+        " waits up to 1 s for the log to hold it, then gets 503 with Retry-After",
     ),
 ]
 

@@ -46,14 +46,17 @@ class Backends:
             self._pgvector_pool()
 
     def open(
-        self, entry: CatalogEntry, start_seq: int
+        self, entry: CatalogEntry, start_seq: int, *, snapshots: bool = True
     ) -> tuple[IndexBackend, SnapshotInfo | None, int]:
-        """The version's backend, the snapshot it came from, and the sequence it holds."""
+        """The version's backend, the snapshot it came from, and the sequence it holds
+        (``snapshots=False``: an in-process index starts empty, whatever the home holds)."""
         if entry.spec.backend == "pgvector":
             return self._open_pgvector(entry, start_seq)
-        loaded = load_latest_snapshot(
-            self.settings.snapshot_dir(entry.name), entry.spec, entry.fingerprint
-        )
+        loaded = None
+        if snapshots:
+            loaded = load_latest_snapshot(
+                self.settings.snapshot_dir(entry.name), entry.spec, entry.fingerprint
+            )
         if loaded is None:
             index = VectorIndex(entry.spec, entry.dim, entry.fingerprint, entry.search_params)
             if start_seq:

@@ -75,6 +75,8 @@ class Backfiller:
                 self.state, total=self.store.log.document_count(), started_at=time.time()
             )
             self.store.migrations.save_backfill(self.migration_id, self.state)
+        if self.target.replayed_whole:
+            return self._nothing_to_copy()
         encoded_before = self.target.encoded_total
         self._train_if_needed()
         started, copied_here = time.monotonic(), 0
@@ -116,6 +118,16 @@ class Backfiller:
                 self.migration_id,
                 self.state.done,
             )
+        self.save()
+        return self.state
+
+    def _nothing_to_copy(self) -> Backfill:
+        """The target replayed the whole log: it holds every live document already."""
+        total = self.store.log.document_count()
+        self.state = replace(
+            self.state, done=total, total=total, finished=True, finished_at=time.time()
+        )
+        log.info("backfill of migration %d: the target replayed the whole log", self.migration_id)
         self.save()
         return self.state
 

@@ -27,10 +27,18 @@ class BackfillRunner:
         self._backfiller: Backfiller | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # Whether this process may run a backfill: always on SQLite; on PostgreSQL only
+        # the leading replica (``replicas/leadership.py``), which starts the live one.
+        self.may_run: Callable[[], bool] = lambda: True
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self, m: Migration) -> None:
-        """Run ``m``'s backfill from its cursor, unless one is running already."""
-        if self._thread is not None and self._thread.is_alive():
+        """Run ``m``'s backfill from its cursor, unless one is running already (or this
+        replica does not lead: the leader starts it when it sees the move)."""
+        if self.running or not self.may_run():
             return
         target = self.registry.get(m.target)
 

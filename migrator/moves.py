@@ -82,6 +82,11 @@ class PhaseMoves:
             if self._current is not None and self._current.id == m.id:
                 self._current = m
 
+    def follow(self, stored: Migration | None) -> None:
+        """Another replica changed the live migration: ``stored`` is it now (or none is).
+        The caller holds the action lock (``replicas/state_sync.py``)."""
+        self._current = stored
+
     @contextmanager
     def locked(self) -> Iterator[Migration | None]:
         """Hold the action lock; yields the live migration, if any."""

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from indexes import Hit, QueryVectors
-from indexes.errors import ConflictError, NotFoundError, SwitchoverError
+from indexes.errors import NotFoundError, StorageBusyError, SwitchoverError
 
 from .filtered_search import Selection
 from .reads import ReadRouter, ServedRead
@@ -28,6 +28,10 @@ from .store import Document, Store
 from .validation import check_doc_id, check_filter, check_query
 
 log = logging.getLogger(__name__)
+
+# How long a read naming a write (``after_seq``) waits for the log to hold it. The index
+# that answers then applies up to it first (``_search_on``), on any replica.
+READ_AFTER_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,20 @@ class ReadPath:
         acked = self._acked_seq()
         if after_seq is None or after_seq <= acked:
             return acked
-        if after_seq > self.store.log.last_seq():
-            raise ConflictError(
-                f"write {after_seq} is not in the log yet (its last sequence is"
-                f" {self.store.log.last_seq()}); retry once it has replicated"
-            )
+        self._await_logged(after_seq)
         return after_seq
+
+    def _await_logged(self, seq: int) -> None:
+        """Wait (at most ``READ_AFTER_WAIT_S``) until the log this replica reads holds ``seq``;
+        past it, StorageBusyError (503 with Retry-After): nothing was read."""
+        deadline = time.monotonic() + READ_AFTER_WAIT_S
+        while (last := self.store.log.last_seq()) < seq:
+            if time.monotonic() >= deadline:
+                raise StorageBusyError(
+                    f"write {seq} is not in the log yet (its last sequence is {last});"
+                    f" waited {READ_AFTER_WAIT_S:g} s, retry once it has replicated"
+                )
+            time.sleep(0.01)
 
     def answer(self, read: Routed, include_documents: bool = False) -> SearchResult:
         """Search the routed index; a failing or slow target hands the read to the source."""

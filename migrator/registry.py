@@ -89,12 +89,19 @@ class IndexRegistry:
             shutil.rmtree(self.settings.snapshot_dir(name).parent, ignore_errors=True)
 
     def open(
-        self, entry: CatalogEntry, *, start_seq: int = 0, progress: ProgressFn | None = None
+        self,
+        entry: CatalogEntry,
+        *,
+        start_seq: int = 0,
+        progress: ProgressFn | None = None,
+        snapshots: bool = True,
     ) -> tuple[IndexRuntime, SnapshotInfo | None]:
         """Newest valid snapshot, then the log after it; returns the runtime and that snapshot.
 
         Without a snapshot the index starts at ``start_seq`` (0 for a primary, the
         migration's start for a target, whose older documents come from the backfill).
+        ``snapshots=False`` ignores the home's snapshots (a replica's target replays the
+        whole log: ``replicas/targets.py``).
         """
         embedder = load_embedder(entry.spec.embedder)
         if embedder.fingerprint != entry.fingerprint:
@@ -103,7 +110,7 @@ class IndexRegistry:
                 f" {entry.spec.embedder.model} now has fingerprint {embedder.fingerprint[:12]};"
                 " the model files changed. Restore them, or migrate to a new index version."
             )
-        index, info, held = self.backends.open(entry, start_seq)
+        index, info, held = self.backends.open(entry, start_seq, snapshots=snapshots)
         self._snapshot_seq[entry.name] = 0 if info is None else held
         self._snapshot_time[entry.name] = time.monotonic()
         runtime = IndexRuntime(entry, embedder, index, self.cache)

@@ -142,6 +142,9 @@ class IndexRuntime:
         self.apply_lock = threading.Lock()
         self.encoded_total = 0
         self.last_error: str | None = None
+        # Replayed from the log's first record: it holds every live document, so a
+        # backfill into it has nothing to copy (a replica's target: replicas/targets.py).
+        self.replayed_whole = False
         self.bounded = BoundedCalls(entry.name)
         # Shadow reads get a pool of their own, of one worker (the shadow reader is one
         # thread): a hung model costs the reader one timeout, the next reads fail at once,

@@ -56,6 +56,7 @@ from .read_path import ReadPath, SearchResult
 from .reads import ReadRouter, Traffic
 from .records import WriteResult
 from .registry import IndexRegistry
+from .replicas import Replication
 from .requests import (
     ActionRequest,
     ConfigChange,
@@ -78,7 +79,7 @@ from .store import (
     Migration,
     Store,
 )
-from .stores import open_store
+from .stores import open_link, open_store
 from .targets import Targets
 from .views import (
     ConfigView,
@@ -156,9 +157,11 @@ class Switchover:
             self.store, self.registry, write_lock, self.evidence, self.backfill, self.after_commit
         )
         self.targets = Targets(self.store, self.registry, write_lock, self.moves, self.after_commit)
-        self._resume = self.targets.reopen()  # a backfill to run again once started
         self.plans = PlanEdits(self.store, self.moves, self.evidence)
         self.watchdog = Watchdog(self.moves, self.evidence, self.reads)
+        # one process on SQLite; one of several on PostgreSQL (replicas/replication.py)
+        link = open_link(settings)
+        self.replication = Replication(link, self.store, self.moves, self.targets, self.watchdog)
         self.statuses = Statuses(
             self.moves, self.backfill, self.evidence, self.watchdog, self.after_commit
         )
@@ -176,13 +179,11 @@ class Switchover:
         backfill, the watchdog (the server does; tests start it or tick by hand)."""
         self.registry.start_background()
         self.reads.start()
-        if self._resume is not None:
-            self.backfill.start(self._resume)
-            self._resume = None
-        self.watchdog.start()
+        self.replication.start()  # leads: a resumed backfill, the watchdog
 
     def close(self, *, snapshot: bool = True) -> None:
         """Stop background work in reverse and, by default, snapshot every changed index."""
+        self.replication.stop()
         self.watchdog.stop()
         self.evals.close()
         self.backfill.stop()

@@ -7,6 +7,7 @@ psycopg is imported only then, so a SQLite home never loads it.
 
 from __future__ import annotations
 
+from .replicas import ReplicaLink
 from .settings import Settings
 from .store import SqliteStore, Store
 
@@ -19,3 +20,12 @@ def open_store(settings: Settings) -> Store:
     from .store.postgres import PostgresStore  # noqa: PLC0415
 
     return PostgresStore(settings.database_url, busy_timeout_s=settings.db_busy_timeout_s)
+
+
+def open_link(settings: Settings) -> ReplicaLink | None:
+    """What the replicas of the settings' PostgreSQL share (None: a SQLite home, one process)."""
+    if settings.database_url is None:
+        return None
+    from .store.postgres.notices import PgReplicaLink  # noqa: PLC0415 - psycopg only then
+
+    return PgReplicaLink(settings.database_url)

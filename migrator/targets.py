@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
@@ -41,6 +42,9 @@ class Targets:
         self.write_lock = write_lock
         self.moves = moves
         self.after_commit = after_commit
+        # How a created migration's target opens: here, at the migration's start (the
+        # backfill copies the rest); a replica replaces it (``replicas/targets.py``).
+        self.open_target: Callable[[Migration], None] = self._open
 
     def rebuild(self, name: str, request: RebuildRequest, actor: str) -> Migration:
         """A layout-only migration of the primary ``name`` to a fresh copy of itself."""
@@ -81,7 +85,7 @@ class Targets:
             self.after_commit.run(
                 m.id,
                 f"opening {spec.name}",
-                partial(self._open, m),
+                partial(self.open_target, m),
                 "reads and writes skip the target until it opens at the next start-up",
             )
         log.info("migration %d created: %s -> %s by %s", m.id, source.name, spec.name, actor)

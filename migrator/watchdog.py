@@ -71,7 +71,9 @@ class Watchdog:
         return self._health
 
     def start(self) -> None:
-        if self._thread is None:
+        """Start judging (again, after a stop: a replica that leads anew)."""
+        if not self.running:
+            self._stop = threading.Event()
             self._thread = threading.Thread(
                 target=self._loop, name="switchover-watchdog", daemon=True
             )

@@ -22,6 +22,8 @@ import psycopg
 from indexes.errors import StorageError
 
 SCHEMA_LOCK = 0x5357_0000  # advisory lock id held while the schema is checked and upgraded
+LOG_CHANNEL = "switchover_log"  # notified at every committed append to the write log
+STATE_CHANNEL = "switchover_state"  # ... at every committed migration, catalog or config change
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,27 @@ SCHEMA_VERSIONS: tuple[SchemaVersion, ...] = (
         5,
         "known_items",
         ("ALTER TABLE eval_sets ADD COLUMN known_items TEXT NOT NULL DEFAULT '[]'",),
+    ),
+    SchemaVersion(
+        6,
+        "replica_notices",
+        (
+            # Every committed append wakes the replicas' log tailers, and every committed
+            # change of a migration, the catalog or the configuration their state refresh
+            # (``store/postgres/notices.py``): a notice is sent at commit, whoever commits.
+            f"""CREATE FUNCTION switchover_notify_log() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN PERFORM pg_notify('{LOG_CHANNEL}', ''); RETURN NULL; END $$""",
+            f"""CREATE FUNCTION switchover_notify_state() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN PERFORM pg_notify('{STATE_CHANNEL}', TG_TABLE_NAME); RETURN NULL;
+                END $$""",
+            """CREATE TRIGGER write_log_notify AFTER INSERT ON write_log
+                FOR EACH STATEMENT EXECUTE FUNCTION switchover_notify_log()""",
+            *(
+                f"""CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE ON {table}
+                    FOR EACH STATEMENT EXECUTE FUNCTION switchover_notify_state()"""
+                for table in ("migrations", "index_catalog", "config_versions")
+            ),
+        ),
     ),
 )
 

@@ -1,0 +1,127 @@
+"""Two replicas (two services, two homes) on one real PostgreSQL, in one process.
+
+What one replica commits the other follows: writes reach its indexes from the shared log,
+a migration created through one opens its target on the other (replayed from the whole
+log), phase, share and search parameters follow within a second, one leads at a time
+and the other takes over when it closes. The hash embedder keeps it fast; the real model
+and real servers are in ``tests/e2e/test_replicas_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from indexes import SearchParams
+from migrator import ActionRequest, ConfigChange, DocumentIn, MigrationRequest, Switchover
+from migrator.phases import Phase
+from migrator.requests import SearchParamsChange, TargetRequest
+from tests.conftest import hash_settings
+
+GO = ActionRequest(override=True)
+
+
+def doc(i: int, rev: int = 0) -> DocumentIn:
+    return DocumentIn(f"d{i}", f"lamp tide gear {i} revision {rev} {'star ' * (i % 5)}")
+
+
+def eventually(check: Callable[[], bool], within_s: float = 5.0) -> float:
+    """Seconds until ``check()`` held; fails the test past ``within_s``."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < within_s, "did not happen in time"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def pair(tmp_path: Path, pg_url: str) -> Iterator[tuple[Switchover, Switchover]]:
+    a = Switchover(hash_settings(tmp_path / "a", database_url=pg_url))
+    a.start()
+    eventually(lambda: a.replication.leading)
+    b = Switchover(hash_settings(tmp_path / "b", database_url=pg_url))
+    b.start()
+    yield a, b
+    b.close(snapshot=False)
+    a.close(snapshot=False)
+
+
+def test_a_write_through_one_replica_is_applied_by_the_other_from_the_log(
+    pair: tuple[Switchover, Switchover],
+) -> None:
+    a, b = pair
+    seq = a.upsert([doc(i) for i in range(20)]).seq
+    eventually(lambda: b.runtime("v1").index.applied_seq >= seq, within_s=2.0)
+    assert b.runtime("v1").index.ids() == {f"d{i}" for i in range(20)}
+    a.delete("d3")
+    eventually(lambda: "d3" not in b.runtime("v1").index.ids(), within_s=2.0)
+
+
+def test_a_read_with_the_token_of_a_write_elsewhere_sees_it(
+    pair: tuple[Switchover, Switchover],
+) -> None:
+    a, b = pair
+    b.registry.stop()  # no background applier on b: only the token can make it see the write
+    seq = a.upsert([doc(7, 1)]).seq
+    hits = b.search("lamp tide gear 7 revision 1", k=1, after_seq=seq).hits
+    assert hits[0].id == "d7"
+
+
+def test_one_replica_leads_and_the_other_takes_over_when_it_goes(
+    tmp_path: Path, pg_url: str
+) -> None:
+    a = Switchover(hash_settings(tmp_path / "a", database_url=pg_url))
+    b = Switchover(hash_settings(tmp_path / "b", database_url=pg_url))
+    a.start()
+    eventually(lambda: a.replication.leading)
+    b.start()
+    time.sleep(1.5)  # b has tried the lock at least once
+    assert (a.replication.leading, b.replication.leading) == (True, False)
+    assert a.watchdog.running
+    assert not b.watchdog.running
+    a.close(snapshot=False)
+    took = eventually(lambda: b.replication.leading, within_s=5.0)
+    assert b.watchdog.running, f"took over in {took:.2f}s without its watchdog"
+    b.close(snapshot=False)
+
+
+def test_a_migration_made_through_one_replica_is_followed_by_the_other(
+    pair: tuple[Switchover, Switchover],
+) -> None:
+    a, b = pair
+    a.upsert([doc(i) for i in range(60)])
+    mid = b.create_migration(MigrationRequest(TargetRequest("v2", "HNSW16")), "bob").id
+    eventually(lambda: b.registry.find("v2") is not None and a.registry.find("v2") is not None)
+    b.migration_action(mid, "backfill", ActionRequest(), "bob")  # b follows: a leads and runs it
+    eventually(lambda: a.store.migrations.get(mid).backfill.finished)
+    a.upsert([doc(i, 1) for i in range(55, 70)])
+    for replica in (a, b):
+        eventually(lambda r=replica: r.runtime("v2").index.ids() == r.runtime("v1").index.ids())
+    for move, body in (("shadow", ActionRequest()), ("canary", GO)):
+        a.migration_action(mid, move, body, "alice")
+    eventually(lambda: b.live_migration() is not None and b.live_migration().phase == Phase.CANARY)
+    assert b.search("lamp", routing_key="k", k=3).served_by in {"v1", "v2"}
+    b.migration_action(mid, "rollback", ActionRequest(reason="drill"), "bob")
+    took = eventually(lambda: a.live_migration().phase == Phase.ROLLED_BACK, within_s=1.0)
+    assert all(a.search("lamp", routing_key=f"k{i}").served_by == "v1" for i in range(30)), took
+    change = ConfigChange(
+        {"v2": SearchParamsChange(SearchParams(ef_search=77), frozenset({"ef_search"}))},
+        None,
+        "tune",
+    )
+    a.set_config(change, "alice")
+    eventually(lambda: b.runtime("v2").index.search_params.ef_search == 77, within_s=1.0)
+    for move, body in (
+        ("resume", ActionRequest()),
+        ("canary", GO),
+        ("cutover", GO),
+        ("finalize", ActionRequest()),
+    ):
+        a.migration_action(mid, move, body, "alice")
+    eventually(lambda: b.live_migration() is None and b.registry.primary().name == "v2")
+    assert b.registry.find("v1") is None
+    assert b.runtime("v2").index.ids() == {d.id for d in b.store.log.scan(None, 1000)}
+    assert b.runtime("v2").index.search_params == SearchParams(ef_search=77)
