@@ -48,8 +48,9 @@ AfterSeq = Annotated[
         ge=0,
         le=2**63 - 1,
         description="Read your writes, on any replica: the answer includes this write's"
-        " sequence (a write's `seq`, the token) and every write logged before it; the read"
-        " waits up to 1 s for the log to hold it, then gets 503 with Retry-After",
+        " sequence (a write's `seq`, the token) and every write logged before it. The read"
+        " waits up to 1 s for this replica to have applied it, then gets 503 with"
+        " Retry-After; 409 if the log does not hold that sequence",
     ),
 ]
 

@@ -221,3 +221,8 @@ class HealthResponse(BaseModel):
     documents: int
     last_seq: int
     serving: str
+    applied_seq: int = Field(description="How far the serving index has applied the write log")
+    leading: bool = Field(
+        description="Whether this replica runs the backfill and the watchdog (on SQLite the"
+        " one process always does; on PostgreSQL one replica at a time)"
+    )

@@ -6,9 +6,8 @@ ClientError
     ├── BadRequestError       400, 413, 422: the request is wrong; nothing changed
     ├── UnauthorizedError     401
     ├── NotFoundError         404
-    ├── ConflictError         409 (a phase move, a plan change that conflicts)
-    └── UnavailableError      503: nothing changed (a busy database, a read after a write
-                              this replica has not seen yet); retried when the policy allows
+    ├── ConflictError         409 (a phase move, a read after a write not replicated yet)
+    └── UnavailableError      503: nothing changed; retried when the policy allows
 """
 
 from __future__ import annotations

@@ -110,4 +110,6 @@ def health_info(
         documents=store.log.document_count(),
         last_seq=store.log.last_seq(),
         serving=registry.primary().name,
+        applied_seq=registry.primary().index.applied_seq,
+        leading=False,  # the service says whether it leads (``Replication``)
     )

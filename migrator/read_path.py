@@ -17,7 +17,13 @@ from functools import partial
 from typing import Any
 
 from indexes import Hit, QueryVectors
-from indexes.errors import NotFoundError, StorageBusyError, SwitchoverError
+from indexes.errors import (
+    ConflictError,
+    EmbedderError,
+    NotFoundError,
+    StorageBusyError,
+    SwitchoverError,
+)
 
 from .filtered_search import Selection
 from .reads import ReadRouter, ServedRead
@@ -29,8 +35,8 @@ from .validation import check_doc_id, check_filter, check_query
 
 log = logging.getLogger(__name__)
 
-# How long a read naming a write (``after_seq``) waits for the log to hold it. The index
-# that answers then applies up to it first (``_search_on``), on any replica.
+# How long a read naming a write (``after_seq``, the token) waits for this replica to have
+# applied it (then 503 with Retry-After).
 READ_AFTER_WAIT_S = 1.0
 
 
@@ -108,20 +114,28 @@ class ReadPath:
         acked = self._acked_seq()
         if after_seq is None or after_seq <= acked:
             return acked
-        self._await_logged(after_seq)
+        last = self.store.log.last_seq()
+        if after_seq > last:  # on PostgreSQL every replica sees a write before it is acked
+            raise ConflictError(
+                f"write {after_seq} is not in the log yet (its last sequence is {last});"
+                " retry once it has replicated"
+            )
+        self._applied_within(self.registry.primary(), after_seq)
         return after_seq
 
-    def _await_logged(self, seq: int) -> None:
-        """Wait (at most ``READ_AFTER_WAIT_S``) until the log this replica reads holds ``seq``;
-        past it, StorageBusyError (503 with Retry-After): nothing was read."""
-        deadline = time.monotonic() + READ_AFTER_WAIT_S
-        while (last := self.store.log.last_seq()) < seq:
-            if time.monotonic() >= deadline:
-                raise StorageBusyError(
-                    f"write {seq} is not in the log yet (its last sequence is {last});"
-                    f" waited {READ_AFTER_WAIT_S:g} s, retry once it has replicated"
-                )
-            time.sleep(0.01)
+    def _applied_within(self, runtime: IndexRuntime, seq: int) -> None:
+        """Have ``runtime`` (the source, which answers while a target lags) apply the log up
+        to ``seq``, waiting at most ``READ_AFTER_WAIT_S``; past it, StorageBusyError (503 with
+        Retry-After), nothing read. Another replica's write is applied here by this replica's
+        applier within moments; this makes a read naming it wait for that, not miss it."""
+        if runtime.index.applied_seq >= seq:
+            return
+        try:
+            runtime.bounded.call(partial(runtime.catch_up, self.store), READ_AFTER_WAIT_S)
+        except EmbedderError as exc:
+            raise StorageBusyError(
+                f"this replica has not applied write {seq} yet ({exc}); retry"
+            ) from exc
 
     def answer(self, read: Routed, include_documents: bool = False) -> SearchResult:
         """Search the routed index; a failing or slow target hands the read to the source."""

@@ -34,6 +34,7 @@ embedding cache's and the embedders' locks.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -273,7 +274,8 @@ class Switchover:
 
     def health(self) -> HealthInfo:
         """``degraded``, with reasons, while the home refuses writes (reads still work)."""
-        return health_info(self.settings, self.store, self.registry, self.writes.outcome)
+        info = health_info(self.settings, self.store, self.registry, self.writes.outcome)
+        return replace(info, leading=self.replication.leading)
 
     def snapshot(self, name: str | None = None) -> list[SnapshotWritten]:
         """Write a snapshot of one index (or every live one) now."""

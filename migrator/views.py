@@ -34,6 +34,8 @@ class HealthInfo(AsDict):
     documents: int
     last_seq: int
     serving: str
+    applied_seq: int  # how far the serving index has applied the log (a replica's lag)
+    leading: bool  # whether this process runs the backfill and the watchdog
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from indexes import SearchParams
+from indexes.errors import StorageBusyError
 from migrator import ActionRequest, ConfigChange, DocumentIn, MigrationRequest, Switchover
 from migrator.phases import Phase
+from migrator.read_path import READ_AFTER_WAIT_S
 from migrator.requests import SearchParamsChange, TargetRequest
 from tests.conftest import hash_settings
 
@@ -68,6 +70,21 @@ def test_a_read_with_the_token_of_a_write_elsewhere_sees_it(
     seq = a.upsert([doc(7, 1)]).seq
     hits = b.search("lamp tide gear 7 revision 1", k=1, after_seq=seq).hits
     assert hits[0].id == "d7"
+
+
+def test_a_read_waits_a_bounded_time_for_its_write_then_gets_a_busy_error(
+    pair: tuple[Switchover, Switchover],
+) -> None:
+    a, b = pair
+    b.registry.stop()
+    primary = b.runtime("v1")
+    with primary.apply_lock:  # b cannot apply a's write for now
+        seq = a.upsert([doc(8, 2)]).seq
+        started = time.monotonic()
+        with pytest.raises(StorageBusyError, match=f"has not applied write {seq} yet"):
+            b.search("lamp", after_seq=seq)
+        assert time.monotonic() - started >= READ_AFTER_WAIT_S
+    assert b.search("lamp tide gear 8 revision 2", k=1, after_seq=seq).hits[0].id == "d8"
 
 
 def test_one_replica_leads_and_the_other_takes_over_when_it_goes(
