@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve test test-fast lint bench bench-search chromium load crashloop fuzz models
+.PHONY: setup demo serve serve-cluster test test-fast lint bench bench-search chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: setup
 
 serve: setup
 	HF_HUB_OFFLINE=1 $(BIN)/switchover serve --home $(HOME_DIR)
+
+# Three replicas on one PostgreSQL (a private pgserver one, or DATABASE=postgresql://...), on
+# 127.0.0.1:8101-8103, homes under .switchover-cluster/: see README "Several replicas".
+serve-cluster: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python stress/cluster.py --replicas 3 $(if $(DATABASE),--database $(DATABASE))
 
 lint: setup
 	$(BIN)/ruff check .

@@ -70,8 +70,8 @@ class PgNotices:
 
     def _listen(self) -> None:
         with _open(self._url) as conn:
-            for channel in CHANNELS:
-                conn.execute(f"LISTEN {channel}")  # constant channel names of the schema
+            conn.execute("LISTEN switchover_log")  # the schema's LOG_CHANNEL
+            conn.execute("LISTEN switchover_state")  # ... and its STATE_CHANNEL
             for kind in CHANNELS.values():  # whatever was sent before this connection is lost
                 self._on_notice(kind)
             while not self._stop.is_set():
