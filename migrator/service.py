@@ -34,8 +34,8 @@ embedding cache's and the embedders' locks.
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from indexes import load_embedder

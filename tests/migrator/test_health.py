@@ -48,7 +48,7 @@ def test_a_home_that_refuses_writes_is_degraded_while_reads_work(client: TestCli
 
     make_database_read_only(client, False)
     assert client.put("/v1/documents", json=DOC).status_code == 200
-    assert client.get("/healthz").json() == {**healthy, "last_seq": 2}
+    assert client.get("/healthz").json() == {**healthy, "last_seq": 2, "applied_seq": 2}
 
 
 @pytest.mark.parametrize(
