@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexes.errors import NotFoundError
 from migrator import Switchover
 from migrator.phases import Phase
+from migrator.store import Event
 
 from .logs import header, method_label, route_template
 
@@ -165,7 +166,7 @@ class ServiceCollector:
     def _rollback_metrics(self, svc: Switchover) -> list[Metric]:
         """``switchover_rollbacks_total{cause}``: rolled_back events, by the watchdog or not."""
         latest = svc.latest_migration()
-        totals: Counter[str] = Counter({"watchdog": 0, "operator": 0})
+        totals: Counter[str] = Counter({"watchdog": 0, "operator": 0, "inconclusive": 0})
         for migration_id in range(1, (latest.id if latest else 0) + 1):
             counted = self._ended_rollbacks.get(migration_id)
             if counted is None:
@@ -173,7 +174,8 @@ class ServiceCollector:
             totals.update(counted)
         family = CounterMetricFamily(
             "switchover_rollbacks",
-            "Migrations rolled back, by cause: the watchdog on a guardrail breach, or an operator.",
+            "Migrations rolled back, by cause: the watchdog on a guardrail breach, the plan's"
+            " inconclusive policy on a judgement that held too long, or an operator.",
             labels=["cause"],
         )
         for cause, count in sorted(totals.items()):
@@ -185,14 +187,16 @@ class ServiceCollector:
             events = svc.migration_events(migration_id)
         except NotFoundError:
             return Counter()
-        counted = Counter(
-            "watchdog" if e.actor == "watchdog" else "operator"
-            for e in events
-            if e.to_phase == Phase.ROLLED_BACK.value
-        )
+        counted = Counter(_cause(e) for e in events if e.to_phase == Phase.ROLLED_BACK.value)
         if events and events[-1].to_phase in ENDED:
             self._ended_rollbacks[migration_id] = counted
         return counted
+
+
+def _cause(event: Event) -> str:
+    if event.actor != "watchdog":
+        return "operator"
+    return "inconclusive" if event.reason.startswith("inconclusive") else "watchdog"
 
 
 def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:

@@ -49,6 +49,12 @@ class MigrationBody(StrictModel):
     backfill_batch: StrictInt | None = None
     guardrails: dict[str, Any] | None = None
     eval_set: StrictStr | None = Field(default=None, description="The eval set that judges it")
+    inconclusive: dict[str, Any] | None = Field(
+        default=None,
+        description="When the judgement keeps holding: action 'rollback' (default) or"
+        " 'freeze', deadline_s (seconds with reads on the target; null: none),"
+        " on_pool_exhausted (true)",
+    )
 
 
 class RebuildBody(StrictModel):
@@ -60,6 +66,12 @@ class RebuildBody(StrictModel):
     backfill_batch: StrictInt | None = None
     guardrails: dict[str, Any] | None = None
     eval_set: StrictStr | None = Field(default=None, description="The eval set that judges it")
+    inconclusive: dict[str, Any] | None = Field(
+        default=None,
+        description="When the judgement keeps holding: action 'rollback' (default) or"
+        " 'freeze', deadline_s (seconds with reads on the target; null: none),"
+        " on_pool_exhausted (true)",
+    )
 
 
 class ActionBody(StrictModel):
@@ -74,6 +86,12 @@ class PlanBody(StrictModel):
     shadow_sample: StrictFloat | None = Field(default=None, ge=0, le=1)
     canary_steps: list[StrictFloat] | None = Field(default=None, max_length=MAX_CANARY_STEPS)
     guardrails: dict[str, Any] | None = None
+    inconclusive: dict[str, Any] | None = Field(
+        default=None,
+        description="When the judgement keeps holding: action 'rollback' (default) or"
+        " 'freeze', deadline_s (seconds with reads on the target; null: none),"
+        " on_pool_exhausted (true)",
+    )
 
 
 class EventResponse(BaseModel):
@@ -114,7 +132,8 @@ class ConfigBody(StrictModel):
         description='Search parameters by index, e.g. {"v2": {"ef_search": 128}}',
     )
     migration: dict[str, Any] | None = Field(
-        default=None, description="shadow_sample, canary_steps, guardrails of the live migration"
+        default=None,
+        description="shadow_sample, canary_steps, guardrails, inconclusive of the live migration",
     )
     reason: StrictStr | None = None
 

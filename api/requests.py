@@ -33,7 +33,7 @@ def rebuild_request(body: RebuildBody | None) -> RebuildRequest:
 
 
 def plan_update(body: PlanBody) -> PlanUpdate:
-    return PlanUpdate(body.shadow_sample, body.canary_steps, body.guardrails)
+    return PlanUpdate(body.shadow_sample, body.canary_steps, body.guardrails, body.inconclusive)
 
 
 def config_change(body: ConfigBody) -> ConfigChange:

@@ -102,7 +102,7 @@ class RuntimeConfig:
         old = target.get("migration")
         knobs = None
         if m is not None and old is not None and old.get("id") == m.id:
-            knobs = PlanUpdate.from_dict({k: old[k] for k in PLAN_KNOBS})
+            knobs = PlanUpdate.from_dict({k: old[k] for k in PLAN_KNOBS if k in old})
         change = ConfigChange(indexes, knobs, f"revert to version {version}")
         return self.set(change, actor)
 
@@ -159,5 +159,9 @@ class RuntimeConfig:
 
 def _knobs(migration_id: int, plan: Plan) -> MigrationKnobs:
     return MigrationKnobs(
-        migration_id, plan.shadow_sample, list(plan.canary_steps), dict(plan.guardrails)
+        migration_id,
+        plan.shadow_sample,
+        list(plan.canary_steps),
+        dict(plan.guardrails),
+        plan.inconclusive.to_dict(),
     )

@@ -12,6 +12,7 @@ from indexes.errors import InvalidInputError
 
 from .as_dict import AsDict
 from .guardrails import Guardrails
+from .inconclusive import InconclusivePolicy
 
 DEFAULT_CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
 MAX_BATCH = 4096
@@ -78,6 +79,7 @@ FIELD_CHECKS: dict[str, Callable[[object], object]] = {
     "backfill_batch": _backfill_batch,
     "guardrails": _guardrails,
     "eval_set": _eval_set,
+    "inconclusive": InconclusivePolicy.from_value,
 }
 
 
@@ -98,6 +100,9 @@ class Plan:
     # typed form is ``Guardrails.from_dict(plan.guardrails)``, read on every tick.
     guardrails: dict[str, Any] = field(default_factory=dict)
     eval_set: str | None = None  # the eval set that judges this migration
+    # What a judgement that keeps holding leads to (``migrator/inconclusive.py``); given
+    # as an object of settings, kept as the typed policy.
+    inconclusive: InconclusivePolicy = field(default_factory=InconclusivePolicy)
 
     def __post_init__(self) -> None:
         for name, check in FIELD_CHECKS.items():

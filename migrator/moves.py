@@ -22,6 +22,7 @@ from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
 from .evidence import Evidence
 from .guardrails import Check, WatchdogHealth
+from .inconclusive import Outcome
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
 from .requests import ActionRequest
@@ -172,6 +173,8 @@ class PhaseMoves:
             raise ConflictError(
                 f"canary is at {m.canary_percent}%; the share only grows (roll back to lower it)"
             )
+        if m.phase == Phase.CUTOVER:
+            raise ConflictError("every read is on the target; roll back to lower the share")
         check_move(m.phase, Phase.CANARY)
         reason = _reason(body, f"canary {percent}%") + self._gate(m, body)
         judged = self.evidence.judgement()
@@ -256,6 +259,25 @@ class PhaseMoves:
             evidence = {**self.evidence.judgement(), "eval_run": run_id}
             log.warning("migration %d: automatic rollback: %s", m.id, reason)
             return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
+
+    def inconclusive(self, m: Migration, outcome: Outcome) -> Migration | None:
+        """The plan's inconclusive policy acts: the judgement held past its limit while
+        reads were on the target. Roll reads back, or freeze the canary at 0%; audited with
+        the evidence (the judgement's run, the checks), like an automatic rollback."""
+        with self._action_lock:
+            current = self._current
+            if current is None or current.id != m.id or current.target_share <= 0:
+                return None
+            run_id = self.evidence.record_for_rollback(current)
+            evidence = {**self.evidence.judgement(), "eval_run": run_id}
+            log.warning("migration %d: %s", m.id, outcome.reason)
+            if outcome.act == "freeze":
+                return self._move(
+                    current, Phase.CANARY, "watchdog", outcome.reason, 0.0, evidence=evidence
+                )
+            return self._move(
+                current, Phase.ROLLED_BACK, "watchdog", outcome.reason, evidence=evidence
+            )
 
     def failsafe_rollback(self, m: Migration, health: WatchdogHealth) -> Migration | None:
         """Roll reads on the target back because the watchdog cannot judge them; audited."""

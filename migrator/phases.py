@@ -5,6 +5,8 @@
        │             │            │  └─resume── rolled_back <─────┤  (reads on source,
        └─────────────┴────────────┴─────────────┴─> aborted       │   writes still dual)
 
+Cutover -> canary exists only for the watchdog's freeze at 0% (``inconclusive.py``): an
+operator cannot lower the share from cutover (``moves.py`` refuses it) but rolls back.
 Anything not in ``ALLOWED`` is refused with an error naming the current phase.
 """
 
@@ -40,6 +42,7 @@ ALLOWED: frozenset[tuple[Phase, Phase]] = frozenset(
         (Phase.CANARY, Phase.CUTOVER),
         (Phase.CANARY, Phase.ROLLED_BACK),
         (Phase.CANARY, Phase.ABORTED),
+        (Phase.CUTOVER, Phase.CANARY),  # only the watchdog's freeze at 0% (inconclusive.py)
         (Phase.CUTOVER, Phase.FINALIZED),
         (Phase.CUTOVER, Phase.ROLLED_BACK),
         (Phase.CUTOVER, Phase.ABORTED),

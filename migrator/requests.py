@@ -21,9 +21,15 @@ from indexes import EmbedderSpec, IndexSpec, SearchParams
 from indexes.errors import InvalidInputError
 from indexes.spec import Backend, Metric
 
+from .inconclusive import InconclusivePolicy
 from .migration import FIELD_CHECKS, Plan
 
-PLAN_KNOBS = ("shadow_sample", "canary_steps", "guardrails")  # what changes without a rebuild
+PLAN_KNOBS = (
+    "shadow_sample",
+    "canary_steps",
+    "guardrails",
+    "inconclusive",
+)  # what changes without a rebuild
 SEARCH_KNOBS = frozenset(f.name for f in fields(SearchParams))
 
 
@@ -93,9 +99,11 @@ class PlanUpdate:
     shadow_sample: float | None = None
     canary_steps: Sequence[float] | None = None
     guardrails: Mapping[str, Any] | None = None  # rule -> settings, as in ``Plan.guardrails``
+    inconclusive: Mapping[str, Any] | None = None  # the policy's settings (``Plan.inconclusive``)
 
     def is_empty(self) -> bool:
-        return self.shadow_sample is None and self.canary_steps is None and self.guardrails is None
+        knobs = (self.shadow_sample, self.canary_steps, self.guardrails, self.inconclusive)
+        return all(k is None for k in knobs)
 
     def applied_to(self, plan: Plan) -> Plan:
         """``plan`` with these knobs (InvalidInputError names a bad one; nothing changes)."""
@@ -104,6 +112,9 @@ class PlanUpdate:
             shadow_sample=plan.shadow_sample if self.shadow_sample is None else self.shadow_sample,
             canary_steps=plan.canary_steps if self.canary_steps is None else self.canary_steps,
             guardrails=plan.guardrails if self.guardrails is None else dict(self.guardrails),
+            inconclusive=plan.inconclusive
+            if self.inconclusive is None
+            else InconclusivePolicy.from_value(self.inconclusive),
         ).checked()
 
     def described(self) -> str:
@@ -111,6 +122,7 @@ class PlanUpdate:
         given = {
             "canary_steps": None if self.canary_steps is None else list(self.canary_steps),
             "guardrails": self.guardrails,
+            "inconclusive": self.inconclusive,
             "shadow_sample": self.shadow_sample,
         }
         return ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)

@@ -150,6 +150,7 @@ class MigrationKnobs:
     shadow_sample: float
     canary_steps: list[float]
     guardrails: dict[str, Any]  # the guardrail settings as set (``guardrails.Setting``)
+    inconclusive: dict[str, Any]  # the policy on a judgement that keeps holding
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 Each tick, during shadow, canary and cutover: draw a few more eval-set queries into the
 recall session (judged at each look of its doubling schedule), gather the other
 guardrails' windows, and if any guardrail is breached, roll back at once: reads to the
-source, writes still dual, recorded as an audit event carrying its evidence. A watchdog
+source, writes still dual, recorded as an audit event carrying its evidence. When no
+guardrail breaches but the judgement keeps holding, the plan's inconclusive policy
+(:mod:`migrator.inconclusive`) bounds the doubt: its outcome is the ``inconclusive``
+check, and when it acts, reads roll back or the canary freezes at 0%. A watchdog
 that cannot judge (a tick raises) says so in the status and the metrics, and after a few
 failed ticks in a row rolls reads on the target back too: nobody is watching them.
 """
@@ -30,6 +33,7 @@ from .guardrails import (
     overlap_check,
     verdict,
 )
+from .inconclusive import Doubt, Outcome, decide, judge_state
 from .moves import PhaseMoves
 from .phases import Phase
 from .reads import ReadRouter
@@ -64,6 +68,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._tick_lock = threading.Lock()
         self._health = WatchdogHealth()
+        self._exposure: tuple[int, int, float] | None = None  # (migration, epoch, since)
 
     @property
     def health(self) -> WatchdogHealth:
@@ -125,11 +130,45 @@ class Watchdog:
             if session.is_done() and session.judgement is not before:
                 self.evidence.record_eval(m, session, origin="watchdog")
         checks = self.checks(m, session)
+        outcome = self._doubt(m, session, checks, epoch)
+        checks.append(outcome.check(m.plan.inconclusive))
         # not handed over when search parameters changed mid-tick: the checks are stale
-        if self.evidence.hand_over(checks, epoch) and verdict(checks) == "breach":
-            self.moves.auto_rollback(m, checks)
+        if self.evidence.hand_over(checks, epoch):
+            if verdict([c for c in checks if c.name != "inconclusive"]) == "breach":
+                self.moves.auto_rollback(m, checks)
+            elif outcome.acts:
+                self.moves.inconclusive(m, outcome)
         self._health = self._health.succeeded(time.time())
         return checks
+
+    def _doubt(
+        self, m: Migration, session: RecallSession | None, checks: list[Check], epoch: int
+    ) -> Outcome:
+        """The inconclusive policy's answer to this tick's checks."""
+        judgement = None if session is None else session.judgement
+        exhausted = session is not None and session.done and judgement is not None
+        doubt = Doubt(
+            judge=judge_state(checks),
+            pool_exhausted=exhausted and judgement is not None and judgement.decision == "hold",
+            reads_on_target=m.target_share > 0,
+            on_target_s=self._on_target_for(m, epoch),
+            judged=0 if session is None else len(session.results),
+            pool=0 if session is None else len(session.queries),
+        )
+        return decide(m.plan.inconclusive, doubt)
+
+    def _on_target_for(self, m: Migration, epoch: int) -> float:
+        """Seconds since reads went on the target in this judgement (0 while none are).
+
+        The clock starts at the first tick that sees reads on the target, afresh for each
+        judgement (a resume, new search parameters) and after a restart."""
+        if m.target_share <= 0:
+            self._exposure = None
+            return 0.0
+        now = time.time()
+        if self._exposure is None or self._exposure[:2] != (m.id, epoch):
+            self._exposure = (m.id, epoch, now)
+        return now - self._exposure[2]
 
     def _failed(self, exc: Exception) -> None:
         health = self._health = self._health.failed(time.time(), exc)
