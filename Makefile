@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve serve-cluster test test-fast lint bench bench-search chromium load crashloop fuzz models
+.PHONY: setup demo serve serve-cluster crashloop-replicas test test-fast lint bench bench-search chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-search: setup
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7 --embedder minilm --id-space 60 --initial 40
+
+# The crash loop on 3 replicas of one private PostgreSQL: 30 SIGKILLs of a random replica, the
+# leader included, every invariant on every replica (stress/results/crashloop_replicas.md).
+crashloop-replicas: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --replicas 3 --kills 30 --seed 7 --id-space 60 --initial 40 --out stress/results/crashloop_replicas.json
 
 # Load during a canary with an automatic rollback in the middle: stress/results/load.md.
 load: setup

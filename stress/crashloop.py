@@ -312,6 +312,7 @@ class Writer(threading.Thread):
         self.docs = docs  # updated in place on every acknowledgement
         self.rng = rng
         self.ids = ids
+        self.own = set(ids)  # a writer per replica: each deletes only its own ids
         self.texts = texts  # a shared counter: every text ever written is distinct
         self.stop = threading.Event()
         self.sending = threading.Event()
@@ -322,7 +323,7 @@ class Writer(threading.Thread):
     def run(self) -> None:
         with httpx.Client(base_url=self.url, timeout=60) as http:
             while not self.stop.wait(self.rng.uniform(0.0, 0.04)):
-                live = [i for i, t in self.docs.items() if t is not None]
+                live = [i for i, t in self.docs.items() if t is not None and i in self.own]
                 try:
                     if live and self.rng.random() < 0.25:
                         victim = self.rng.choice(live)
@@ -358,10 +359,11 @@ class Checks:
     """Named invariants of one restart: each records ok/failed and a detail."""
 
     def __init__(self) -> None:
+        self.prefix = ""
         self.results: dict[str, dict[str, Any]] = {}
 
     def record(self, name: str, ok: bool, detail: str = "", **numbers: Any) -> None:
-        self.results[name] = {"ok": bool(ok), "detail": detail, **numbers}
+        self.results[self.prefix + name] = {"ok": bool(ok), "detail": detail, **numbers}
 
     @property
     def ok(self) -> bool:
@@ -397,6 +399,7 @@ class Harness:
         warmup_writes: int = 0,
         log: Callable[[str], None] | None = None,
         database_url: str | None = None,
+        replicas: int = 1,
     ) -> None:
         self.workdir = workdir
         self.seed = seed
@@ -415,11 +418,18 @@ class Harness:
         self.texts = itertools.count()
         self.model = Model()
         self.log = log or (lambda line: print(line, flush=True))
-        home = workdir / "home"
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "switchover.toml").write_text(TOML[embedder] + SNAPSHOTS)
+        if replicas > 1 and database_url is None:
+            raise ValueError("several replicas share one PostgreSQL: give its database URL")
         self.database_url = database_url  # None: SQLite in the home; else that PostgreSQL
-        self.server = ServerProcess(home, token=TOKEN, database_url=database_url)
+        # Several replicas (on PostgreSQL): a writer on each, over its own ids; the operator
+        # on a random one each round, and a random one (the leader too) killed.
+        self.servers: list[ServerProcess] = []
+        for n in range(replicas):
+            home = workdir / ("home" if n == 0 else f"home{n + 1}")
+            home.mkdir(parents=True, exist_ok=True)
+            (home / "switchover.toml").write_text(TOML[embedder] + SNAPSHOTS)
+            self.servers.append(ServerProcess(home, token=TOKEN, database_url=database_url))
+        self.server = self.servers[0]
         self.source_flat = True
 
     def _wait_for_commit(self, timeout: float) -> bool:
@@ -430,7 +440,8 @@ class Harness:
     # -- set-up ---------------------------------------------------------------------------
 
     def setup(self) -> None:
-        self.server.start()
+        for server in self.servers:
+            server.start()
         rng = random.Random(self.seed)
         docs = {i: distinct_note(rng, next(self.texts)) for i in self.ids[: self.initial]}
         with httpx.Client(base_url=self.server.url, timeout=120) as http:
@@ -456,16 +467,67 @@ class Harness:
         kill_seed = self.master.randrange(2**31)
         krng = random.Random(kill_seed)
         mode = krng.choice(self.modes)
-        writer = Writer(
-            self.server.url, self.model.docs, random.Random(kill_seed + 1), self.ids, self.texts
-        )
+        count = len(self.servers)
+        victim = krng.randrange(count) if count > 1 else 0
+        by = krng.randrange(count) if count > 1 else 0  # the operator's replica
+        writers = [
+            Writer(s.url, self.model.docs, random.Random(kill_seed + 1 + 10 * n),
+                   self.ids[n::count], self.texts)
+            for n, s in enumerate(self.servers)
+        ]  # fmt: skip
+        writer = writers[victim]
         operator = Operator(
-            self.server.url, self.model, random.Random(kill_seed + 2), self.next_plan
+            self.servers[by].url, self.model, random.Random(kill_seed + 2), self.next_plan
         )
         started = time.monotonic()
-        writer.start()
+        for each in writers:
+            each.start()
         if self.migrate:
             operator.start()
+        mode = self._await_moment(mode, krng, writer, operator, started)
+        offset = time.monotonic() - started
+        at_kill = MigrationState(**vars(self.model.mig))
+        leading = [self.leading(s) for s in self.servers] if count > 1 else [True]
+        self.servers[victim].kill()
+        for each in writers:
+            each.stop.set()
+        operator.stop.set()
+        for each in writers:
+            each.join(timeout=60)
+        if self.migrate:
+            operator.join(timeout=60)
+        # the threads are gone: whatever they still hold in flight is "maybe" (on the other
+        # replicas each finished its request: nothing is in flight there)
+        move = operator.in_flight
+        writes = {k: v for each in writers for k, v in each.in_flight.items()}
+        record: dict[str, Any] = {
+            "kill": number,
+            "kill_seed": kill_seed,
+            "mode": mode,
+            "offset_s": round(offset, 3),
+            "migration": at_kill.id,
+            "phase": at_kill.phase or "none",
+            "share": at_kill.share,
+            "operator_in_flight": move.action if move is not None else None,
+            "waiting_backfill": operator.waiting_backfill and move is None,
+            "write_in_flight": _describe_write(writes),
+            "acked_writes": sum(each.acked_ops for each in writers),
+            "acked_moves": operator.acked,
+            "client_errors": [e for each in writers for e in each.errors] + operator.errors,
+        }
+        if count > 1:
+            record.update(killed=victim + 1, operator_on=by + 1, killed_leader=leading[victim])
+        record.update(restart_s=None, phase_after="?", aborted=False)
+        checks = self._restart_and_check(self.servers[victim], record, move, writes)
+        record["checks"] = checks.results
+        record["ok"] = checks.ok and not record["client_errors"]
+        record["duration_s"] = round(time.monotonic() - started, 2)
+        return record
+
+    def _await_moment(
+        self, mode: str, krng: random.Random, writer: Writer, operator: Operator, started: float
+    ) -> str:
+        """Wait for the round's kill moment; the mode, noting when it fell back to a timer."""
         while writer.acked_ops < self.warmup_writes and writer.is_alive():
             if time.monotonic() - started > 300:
                 break
@@ -484,46 +546,52 @@ class Harness:
             if not event.wait(timeout=15):
                 mode += " (timed out: timer)"
             time.sleep(krng.uniform(0.0, 0.015))
-        offset = time.monotonic() - started
-        at_kill = MigrationState(**vars(self.model.mig))
-        self.server.kill()
-        writer.stop.set()
-        operator.stop.set()
-        writer.join(timeout=60)
-        if self.migrate:
-            operator.join(timeout=60)
-        # the threads are gone: whatever they still hold in flight is "maybe"
-        move = operator.in_flight
-        writes = dict(writer.in_flight)
-        record: dict[str, Any] = {
-            "kill": number,
-            "kill_seed": kill_seed,
-            "mode": mode,
-            "offset_s": round(offset, 3),
-            "migration": at_kill.id,
-            "phase": at_kill.phase or "none",
-            "share": at_kill.share,
-            "operator_in_flight": move.action if move is not None else None,
-            "waiting_backfill": operator.waiting_backfill and move is None,
-            "write_in_flight": _describe_write(writes),
-            "acked_writes": writer.acked_ops,
-            "acked_moves": operator.acked,
-            "client_errors": writer.errors + operator.errors,
-        }
-        record.update(restart_s=None, phase_after="?", aborted=False)
+        return mode
+
+    def _restart_and_check(
+        self,
+        victim: ServerProcess,
+        record: dict[str, Any],
+        move: Move | None,
+        writes: dict[str, str | None],
+    ) -> Checks:
+        """Restart the killed server, then check every invariant on every replica."""
         checks = Checks()
+        count = len(self.servers)
+        self.restarted_url = victim.url
         try:
             restart = time.monotonic()
-            self.server.start()
+            victim.start()
             record["restart_s"] = round(time.monotonic() - restart, 2)
-            self.check(checks, record, move, writes)
+            for n, server in enumerate(self.servers):
+                prefix = f"r{n + 1}:" if count > 1 else ""
+                self.check(checks, record, move, writes, server, prefix)
+                move, writes = None, {}  # settled by the first: the model holds the outcome
+            if count > 1:
+                self.check_leader(checks, record)
         except Exception as exc:  # a server that will not come back, or a check that cannot run
             checks.record("harness", False, f"{type(exc).__name__}: {exc}"[:2000])
             record["aborted"] = True  # the model may be out of step: stop the loop here
-        record["checks"] = checks.results
-        record["ok"] = checks.ok and not record["client_errors"]
-        record["duration_s"] = round(time.monotonic() - started, 2)
-        return record
+        return checks
+
+    def leading(self, server: ServerProcess) -> bool:
+        try:
+            return bool(httpx.get(f"{server.url}/healthz", timeout=5).json()["leading"])
+        except httpx.HTTPError:
+            return False
+
+    def check_leader(self, checks: Checks, record: dict[str, Any]) -> None:
+        """Exactly one replica leads (runs the backfill and the watchdog) after the restart."""
+        started = time.monotonic()
+        leaders: list[int] = []
+        while time.monotonic() - started < 15:
+            leaders = [n + 1 for n, s in enumerate(self.servers) if self.leading(s)]
+            if len(leaders) == 1:
+                break
+            time.sleep(0.1)
+        record["leader_after"] = leaders
+        seconds = round(time.monotonic() - started, 2)
+        checks.record("one_leader", len(leaders) == 1, f"leading: {leaders} after {seconds} s")
 
     def check(
         self,
@@ -531,8 +599,24 @@ class Harness:
         record: dict[str, Any],
         move: Move | None,
         writes: dict[str, str | None],
+        server: ServerProcess | None = None,
+        prefix: str = "",
     ) -> None:
-        url = self.server.url
+        url = (server or self.server).url
+        checks.prefix = prefix  # several replicas: each one's invariants under its name
+        try:
+            self._check(checks, record, move, writes, url)
+        finally:
+            checks.prefix = ""
+
+    def _check(
+        self,
+        checks: Checks,
+        record: dict[str, Any],
+        move: Move | None,
+        writes: dict[str, str | None],
+        url: str,
+    ) -> None:
         with httpx.Client(base_url=url, timeout=120) as http:
             indexes = http.get("/v1/indexes").json()["indexes"]
             encoded = {
@@ -540,10 +624,13 @@ class Harness:
                 for i in indexes
                 if i["role"] != "retired"
             }
+            # a replica that was not restarted encoded the writes sent to it since its start:
+            # there only its start-up recovery must have encoded nothing
+            restarted = url == self.restarted_url
             checks.record(
                 "no_reencode",
-                all(a == 0 and b == 0 for a, b in encoded.values()),
-                json.dumps(encoded),
+                all(b == 0 and (a == 0 or not restarted) for a, b in encoded.values()),
+                json.dumps(encoded) + ("" if restarted else " (not restarted: recovery only)"),
             )
             self.settle_migration(http, checks, record, move)
             self.settle_writes(http, checks, writes)
@@ -657,8 +744,13 @@ class Harness:
             by_name = {i["name"]: i for i in listing["indexes"]}
             behind = {
                 n: (by_name[n]["lag_records"], by_name[n]["applied_seq"], last)
+                if n in by_name
+                else "not live"
                 for n in complete + partial
-                if n in by_name and (by_name[n]["lag_records"] or by_name[n]["applied_seq"] != last)
+                # not listed: a replica's target still replaying the log (or lost)
+                if n not in by_name
+                or by_name[n]["lag_records"]
+                or by_name[n]["applied_seq"] != last
             }
             if not behind:
                 break
@@ -758,6 +850,7 @@ class Harness:
     # -- the loop -------------------------------------------------------------------------
 
     last_texts: dict[str, str]  # the last text of every id ever written (deleted ones too)
+    restarted_url = ""  # the server the round killed and restarted
 
     def run(
         self, kills: int, on_round: Callable[[dict[str, Any]], None] | None = None
@@ -792,7 +885,8 @@ class Harness:
                 if record["aborted"]:
                     break
         finally:
-            self.server.kill()
+            for server in self.servers:
+                server.kill()
         return self.summary(rounds, time.monotonic() - started, planned=kills)
 
     def remember_texts(self) -> None:
@@ -829,8 +923,13 @@ class Harness:
                 1 for r in rounds if (r.get("operator_outcome") or "").endswith("landed")
             ),
             "searches": sum(
-                r["checks"].get("index_members", {}).get("searches", 0) for r in rounds
+                c.get("searches", 0)
+                for r in rounds
+                for name, c in r["checks"].items()
+                if name.endswith("index_members")
             ),
+            "replicas": len(self.servers),
+            "leader_killed": sum(1 for r in rounds if r.get("killed_leader")),
             "documents_at_end": len(self.model.live()),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "store": "sqlite" if self.database_url is None else "postgresql",
@@ -929,7 +1028,9 @@ def markdown(result: dict[str, Any]) -> str:
         ),
         f"`python stress/crashloop.py --kills {result['kills_planned']} --seed {result['seed']}"
         f" --embedder {result['embedder']} --id-space {result['id_space']}"
-        f" --initial {result['initial_documents']}`: {result['restarts_all_invariants_held']} of"
+        f" --initial {result['initial_documents']}"
+        + (f" --replicas {result['replicas']}" if result.get("replicas", 1) > 1 else "")
+        + f"`: {result['restarts_all_invariants_held']} of"
         f" {result['restarts']} restarts with every invariant holding"
         f" ({result['invariants_checked']} invariant checks, {result['searches']} per-index"
         f" searches), {result['migrations_created']} migrations, {result['duration_s']} s.",
@@ -937,6 +1038,17 @@ def markdown(result: dict[str, Any]) -> str:
         f"Embedder: `{result['embedder']}`; server code: `{result['code']}`;"
         f" {result['machine']['cpus']} CPUs, shared with other work.",
         "",
+        *(
+            [
+                f"{result['replicas']} replicas on one PostgreSQL, a writer on each, the operator"
+                " on a random one each round; the killed replica is drawn at random:"
+                f" {result['leader_killed']} of the kills hit the leader. Every invariant is"
+                " checked on every replica (`rN:`), and `one_leader`: exactly one leads after.",
+                "",
+            ]
+            if result.get("replicas", 1) > 1
+            else []
+        ),
         f"Phases at the kill: {result['phases_at_kill']}.",
         f"Operator move in flight at the kill: {result['operator_in_flight_at_kill']}"
         f" ({result['in_flight_moves_landed']} of them landed).",
@@ -1002,7 +1114,23 @@ def main() -> int:
         help="postgresql://... : the server's store on that PostgreSQL (an empty"
         " database of its own); default SQLite in the home",
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="replicas on one PostgreSQL (--database, or else a private one from pgserver)",
+    )
     args = parser.parse_args()
+    if args.replicas > 1 and args.database is None:
+        from stress.cluster import database  # noqa: PLC0415 - pgserver only for this mode
+
+        with database(None) as url:
+            args.database = url
+            return run(args)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="crashloop-"))
     try:
         harness = Harness(
@@ -1014,6 +1142,7 @@ def main() -> int:
             migrate=not args.no_migrate,
             modes=args.modes.split(",") if args.modes else None,
             database_url=args.database,
+            replicas=args.replicas,
         )
         result = harness.run(args.kills, on_round=lambda partial: write(args.out, partial))
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stress.crashloop import TOML
+from stress.crashloop import TOML, Harness
 from tests.pgserver import PgServer
 from tests.server import ServerProcess, operator_header
 
@@ -133,3 +133,22 @@ def indexes(server: ServerProcess) -> list[dict[str, Any]]:
 
 def counts_of(server: ServerProcess) -> dict[str, int]:
     return {i["name"]: i["count"] for i in indexes(server)}
+
+
+def test_the_crash_loop_with_three_replicas_keeps_every_invariant_on_each(
+    tmp_path: Path, database: str
+) -> None:
+    """The short form of ``make crashloop-replicas``: a random replica (the leader too)
+    SIGKILLed mid-walk, every invariant checked on every replica after each restart."""
+    harness = Harness(
+        tmp_path, seed=11, embedder="hash", id_space=60, initial=30, database_url=database,
+        replicas=3,
+    )  # fmt: skip
+    result = harness.run(kills=3)
+    assert (result["restarts"], result["replicas"]) == (3, 3)
+    for kill in result["rounds"]:
+        failed = {n: c["detail"] for n, c in kill["checks"].items() if not c["ok"]}
+        assert not failed, f"kill {kill['kill']} (seed {kill['kill_seed']}): {failed}"
+        assert not kill["client_errors"], kill["client_errors"]
+        assert {f"r{n}:documents" for n in (1, 2, 3)} <= set(kill["checks"])
+        assert kill["checks"]["one_leader"]["ok"]

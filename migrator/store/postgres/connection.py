@@ -103,6 +103,9 @@ class PgConnections:
             max_size=pool_size,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             timeout=busy_timeout_s,
+            # a connection is checked as it leaves the pool: after a server restart the
+            # dead ones are replaced instead of failing one request each
+            check=ConnectionPool.check_connection,
             name="switchover",
             open=False,
         )
