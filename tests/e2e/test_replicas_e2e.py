@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from stress.crashloop import TOML, Harness
@@ -29,10 +30,10 @@ TOKEN = "replica-e2e-token"  # noqa: S105 - a throwaway token for throwaway serv
 AUTH = operator_header(TOKEN)
 
 
-def replica(tmp_path: Path, name: str, url: str) -> ServerProcess:
+def replica(tmp_path: Path, name: str, url: str, embedder: str = "minilm") -> ServerProcess:
     home = tmp_path / name
     home.mkdir()
-    (home / "switchover.toml").write_text(TOML["minilm"], encoding="utf-8")
+    (home / "switchover.toml").write_text(TOML[embedder], encoding="utf-8")
     return ServerProcess(home, token=TOKEN, database_url=url)
 
 
@@ -152,3 +153,17 @@ def test_the_crash_loop_with_three_replicas_keeps_every_invariant_on_each(
         assert not kill["client_errors"], kill["client_errors"]
         assert {f"r{n}:documents" for n in (1, 2, 3)} <= set(kill["checks"])
         assert kill["checks"]["one_leader"]["ok"]
+
+
+def test_a_replica_older_than_the_database_refuses_to_start(tmp_path: Path, database: str) -> None:
+    first = replica(tmp_path, "a", database, embedder="hash")
+    first.start()
+    first.stop()
+    with psycopg.connect(database, autocommit=True) as conn:  # a newer switchover upgraded it
+        conn.execute("INSERT INTO schema_versions VALUES (999, 'from_the_future', 0)")
+    stale = replica(tmp_path, "b", database, embedder="hash")
+    with pytest.raises(RuntimeError, match="server exited early"):
+        stale.start(timeout=120)
+    assert stale.proc is not None
+    assert stale.proc.wait(timeout=30) != 0
+    assert "written by a newer switchover" in stale.log_path.read_text()

@@ -142,3 +142,37 @@ def test_a_migration_made_through_one_replica_is_followed_by_the_other(
     assert b.registry.find("v1") is None
     assert b.runtime("v2").index.ids() == {d.id for d in b.store.log.scan(None, 1000)}
     assert b.runtime("v2").index.search_params == SearchParams(ef_search=77)
+
+
+def test_a_pgvector_target_is_filled_once_by_the_leader_and_served_by_every_replica(
+    tmp_path: Path, pg_url: str
+) -> None:
+    a = Switchover(hash_settings(tmp_path / "a", database_url=pg_url))
+    a.start()
+    eventually(lambda: a.replication.leading)
+    b = Switchover(hash_settings(tmp_path / "b", database_url=pg_url))
+    b.start()
+    try:
+        a.upsert([doc(i) for i in range(80)])
+        target = TargetRequest("v2", "hnsw", backend="pgvector")
+        mid = b.create_migration(MigrationRequest(target), "bob").id
+        eventually(lambda: a.registry.find("v2") is not None and b.registry.find("v2") is not None)
+        b.migration_action(mid, "backfill", ActionRequest(), "bob")  # a leads: a copies
+        eventually(lambda: a.store.migrations.get(mid).backfill.finished, within_s=30)
+        assert a.store.migrations.get(mid).backfill.done == 80
+        b.upsert([doc(i, 1) for i in range(75, 90)])
+        b.delete("d2")
+        want = {d.id for d in b.store.log.scan(None, 1000)}
+        for replica in (a, b):
+            eventually(lambda r=replica: r.runtime("v2").index.applied_seq == r.last_seq())
+            assert replica.runtime("v2").index.ids() == want
+        for move, body in (("shadow", ActionRequest()), ("canary", GO), ("cutover", GO)):
+            a.migration_action(mid, move, body, "alice")
+        eventually(
+            lambda: b.live_migration() is not None and b.live_migration().phase == Phase.CUTOVER
+        )
+        found = b.search(doc(88, 1).text, k=1, routing_key="k")  # written through b
+        assert (found.served_by, found.hits[0].id) == ("v2", "d88")
+    finally:
+        b.close(snapshot=False)
+        a.close(snapshot=False)
