@@ -8,7 +8,8 @@ process never collide. Two sources feed it:
 * ``ServiceCollector`` reads the facade at scrape time: migration phase, routed share,
   backfill progress, target lag, shadow reads, guardrail states, the watchdog's health, the
   newest eval run's recall@10, rollbacks by cause, per-index counts and applied sequences,
-  served reads and search errors by index. A failing part is logged and left out; a scrape
+  served reads and search errors by index, and each slice's share and judgement
+  (``api/slice_metrics.py``). A failing part is logged and left out; a scrape
   never fails.
 """
 
@@ -31,6 +32,7 @@ from migrator.phases import Phase
 from migrator.store import Event
 
 from .logs import header, method_label, route_template
+from .slice_metrics import slice_metrics
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,7 @@ class ServiceCollector:
             _guardrail_metrics,
             _watchdog_metrics,
             _recall_metrics,
+            slice_metrics,
             self._rollback_metrics,
         )
         for part in parts:

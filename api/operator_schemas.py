@@ -41,6 +41,12 @@ class TargetBody(StrictModel):
     search_params: dict[str, Any] | None = Field(default=None, description="efSearch, nprobe")
 
 
+SLICES_DESCRIPTION = (
+    'Judge and route slices on their own: {"keys": ["metadata.lang" | "request.tenant"],'
+    ' "min_samples": 30, "on_breach": "slice" | "all"}'
+)
+
+
 class MigrationBody(StrictModel):
     target: TargetBody
     # Strict: a numeric string ("5") is refused here as it is by PUT /v1/config.
@@ -55,6 +61,7 @@ class MigrationBody(StrictModel):
         " 'freeze', deadline_s (seconds with reads on the target; null: none),"
         " on_pool_exhausted (true)",
     )
+    slices: dict[str, Any] | None = Field(default=None, description=SLICES_DESCRIPTION)
 
 
 class RebuildBody(StrictModel):
@@ -72,6 +79,7 @@ class RebuildBody(StrictModel):
         " 'freeze', deadline_s (seconds with reads on the target; null: none),"
         " on_pool_exhausted (true)",
     )
+    slices: dict[str, Any] | None = Field(default=None, description=SLICES_DESCRIPTION)
 
 
 class ActionBody(StrictModel):

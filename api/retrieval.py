@@ -131,6 +131,7 @@ def search(
         routing_key=routing_key,
         where=body.filter,
         after_seq=after_seq,
+        slice_fields=body.slice,
     )
     return _search_response(result, response)
 
@@ -146,7 +147,7 @@ def search_batch(
     """Several searches in one request, embedded together; each answer names its index.
 
     ``X-Routing-Key`` routes the whole batch; a query's own ``routing_key`` overrides it."""
-    queries = [SearchQuery(q.query, q.k, q.filter, q.routing_key) for q in body.queries]
+    queries = [SearchQuery(q.query, q.k, q.filter, q.routing_key, q.slice) for q in body.queries]
     results = svc.search_batch(
         queries,
         include_documents=body.include_documents,

@@ -134,6 +134,12 @@ FILTER_DESCRIPTION = (
 )
 
 
+SLICE_DESCRIPTION = (
+    'This query\'s slice fields, e.g. {"tenant": "acme"}: a migration with slice keys'
+    " judges and routes it with its slice"
+)
+
+
 class SearchBody(StrictModel):
     query: StrictStr = Field(min_length=1)
     k: StrictInt = Field(default=10, ge=1)
@@ -141,12 +147,14 @@ class SearchBody(StrictModel):
         default=False, description="Also return each hit's text and metadata"
     )
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION)
+    slice: dict[str, Any] | None = Field(default=None, description=SLICE_DESCRIPTION)
 
 
 class BatchQueryBody(StrictModel):
     query: StrictStr = Field(min_length=1)
     k: StrictInt = Field(default=10, ge=1)
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION)
+    slice: dict[str, Any] | None = Field(default=None, description=SLICE_DESCRIPTION)
     routing_key: StrictStr | None = Field(
         default=None, max_length=256, description="This query's routing key (else the batch's)"
     )

@@ -1,7 +1,10 @@
 """BEIR-layout datasets: ``corpus.jsonl``, ``queries.jsonl``, ``qrels.tsv``.
 
 ``corpus.jsonl`` rows are ``{"id", "text", "title"?, "metadata"?}``; ``queries.jsonl``
-rows ``{"id", "text"}``; ``qrels.tsv`` has the header ``query-id corpus-id score``.
+rows ``{"id", "text", "filter"?, "slice"?}``: ``filter`` a metadata filter the query is
+searched with (indexes/filters.py), ``slice`` its slice label as fields, e.g.
+``{"lang": "de"}`` (judged per slice; migrator/slices.py); ``qrels.tsv`` has the header
+``query-id corpus-id score``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,36 @@ class CorpusDoc:
 class Query:
     id: str
     text: str
+    filter: dict[str, Any] | None = None  # searched with this metadata filter
+    slice: dict[str, str] | None = None  # its slice label: {"lang": "de"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: id and text, and the filter and slice when it has them."""
+        row: dict[str, Any] = {"id": self.id, "text": self.text}
+        if self.filter is not None:
+            row["filter"] = self.filter
+        if self.slice is not None:
+            row["slice"] = self.slice
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], where: str) -> Query:
+        """A query row; InvalidInputError names a missing field or a wrong type."""
+        qid, text = row.get("id", row.get("_id")), row.get("text")
+        if not isinstance(qid, str) or not isinstance(text, str):
+            raise InvalidInputError(f"{where}: needs string fields 'id' and 'text'")
+        where_filter, label = row.get("filter"), row.get("slice")
+        if where_filter is not None and not isinstance(where_filter, dict):
+            raise InvalidInputError(f"{where}: 'filter' must be an object (a metadata filter)")
+        if label is not None and not (
+            isinstance(label, dict)
+            and label
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in label.items())
+        ):
+            raise InvalidInputError(
+                f'{where}: \'slice\' must be an object of string fields, e.g. {{"lang": "de"}}'
+            )
+        return cls(qid, text, where_filter, label)
 
 
 @dataclass(frozen=True)
@@ -82,13 +115,7 @@ def load_corpus(path: Path) -> list[CorpusDoc]:
 
 
 def load_queries(path: Path) -> list[Query]:
-    queries = []
-    for number, row in iter_jsonl(path):
-        qid, text = row.get("id", row.get("_id")), row.get("text")
-        if not isinstance(qid, str) or not isinstance(text, str):
-            raise InvalidInputError(f"{path}:{number}: needs string fields 'id' and 'text'")
-        queries.append(Query(qid, text))
-    return queries
+    return [Query.from_row(row, f"{path}:{number}") for number, row in iter_jsonl(path)]
 
 
 def load_qrels(path: Path) -> dict[str, dict[str, int]]:

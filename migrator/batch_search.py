@@ -23,6 +23,7 @@ from indexes.errors import InvalidInputError, SwitchoverError
 from .read_path import Embedded, ReadPath, Routed, SearchResult
 from .requests import SearchQuery
 from .runtime import IndexRuntime
+from .slices import check_fields
 from .validation import check_query
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,14 @@ def _checked(
     for position, q in enumerate(queries):
         try:
             text, k = check_query(q.query, q.k, path.settings.limits)
-            checked.append((text, k, path.selection(q.where), q.routing_key or routing_key))
+            fields = check_fields(q.slice_fields, "slice")
+            checked.append((text, k, path.selection(q.where), q.routing_key or routing_key, fields))
         except InvalidInputError as exc:
             raise InvalidInputError(f"queries[{position}]: {exc}") from exc
     acked = path.acked_seq(after)
     routed = []
-    for text, k, selection, key in checked:
-        serve, fallback = path.reads.route(key, acked)
+    for text, k, selection, key, fields in checked:
+        serve, fallback = path.reads.route(key, acked, fields, selection)
         routed.append(Routed(text, k, selection, serve, fallback))
     return routed
 

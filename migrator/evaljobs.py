@@ -64,7 +64,13 @@ class EvalJobs:
         # ends the job ``failed`` with the reason instead of leaving it running.
         timeout_s = self.registry.settings.target_timeout_s
         session = RecallSession(
-            self.store, source, target, eval_set, rule, target_timeout_s=timeout_s
+            self.store,
+            source,
+            target,
+            eval_set,
+            rule,
+            target_timeout_s=timeout_s,
+            select=self.registry.metadata.select,
         )
         migration_id = m.id if m and {m.source, m.target} == {source.name, target.name} else None
         run_id = self.store.evals.add_run(

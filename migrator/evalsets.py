@@ -19,7 +19,9 @@ from pathlib import Path
 from evals import Query, known_items, load_corpus, load_qrels, load_queries
 from indexes import INDEX_NAME_PATTERN
 from indexes.errors import InvalidInputError
+from indexes.filters import parse_filter
 
+from .slices import MAX_SLICES, check_fields
 from .store import EvalSetRecord
 
 MAX_SAMPLE = 20_000
@@ -78,6 +80,7 @@ def build_eval_set(
     if not folder.is_dir() or not (folder / "queries.jsonl").is_file():
         raise InvalidInputError(f"{path}: not a folder with queries.jsonl (BEIR layout)")
     queries = load_queries(folder / "queries.jsonl")
+    check_query_scopes(queries, str(folder / "queries.jsonl"))
     labelled = (folder / "qrels.tsv").is_file()
     qrels = load_qrels(folder / "qrels.tsv") if labelled else {}
     pool = [q for q in queries if q.id in qrels] if labelled else queries
@@ -91,7 +94,7 @@ def build_eval_set(
         seed=seed,
         content_hash=folder_hash(folder),
         labelled=labelled,
-        queries=[{"id": q.id, "text": q.text} for q in chosen],
+        queries=[q.to_dict() for q in chosen],
         qrels={q.id: qrels[q.id] for q in chosen} if labelled else {},
         created_at=time.time(),
         known_items=[] if labelled else _known_items(folder, sample, seed),
@@ -107,4 +110,23 @@ def _known_items(folder: Path, sample: int, seed: int) -> list[dict[str, str]]:
 
 
 def queries_of(record: EvalSetRecord) -> list[Query]:
-    return [Query(q["id"], q["text"]) for q in record.queries]
+    return [Query(q["id"], q["text"], q.get("filter"), q.get("slice")) for q in record.queries]
+
+
+def check_query_scopes(queries: Sequence[Query], where: str) -> None:
+    """Every query's filter parses and its slice label is well formed; at most
+    ``MAX_SLICES`` distinct slices (InvalidInputError names the first bad query)."""
+    labels = set()
+    for q in queries:
+        try:
+            if q.filter is not None:
+                parse_filter(q.filter)
+            fields = check_fields(q.slice)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}: query {q.id!r}: {exc}") from exc
+        if fields is not None:
+            labels.add(tuple(sorted(fields.items())))
+    if len(labels) > MAX_SLICES:
+        raise InvalidInputError(
+            f"{where}: {len(labels)} distinct slices; an eval set may name at most {MAX_SLICES}"
+        )

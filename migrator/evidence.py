@@ -75,6 +75,8 @@ class Evidence:
                 self.store.evals.get_set(m.plan.eval_set),
                 rule,
                 target_timeout_s=self.registry.settings.target_timeout_s,
+                slices=m.plan.slices,
+                select=self.registry.metadata.select,
             )
             self._session_key = key
         return self._session

@@ -13,6 +13,7 @@ from indexes.errors import InvalidInputError
 from .as_dict import AsDict
 from .guardrails import Guardrails
 from .inconclusive import InconclusivePolicy
+from .slices import SlicePlan
 
 DEFAULT_CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
 MAX_BATCH = 4096
@@ -71,6 +72,11 @@ def _eval_set(value: object) -> str | None:
     return value
 
 
+def _slices(value: object) -> SlicePlan | None:
+    """None (no slices), or the slice keys, minimum sample and breach policy, checked."""
+    return None if value is None else SlicePlan.from_dict(value)
+
+
 # Every field of a plan and its check, in the order they are checked: each refuses a bad
 # value by name (InvalidInputError) and returns it as the plan keeps it.
 FIELD_CHECKS: dict[str, Callable[[object], object]] = {
@@ -80,6 +86,7 @@ FIELD_CHECKS: dict[str, Callable[[object], object]] = {
     "guardrails": _guardrails,
     "eval_set": _eval_set,
     "inconclusive": InconclusivePolicy.from_value,
+    "slices": _slices,
 }
 
 
@@ -103,6 +110,9 @@ class Plan:
     # What a judgement that keeps holding leads to (``migrator/inconclusive.py``); given
     # as an object of settings, kept as the typed policy.
     inconclusive: InconclusivePolicy = field(default_factory=InconclusivePolicy)
+    # Slice keys judged and routed on their own, and the slices already rolled back
+    # (migrator/slices.py); None: the migration is judged and routed as one.
+    slices: SlicePlan | None = None
 
     def __post_init__(self) -> None:
         for name, check in FIELD_CHECKS.items():
@@ -116,6 +126,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["canary_steps"] = list(self.canary_steps)
+        data["slices"] = None if self.slices is None else self.slices.to_dict()
         return data
 
     @classmethod

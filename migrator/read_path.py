@@ -30,6 +30,7 @@ from .reads import ReadRouter, ServedRead
 from .registry import IndexRegistry
 from .runtime import IndexRuntime
 from .settings import Settings
+from .slices import check_fields
 from .store import Document, Store
 from .validation import check_doc_id, check_filter, check_query
 
@@ -100,12 +101,16 @@ class ReadPath:
         routing_key: str | None = None,
         where: Mapping[str, Any] | None = None,
         after_seq: int | None = None,
+        slice_fields: Mapping[str, str] | None = None,
     ) -> SearchResult:
         """Route and answer one search; ``where`` is a metadata filter (indexes/filters.py),
-        ``after_seq`` a write's sequence the answer must include (read your writes)."""
+        ``after_seq`` a write's sequence the answer must include (read your writes),
+        ``slice_fields`` the query's slice ({"tenant": "acme"}; migrator/slices.py)."""
         query, k = check_query(query, k, self.settings.limits)
         selection = self.selection(where)
-        serve, fallback = self.reads.route(routing_key, self.acked_seq(after_seq))
+        fields = check_fields(slice_fields)
+        acked = self.acked_seq(after_seq)
+        serve, fallback = self.reads.route(routing_key, acked, fields, selection)
         return self.answer(Routed(query, k, selection, serve, fallback), include_documents)
 
     def acked_seq(self, after_seq: int | None = None) -> int:

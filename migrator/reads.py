@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -76,7 +76,11 @@ class ReadRouter:
         self.shadow.close()
 
     def route(
-        self, routing_key: str | None, acked_seq: int | None = None
+        self,
+        routing_key: str | None,
+        acked_seq: int | None = None,
+        fields: Mapping[str, str] | None = None,
+        selection: Selection | None = None,
     ) -> tuple[IndexRuntime, IndexRuntime | None]:
         """(index to serve this read, fallback if it fails).
 
@@ -86,6 +90,8 @@ class ReadRouter:
         bound and otherwise catches up from the log, and a read routed to it meanwhile
         could miss an acknowledged write, see an older text or a deleted document. Such
         a read goes to the source instead, is counted in ``lagging`` and is no error.
+        With slice keys in the plan, the read's slice (its ``fields``, or the value its
+        filter pins) routes with that slice's share: 0 once the slice is rolled back.
         """
         m = self._current()
         if m is None:
@@ -98,13 +104,22 @@ class ReadRouter:
         if (
             target is not None
             and whole
-            and routes_to_target(m.target_share, routing_key, m.id, self._rng)
+            and routes_to_target(self.share(m, fields, selection), routing_key, m.id, self._rng)
         ):
             needed = source.index.applied_seq if acked_seq is None else acked_seq
             if target.index.applied_seq >= needed:
                 return target, source
             self._lagging[target.name] += 1
         return source, None
+
+    @staticmethod
+    def share(m: Migration, fields: Mapping[str, str] | None, selection: Selection | None) -> float:
+        """The percent of reads like this one (its slice's) that the target serves now."""
+        plan = m.plan.slices
+        if plan is None:
+            return m.target_share
+        label = plan.label(fields, None if selection is None else selection.where)
+        return plan.share(label, m.target_share)
 
     def sync_runtimes(self) -> list[IndexRuntime]:
         """Indexes that apply a write before it is acknowledged: those serving reads."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -21,8 +21,11 @@ from evals.harness import Searcher, Truth
 from indexes import IndexSpec, QueryVectors, VectorIndex
 from indexes.errors import InvalidInputError
 
+from .eval_scopes import Select, grouped, recall_deltas, scopes_of
+from .filtered_search import Selection
 from .guardrails import RecallRule
 from .runtime import IndexRuntime
+from .slices import SlicePlan, judge_slices
 from .store import EvalSetRecord, Store
 from .truth import choose_truth
 from .views import RecallProgress
@@ -52,19 +55,23 @@ class PairSearchers:
         for i, text in enumerate(texts):
             self._primed[text] = QueryVectors(batch.vectors[i : i + 1], batch.fingerprint)
 
-    def searcher(self, runtime: IndexRuntime) -> Searcher:
+    def searcher(self, runtime: IndexRuntime, selection: Selection | None = None) -> Searcher:
+        """Search ``runtime`` (among the documents ``selection`` selects, when given)."""
+
         def search(text: str, k: int) -> list[str]:
             vectors = self._primed.get(text)
-            return [h.id for h in runtime.search(text, k, vectors=vectors)]
+            return [h.id for h in runtime.search(text, k, vectors=vectors, selection=selection)]
 
         return search
 
-    def bounded_searcher(self, runtime: IndexRuntime, timeout_s: float) -> Searcher:
+    def bounded_searcher(
+        self, runtime: IndexRuntime, timeout_s: float, selection: Selection | None = None
+    ) -> Searcher:
         """``searcher(runtime)`` run on the runtime's bounded workers, waited for at most
         ``timeout_s``: past it the call raises EmbedderError (a hung model never holds
         up the caller). Each call's own duration, timed where it ran, is appended to
         ``timings`` so the hand-off to the worker is not charged to the index."""
-        inner = self.searcher(runtime)
+        inner = self.searcher(runtime, selection)
 
         def timed(text: str, k: int) -> tuple[list[str], float]:
             started = time.perf_counter()
@@ -79,14 +86,15 @@ class PairSearchers:
         return search
 
 
-def exact_truth(store: Store, source: IndexRuntime) -> Searcher:
-    """Exact search (Flat) with the source's embedder over the live documents.
+def exact_truth(store: Store, source: IndexRuntime) -> Callable[[Selection | None], Searcher]:
+    """Exact search (Flat) with the source's embedder over the live documents, among
+    those a query's filter selects (the factory takes the query's selection).
 
     The source itself when it is already Flat; otherwise a Flat index built from the
     embedding cache (nothing is re-encoded that the source already encoded).
     """
     if source.entry.spec.is_exact:
-        return lambda text, k: [h.id for h in source.search(text, k)]
+        return lambda sel: lambda text, k: [h.id for h in source.search(text, k, selection=sel)]
     spec = IndexSpec(
         name=f"{source.name}-exact",
         embedder=source.entry.spec.embedder,
@@ -103,10 +111,16 @@ def exact_truth(store: Store, source: IndexRuntime) -> Searcher:
         flat.backfill({d.id: vectors[d.content_hash] for d in docs})
         cursor = docs[-1].id
 
-    def search(text: str, k: int) -> list[str]:
-        return [h.id for h in flat.search(source.embed_query(text), k)[0]]
+    def scoped(selection: Selection | None) -> Searcher:
+        def search(text: str, k: int) -> list[str]:
+            vectors = source.embed_query(text)
+            if selection is None:
+                return [h.id for h in flat.search(vectors, k)[0]]
+            return [h.id for h in flat.search_among(vectors, k, selection.allowed())[0]]
 
-    return search
+        return search
+
+    return scoped
 
 
 class RecallSession:
@@ -122,6 +136,8 @@ class RecallSession:
         *,
         k: int = 10,
         target_timeout_s: float | None = None,
+        slices: SlicePlan | None = None,
+        select: Select | None = None,
     ) -> None:
         self.eval_set = eval_set
         self.rule = rule
@@ -137,15 +153,16 @@ class RecallSession:
         start = min(rule.min_samples, len(self.queries))
         self.sizes = look_schedule(start, len(self.queries))
         self._pair = PairSearchers(source, target)
-        self._source = self._pair.searcher(source)
+        self._sides = (source, target)
         # With ``target_timeout_s`` (the watchdog's session) each target query is bounded:
         # a hung or too slow target fails the step (EmbedderError) instead of hanging it.
+        self._timeout_s = target_timeout_s
         self._bounded = target_timeout_s is not None
-        self._target = (
-            self._pair.searcher(target)
-            if target_timeout_s is None
-            else self._pair.bounded_searcher(target, target_timeout_s)
-        )
+        self.slices = slices
+        self.scopes = scopes_of(self.queries, slices, select)
+        self.excluded: frozenset[str] = frozenset(() if slices is None else slices.rolled_back)
+        self.slice_judgements: dict[str, Judgement] = {}
+        self._looked = 0  # results judged at the last look
         self._qrels = self.truth_plan.qrels
         self._truth = None if self._qrels is not None else exact_truth(store, source)
         self.source_name, self.target_name = source.name, target.name
@@ -175,33 +192,92 @@ class RecallSession:
             if self.done:
                 return self.judgement
             size = next(s for s in self.sizes if s > len(self.results))
-            batch = self.queries[len(self.results) : min(size, len(self.results) + budget)]
-            self._pair.prime([q.text for q in batch])
+            start = len(self.results)
+            end = min(size, start + budget)
+            self._pair.prime([q.text for q in self.queries[start:end]])
+            self.results.extend(self._evaluate(start, end))
+            if len(self.results) >= size:
+                self._looked = len(self.results)
+                self._decide()
+            return self.judgement
+
+    def _evaluate(self, start: int, end: int) -> list[QueryResult]:
+        """Queries ``start:end`` on both sides, each within its own filter, in order."""
+        placed: dict[int, QueryResult] = {}
+        for positions in grouped(self.scopes[start:end]).values():
+            selection = self.scopes[start + positions[0]].selection
+            before = len(self._pair.timings)
             run = evaluate(
-                batch,
-                self._source,
-                self._target,
+                [self.queries[start + p] for p in positions],
+                self._pair.searcher(self._sides[0], selection),
+                self._target_searcher(selection),
                 qrels=self._qrels,
-                truth=self._truth,
+                truth=None if self._truth is None else self._truth(selection),
                 k=self.k,
                 truth_name=self.truth,
             )
             results = run.results
             if self._bounded:  # the target's own time, without the hand-off to its worker
-                timings = self._pair.timings
+                timings = self._pair.timings[before:]
                 results = [replace(r, target_ms=ms) for r, ms in zip(results, timings, strict=True)]
-            self.results.extend(results)
-            if len(self.results) >= size:
-                self.judgement = judge(
-                    self.run().deltas("recall@10"),
-                    margin=self.rule.margin,
-                    confidence=self.rule.confidence,
-                    min_samples=min(self.rule.min_samples, len(self.queries)),
-                    max_looks=len(self.sizes),
-                )
-                exhausted = len(self.results) >= len(self.queries)
-                self.done = self.judgement.decision != "hold" or exhausted
-            return self.judgement
+            placed.update(zip(positions, results, strict=True))
+        return [placed[p] for p in sorted(placed)]
+
+    def _target_searcher(self, selection: Selection | None) -> Searcher:
+        if self._timeout_s is None:
+            return self._pair.searcher(self._sides[1], selection)
+        return self._pair.bounded_searcher(self._sides[1], self._timeout_s, selection)
+
+    def exclude(self, labels: Collection[str]) -> None:
+        """Judge on without these slices (their reads went back to the source): the last
+        look is judged again without them (no new look is spent)."""
+        with self._lock:
+            if self.excluded >= frozenset(labels):
+                return
+            self.excluded = self.excluded | frozenset(labels)
+            if self._looked:
+                self._decide()
+
+    def _decide(self) -> None:
+        """Judge the results so far: overall (without excluded slices) and per slice.
+
+        Done once the overall judgement decides (or the pool runs out) and, with slices,
+        every slice still routed has decided too (or the pool runs out)."""
+        labels = [s.label for s in self.scopes[: self._looked]]
+        deltas = recall_deltas(self.results[: self._looked])
+        kept = [d for d, label in zip(deltas, labels, strict=True) if label not in self.excluded]
+        looks = len(self.sizes)
+        self.judgement = judge(
+            kept,
+            margin=self.rule.margin,
+            confidence=self.rule.confidence,
+            min_samples=min(self.rule.min_samples, len(self.queries)),
+            max_looks=looks,
+        )
+        exhausted = self._looked >= len(self.queries)
+        self.done = self.judgement.decision != "hold" or exhausted
+        if self.slices is not None:
+            self.slice_judgements = judge_slices(
+                labels,
+                deltas,
+                min_samples=self.slices.min_samples,
+                margin=self.rule.margin,
+                confidence=self.rule.confidence,
+                max_looks=looks,
+            )
+            self.done = self.done and (exhausted or not self.slices_judging())
+
+    def slices_judging(self) -> list[str]:
+        """Slices still routed whose own judgement holds (more queries may decide them)."""
+        return [
+            label
+            for label, j in self.slice_judgements.items()
+            if j.decision == "hold" and label not in self.excluded
+        ]
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self.results) >= len(self.queries)
 
     def is_done(self) -> bool:
         return self.done
@@ -231,9 +307,17 @@ class RecallSession:
                 "source": self.source_name,
                 "target": self.target_name,
                 "fingerprints": self.fingerprints,
+                **self._slice_meta(),
                 **meta,
             },
         )
+
+    def _slice_meta(self) -> dict[str, Any]:
+        """Each slice's judgement and which were judged without (rolled back)."""
+        if self.slices is None:
+            return {}
+        judged = {label: j.to_dict() for label, j in self.slice_judgements.items()}
+        return {"slices": judged, "slices_excluded": sorted(self.excluded)}
 
     def progress(self) -> RecallProgress:
         return RecallProgress(

@@ -181,3 +181,4 @@ class SearchQuery:
     k: int = 10
     where: Mapping[str, Any] | None = None
     routing_key: str | None = None
+    slice_fields: Mapping[str, str] | None = None  # its slice ({"tenant": "acme"})

@@ -217,9 +217,11 @@ class Switchover:
         routing_key: str | None = None,
         where: Mapping[str, Any] | None = None,
         after_seq: int | None = None,
+        slice_fields: Mapping[str, str] | None = None,
     ) -> SearchResult:
         """One routed search; ``where`` is a metadata filter (``indexes/filters.py``);
-        ``after_seq``: a write's sequence the answer must include (read your writes)."""
+        ``after_seq``: a write's sequence the answer must include (read your writes);
+        ``slice_fields``: the query's slice, routed with its share (``migrator/slices.py``)."""
         return self.read_path.search(
             query,
             k,
@@ -227,6 +229,7 @@ class Switchover:
             routing_key=routing_key,
             where=where,
             after_seq=after_seq,
+            slice_fields=slice_fields,
         )
 
     def search_batch(

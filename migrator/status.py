@@ -15,6 +15,7 @@ from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
 from .evidence import Evidence
 from .moves import PhaseMoves
+from .slices import slice_statuses
 from .store import Migration
 from .views import MigrationStatus
 from .watchdog import Watchdog
@@ -62,10 +63,15 @@ class Statuses:
 
     def _live(self, status: MigrationStatus, m: Migration) -> MigrationStatus:
         session = self.evidence.fresh_session(m)
+        judged = {} if session is None else session.slice_judgements
+        slices = (
+            () if m.plan.slices is None else slice_statuses(m.plan.slices, m.target_share, judged)
+        )
         return replace(
             status,
             live=self.evidence.numbers(m),
             guardrails=self.evidence.checks,
             watchdog=self.watchdog.health,
             judgement=None if session is None else session.progress(),
+            slices=tuple(slices),
         )

@@ -23,6 +23,7 @@ from .as_dict import AsDict
 from .guardrails import Check, WatchdogHealth
 from .migration import Backfill, Plan
 from .shadow import ShadowStats
+from .slices import SliceStatus
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class MigrationStatus:
     watchdog: WatchdogHealth | None = None
     judgement: RecallProgress | None = None  # the recall session's, once one runs
     after_commit_errors: tuple[StepFailure, ...] = ()
+    slices: tuple[SliceStatus, ...] = ()  # with slice keys: each slice's share and judgement
 
     def to_dict(self) -> dict[str, Any]:
         status: dict[str, Any] = {
@@ -139,6 +141,8 @@ class MigrationStatus:
             status["judgement"] = self.judgement.to_dict()
         if self.after_commit_errors:
             status["after_commit_errors"] = [asdict(f) for f in self.after_commit_errors]
+        if self.plan.slices is not None:
+            status["slices"] = [s.to_dict() for s in self.slices]
         return status
 
 

@@ -38,6 +38,8 @@ from .moves import PhaseMoves
 from .phases import Phase
 from .reads import ReadRouter
 from .recall import RecallSession
+from .slice_watch import deferred, slice_checks
+from .slices import breached
 from .store import Migration
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,8 @@ class Watchdog:
                 self.reads.outcome(m.target, ok=False)
             if session.is_done() and session.judgement is not before:
                 self.evidence.record_eval(m, session, origin="watchdog")
+        if session is not None:
+            m = self._roll_back_slices(m, session)
         checks = self.checks(m, session)
         outcome = self._doubt(m, session, checks, epoch)
         checks.append(outcome.check(m.plan.inconclusive))
@@ -170,6 +174,19 @@ class Watchdog:
             self._exposure = (m.id, epoch, now)
         return now - self._exposure[2]
 
+    def _roll_back_slices(self, m: Migration, session: RecallSession) -> Migration:
+        """Each slice whose own judgement fails: its reads back to the source (audited),
+        then judged on without it. Only with the plan's ``on_breach: "slice"``."""
+        plan = m.plan.slices
+        if plan is None or plan.on_breach != "slice":
+            return m
+        for label in breached(session.slice_judgements, plan.rolled_back):
+            updated = self.moves.slice_rollback(m, label, session.slice_judgements[label])
+            m = m if updated is None else updated
+        if m.plan.slices is not None:
+            session.exclude(m.plan.slices.rolled_back)
+        return m
+
     def _failed(self, exc: Exception) -> None:
         health = self._health = self._health.failed(time.time(), exc)
         self.evidence.drop_checks()
@@ -198,7 +215,9 @@ class Watchdog:
         else:
             judged = from_judgement("recall", session.judgement, rails.recall.margin)
             recall = replace(judged, detail=f"truth: {session.truth}; {judged.detail}")
-        checks = [recall, self._live_recall(m, rails, same_embedder)]
+            recall = deferred(recall, m.plan.slices, session)
+        checks = [recall, *slice_checks(m.plan.slices, session)]
+        checks.append(self._live_recall(m, rails, same_embedder))
         window = rails.latency.window_s
         checks.append(
             latency_check(

@@ -194,6 +194,33 @@
         el("td", { class: "detail" }, c.detail))))));
   }
 
+  // Per slice (a plan with slice keys): the slice's share of reads on the target, and its
+  // own judgement; a rolled-back slice reads only the source while the others keep theirs.
+  function renderSlices(m) {
+    const slices = (m && m.slices) || null;
+    if (!slices) {
+      fill("slices", el("p", { class: "muted" }, "No slice keys in this migration's plan."));
+      return;
+    }
+    if (!slices.length) {
+      fill("slices", el("p", { class: "muted" }, "No slice judged yet."));
+      return;
+    }
+    fill("slices", el("table", {},
+      el("thead", {}, el("tr", {}, ["slice", "target share", "judgement", "n", "delta", "interval"]
+        .map((h) => el("th", {}, h)))),
+      el("tbody", {}, slices.map((s) => {
+        const j = s.judgement || {};
+        const decision = s.rolled_back ? "rolled back" : (j.decision || "no queries yet");
+        const colour = s.rolled_back ? "fail" : (j.decision || "hold");
+        return el("tr", { class: "slice", "data-slice": s.label, "data-rolled-back": s.rolled_back ? "true" : "false" },
+          el("td", {}, s.label), el("td", { class: "n" }, pct(s.target_share)),
+          el("td", {}, badge(decision, colour)), el("td", { class: "n" }, int(j.n)),
+          el("td", { class: "n" }, signed(j.mean_delta)),
+          el("td", { class: "n" }, `[${signed(j.ci_low)}, ${signed(j.ci_high)}]`));
+      }))));
+  }
+
   function renderIndexes(indexes, m) {
     const params = (p) => Object.entries(p || {}).filter(([, v]) => v !== null)
       .map(([k, v]) => `${k} ${v}`).join(", ");
@@ -429,6 +456,7 @@
     renderBackfill(m);
     renderJudgement(m, data.eval_runs);
     renderGuardrails(m);
+    renderSlices(m);
     renderIndexes(data.indexes, m);
     renderPlot(data.eval_runs, m);
     renderTimeline(data.events);

@@ -122,7 +122,7 @@ class EvalSetRecord:
     seed: int
     content_hash: str
     labelled: bool
-    queries: list[dict[str, str]]
+    queries: list[dict[str, Any]]
     qrels: dict[str, dict[str, int]]
     created_at: float
     # Unlabelled sets with a corpus: queries taken from its documents, each answered by the

@@ -1,0 +1,40 @@
+"""The watchdog's slice checks: one recall check per slice still routed to the target.
+
+With ``on_breach: "slice"`` a failing slice is rolled back on its own (its checks are
+then no longer shown as guardrails: its reads are on the source), and an overall recall
+failure waits while some slice still routed is judging: one bad slice must not take the
+others' share with it before its own evidence is in. With ``on_breach: "all"`` each
+slice's failure is a breach of the whole migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .guardrails import Check, from_judgement
+from .recall import RecallSession
+from .slices import SlicePlan
+
+
+def slice_checks(plan: SlicePlan | None, session: RecallSession | None) -> list[Check]:
+    """``recall[lang=de]`` for every slice judged and not rolled back."""
+    if plan is None or session is None:
+        return []
+    margin = session.rule.margin
+    return [
+        from_judgement(f"recall[{label}]", judgement, margin)
+        for label, judgement in session.slice_judgements.items()
+        if label not in plan.rolled_back
+    ]
+
+
+def deferred(recall: Check, plan: SlicePlan | None, session: RecallSession | None) -> Check:
+    """The overall recall check, held while slices still routed are judged on their own."""
+    if plan is None or session is None or plan.on_breach != "slice":
+        return recall
+    judging = session.slices_judging()
+    if recall.state != "breach" or not judging or session.exhausted:
+        return recall
+    shown = ", ".join(judging[:5])
+    detail = f"{recall.detail}; deferred while slice(s) {shown} are judged on their own"
+    return replace(recall, state="hold", detail=detail)
