@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve serve-cluster crashloop-replicas test test-fast lint bench bench-search chromium load crashloop fuzz models
+.PHONY: setup demo serve serve-cluster crashloop-replicas test test-fast lint bench bench-search bench-slices chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench: models  # every figure, results in benchmarks/results/; `make bench BENCH
 # PyPI into its own virtualenv under /tmp): benchmarks/results/search.md.
 bench-search: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/search.py --peers embedflow $(BENCH_ARGS)
+
+# Per-slice decisions on SQuAD (MiniLM, synthetic lang): which slices roll back in 20 seeds of
+# an A/A target and of targets worse on one slice: benchmarks/results/slice_decisions.md.
+bench-slices: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/slice_decisions.py $(BENCH_ARGS)
 
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup

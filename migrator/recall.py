@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from evals import EvalRun, Judgement, QueryResult, evaluate, judge, look_schedule, run_to_dict
+from evals import EvalRun, Judgement, QueryResult, evaluate, look_schedule, run_to_dict
 from evals.harness import Searcher, Truth
 from indexes import IndexSpec, QueryVectors, VectorIndex
 from indexes.errors import InvalidInputError
@@ -25,7 +25,8 @@ from .eval_scopes import Select, grouped, recall_deltas, scopes_of
 from .filtered_search import Selection
 from .guardrails import RecallRule
 from .runtime import IndexRuntime
-from .slices import SlicePlan, judge_slices
+from .slice_looks import judge_look
+from .slices import SlicePlan
 from .store import EvalSetRecord, Store
 from .truth import choose_truth
 from .views import RecallProgress
@@ -239,33 +240,19 @@ class RecallSession:
                 self._decide()
 
     def _decide(self) -> None:
-        """Judge the results so far: overall (without excluded slices) and per slice.
-
-        Done once the overall judgement decides (or the pool runs out) and, with slices,
-        every slice still routed has decided too (or the pool runs out)."""
-        labels = [s.label for s in self.scopes[: self._looked]]
-        deltas = recall_deltas(self.results[: self._looked])
-        kept = [d for d, label in zip(deltas, labels, strict=True) if label not in self.excluded]
-        looks = len(self.sizes)
-        self.judgement = judge(
-            kept,
-            margin=self.rule.margin,
-            confidence=self.rule.confidence,
-            min_samples=min(self.rule.min_samples, len(self.queries)),
-            max_looks=looks,
+        """Judge the results of the last look: overall (without excluded slices) and per
+        slice (``migrator/slice_looks.py``). Done once the overall judgement decides (or the
+        pool runs out) and, with slices, every slice still routed has decided too."""
+        look = judge_look(
+            [s.label for s in self.scopes[: self._looked]],
+            recall_deltas(self.results[: self._looked]),
+            self.excluded,
+            self.rule,
+            self.slices,
+            looks=len(self.sizes),
+            pool=len(self.queries),
         )
-        exhausted = self._looked >= len(self.queries)
-        self.done = self.judgement.decision != "hold" or exhausted
-        if self.slices is not None:
-            self.slice_judgements = judge_slices(
-                labels,
-                deltas,
-                min_samples=self.slices.min_samples,
-                margin=self.rule.margin,
-                confidence=self.rule.confidence,
-                max_looks=looks,
-            )
-            self.done = self.done and (exhausted or not self.slices_judging())
+        self.judgement, self.slice_judgements, self.done = look.overall, look.slices, look.done
 
     def slices_judging(self) -> list[str]:
         """Slices still routed whose own judgement holds (more queries may decide them)."""

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from .guardrails import Check, from_judgement
 from .recall import RecallSession
+from .slice_looks import defers
 from .slices import SlicePlan
 
 
@@ -30,10 +31,11 @@ def slice_checks(plan: SlicePlan | None, session: RecallSession | None) -> list[
 
 def deferred(recall: Check, plan: SlicePlan | None, session: RecallSession | None) -> Check:
     """The overall recall check, held while slices still routed are judged on their own."""
-    if plan is None or session is None or plan.on_breach != "slice":
+    judgement = None if session is None else session.judgement
+    if session is None or judgement is None or recall.state != "breach":
         return recall
     judging = session.slices_judging()
-    if recall.state != "breach" or not judging or session.exhausted:
+    if not defers(judgement, judging, session.exhausted, plan):
         return recall
     shown = ", ".join(judging[:5])
     detail = f"{recall.detail}; deferred while slice(s) {shown} are judged on their own"
