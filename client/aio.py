@@ -81,11 +81,13 @@ class AsyncSwitchoverClient:
         include_documents: bool = False,
         routing_key: str | None = None,
         index: str | None = None,
+        slice: Mapping[str, str] | None = None,
     ) -> SearchAnswer:
-        """Top ``k``; ``index`` pins one version (eval jobs), bypassing routing."""
+        """Top ``k``; ``index`` pins one version (eval jobs), bypassing routing; ``slice``
+        names the query's slice ({"tenant": "acme"}) for a migration judged per slice."""
         call = search_call(
             self.session, query, k, filter=filter, include_documents=include_documents,
-            routing_key=routing_key, index=index,
+            routing_key=routing_key, index=index, slice_fields=slice,
         )  # fmt: skip
         return await self.send(call)
 

@@ -64,6 +64,7 @@ class Query:
     k: int = 10
     filter: Mapping[str, Any] | None = None
     routing_key: str | None = None
+    slice: Mapping[str, str] | None = None  # its slice fields, e.g. {"tenant": "acme"}
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"query": self.query, "k": self.k}
@@ -71,4 +72,6 @@ class Query:
             body["filter"] = dict(self.filter)
         if self.routing_key is not None:
             body["routing_key"] = self.routing_key
+        if self.slice is not None:
+            body["slice"] = dict(self.slice)
         return body

@@ -80,10 +80,13 @@ def search(
     include_documents: bool,
     routing_key: str | None,
     index: str | None = None,
+    slice_fields: Mapping[str, str] | None = None,
 ) -> Call[SearchAnswer]:
     body: dict[str, Any] = {"query": query, "k": k, "include_documents": include_documents}
     if filter is not None:
         body["filter"] = dict(filter)
+    if slice_fields is not None:
+        body["slice"] = dict(slice_fields)
     path = "/v1/search" if index is None else f"/v1/indexes/{quote(index, safe='')}/search"
     headers = session.read_headers(routing_key) if index is None else {}
     return Call("POST", path, SearchAnswer.from_json, body, headers)

@@ -44,6 +44,11 @@ def test_a_qa_service_session_through_the_client(tmp_path: Path) -> None:
                 api.get("d3")
             with pytest.raises(BadRequestError, match="'in' takes a non-empty list"):
                 api.search("lamp", filter={"lang": {"in": []}})
+            assert api.search("lamp", 2, slice={"tenant": "acme"}).served_by == "v1"
+            sliced = api.search_batch([Query("lamp", 2, slice={"tenant": "acme"})])
+            assert sliced[0].served_by == "v1"
+            with pytest.raises(BadRequestError, match="must be a string"):
+                api.search("lamp", slice={"tenant": "a b"})
 
         async def session() -> list[str]:
             async with AsyncSwitchoverClient(server.url) as api:

@@ -45,7 +45,7 @@ def test_answers_are_typed_and_the_token_and_key_travel() -> None:
 
     api = sync_client(handler, routing_key="tenant-7")
     assert api.upsert([Document("a", "text", {"lang": "de"})]).seq == 41
-    answer = api.search("q", 3, filter={"lang": "de"})
+    answer = api.search("q", 3, filter={"lang": "de"}, slice={"tenant": "acme"})
     assert answer.served_by == "v2"
     assert answer.ids == ["a"]
     assert answer.hits[0].score == 0.5
@@ -57,6 +57,7 @@ def test_answers_are_typed_and_the_token_and_key_travel() -> None:
     assert search.headers["X-Routing-Key"] == "tenant-7"
     assert search.headers["X-Read-After-Seq"] == "41"
     assert json.loads(search.content)["filter"] == {"lang": "de"}
+    assert json.loads(search.content)["slice"] == {"tenant": "acme"}
     batch = json.loads(seen[2].content)["queries"]
     assert batch[1] == {"query": "r", "k": 2, "routing_key": "other"}
 
