@@ -212,10 +212,10 @@
       el("tbody", {}, slices.map((s) => {
         const j = s.judgement || {};
         const decision = s.rolled_back ? "rolled back" : (j.decision || "no queries yet");
-        const colour = s.rolled_back ? "fail" : (j.decision || "hold");
+        const kind = s.rolled_back ? "breach" : ({ pass: "ok", fail: "breach" }[j.decision] || "hold");
         return el("tr", { class: "slice", "data-slice": s.label, "data-rolled-back": s.rolled_back ? "true" : "false" },
           el("td", {}, s.label), el("td", { class: "n" }, pct(s.target_share)),
-          el("td", {}, badge(decision, colour)), el("td", { class: "n" }, int(j.n)),
+          el("td", {}, badge(kind, decision)), el("td", { class: "n" }, int(j.n)),
           el("td", { class: "n" }, signed(j.mean_delta)),
           el("td", { class: "n" }, `[${signed(j.ci_low)}, ${signed(j.ci_high)}]`));
       }))));
