@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -25,11 +24,10 @@ from .backfill_runner import BackfillRunner
 from .evidence import Evidence
 from .guardrails import Check, WatchdogHealth
 from .inconclusive import Outcome
-from .migration import PlanChange
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
 from .requests import ActionRequest
-from .slices import slice_evidence
+from .slice_watch import slice_change
 from .store import Migration, Role, Store
 
 log = logging.getLogger(__name__)
@@ -284,25 +282,13 @@ class PhaseMoves:
             )
 
     def slice_rollback(self, m: Migration, label: str, judgement: Judgement) -> Migration | None:
-        """Route no more of slice ``label``'s reads to the target (its share goes to 0)
-        while the other slices keep theirs; audited with the slice's own evidence."""
+        """Slice ``label``'s reads back to the source, the others keep their share (audited)."""
         with self._action_lock:
-            current = self._current
-            watched = (Phase.SHADOW, Phase.CANARY, Phase.CUTOVER)
-            if current is None or current.id != m.id or current.phase not in watched:
-                return None
-            slices = current.plan.slices
-            if slices is None or label in slices.rolled_back:
-                return None
-            plan = replace(current.plan, slices=slices.rolling_back(label))
-            reason = f"slice {label} rolled back: {judgement.reason}"
-            evidence = {"slice": label, **slice_evidence(judgement)}
-            metrics = {**self.evidence.numbers_or_error(current), **evidence}
-            change = PlanChange(m.id, plan, "watchdog", reason, metrics)
-            updated = self.store.migrations.change_plan(change)
-            self._current = updated
-            log.warning("migration %d: %s", m.id, reason)
-            return updated
+            change = slice_change(self._current, m.id, label, judgement, self.evidence)
+            if change is not None:
+                self._current = self.store.migrations.change_plan(change)
+                log.warning("migration %d: %s", m.id, change.reason)
+            return None if change is None else self._current
 
     def failsafe_rollback(self, m: Migration, health: WatchdogHealth) -> Migration | None:
         """Roll reads on the target back because the watchdog cannot judge them; audited."""

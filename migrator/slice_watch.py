@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from evals import Judgement
+
+from .evidence import Evidence
 from .guardrails import Check, from_judgement
+from .migration import PlanChange
+from .phases import Phase
 from .recall import RecallSession
 from .slice_looks import defers
-from .slices import SlicePlan
+from .slices import SlicePlan, slice_evidence
+from .store import Migration
+
+WATCHED = (Phase.SHADOW, Phase.CANARY, Phase.CUTOVER)
 
 
 def slice_checks(plan: SlicePlan | None, session: RecallSession | None) -> list[Check]:
@@ -40,3 +48,24 @@ def deferred(recall: Check, plan: SlicePlan | None, session: RecallSession | Non
     shown = ", ".join(judging[:5])
     detail = f"{recall.detail}; deferred while slice(s) {shown} are judged on their own"
     return replace(recall, state="hold", detail=detail)
+
+
+def slice_change(
+    current: Migration | None,
+    migration_id: int,
+    label: str,
+    judgement: Judgement,
+    evidence: Evidence,
+) -> PlanChange | None:
+    """The plan change that rolls back slice ``label`` (its share goes to 0), audited by the
+    watchdog with the slice's sample size, mean delta and interval; None when the live
+    migration is another, not watched, has no slices or already rolled this one back."""
+    if current is None or current.id != migration_id or current.phase not in WATCHED:
+        return None
+    slices = current.plan.slices
+    if slices is None or label in slices.rolled_back:
+        return None
+    plan = replace(current.plan, slices=slices.rolling_back(label))
+    reason = f"slice {label} rolled back: {judgement.reason}"
+    metrics = {**evidence.numbers_or_error(current), "slice": label, **slice_evidence(judgement)}
+    return PlanChange(migration_id, plan, "watchdog", reason, metrics)
