@@ -48,6 +48,7 @@ from .errors import (
     SwitchoverError,
 )
 from .faiss_index import VectorIndex
+from .faiss_threads import faiss_threads, use_faiss_threads
 from .index_state import IndexState
 from .models import install_model, model_status, models_dir
 from .snapshots import SnapshotInfo, list_snapshots, load_latest_snapshot, write_snapshot
@@ -83,6 +84,7 @@ __all__ = [
     "VectorIndex",
     "content_hash",
     "embed_documents_cached",
+    "faiss_threads",
     "install_model",
     "list_snapshots",
     "load_embedder",
@@ -91,5 +93,6 @@ __all__ = [
     "models_dir",
     "resolve_model_path",
     "snapshottable",
+    "use_faiss_threads",
     "write_snapshot",
 ]

@@ -34,6 +34,7 @@ from .backend import Hit
 from .embedder_spec import QueryVectors
 from .errors import InvalidInputError
 from .faiss_layout import new_idmap
+from .faiss_threads import in_this_thread
 from .id_map import IdMap
 from .index_state import IndexState, check_state, deserialize_idmap
 from .labelled import LabelledIndex
@@ -165,6 +166,7 @@ class VectorIndex:
     def _checked(
         self, queries: QueryVectors, k: int, params: SearchParams | None
     ) -> tuple[np.ndarray, SearchParams]:
+        in_this_thread()  # the FAISS work that follows runs on the process's thread count
         matrix = checked_queries(
             queries.vectors,
             queries.fingerprint,
@@ -219,6 +221,7 @@ class VectorIndex:
             self._upsert(set(), new_ids, vectors)
 
     def _upsert(self, gone: set[str], new_ids: list[str], vectors: list[np.ndarray]) -> None:
+        in_this_thread()
         if self.is_trained:
             self._faiss.upsert(gone, new_ids, vectors)
         else:
@@ -251,6 +254,7 @@ class VectorIndex:
                 self._train_and_flush(sample)
 
     def _train_and_flush(self, sample: np.ndarray) -> None:
+        in_this_thread()
         self._faiss.train(sample, self.spec.name)
         self._faiss.add_labelled(*self._pending.rows())
         self._pending.clear()

@@ -27,11 +27,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import faiss
 import httpx
 import uvicorn
 
 from evals import Dataset, load_dataset
+from indexes import use_faiss_threads
 from indexes.errors import SwitchoverError
 from migrator import load_settings
 
@@ -239,7 +239,7 @@ def run_demo(data_dir: Path, home: Path | None, port: int, report_dir: Path, say
     settings = load_settings(home, port=port, operator_tokens={"demo": token})
     # the demo registers its data folder as the eval set: allow it as an eval data root
     settings = replace(settings, eval_data_roots=(*settings.eval_roots, data_dir.resolve()))
-    faiss.omp_set_num_threads(1)
+    use_faiss_threads(1)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import faiss
 import uvicorn
 
+from indexes import use_faiss_threads
 from migrator import Settings, check_home, load_settings
 from migrator.settings import TOKEN_FILE, describe_database
 
@@ -67,7 +67,8 @@ def serve(
     _passive_openmp()
     # Concurrency comes from request threads; FAISS's OpenMP threads on top of them
     # oversubscribe a small machine (IVF training went from milliseconds to seconds).
-    faiss.omp_set_num_threads(1)
+    # In every thread that calls FAISS: OpenMP keeps the count per thread.
+    use_faiss_threads(1)
     # A bad switchover.toml, a home in use or a bad database: one line, nothing written
     # (checked before uvicorn starts, whose start-up failures come with a traceback).
     settings = load_settings(home, host=host, port=port, database_url=database)

@@ -44,11 +44,13 @@ EXPECTED = {
     "VectorIndex",
     "content_hash",
     "embed_documents_cached",
+    "faiss_threads",
     "list_snapshots",
     "load_embedder",
     "load_latest_snapshot",
     "resolve_model_path",
     "snapshottable",
+    "use_faiss_threads",
     "write_snapshot",
 }
 
