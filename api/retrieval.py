@@ -10,7 +10,7 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Header, Request, Response
 
-from migrator import DocumentIn, SearchQuery, SearchResult, WriteResult
+from migrator import DocumentIn, SearchQuery, WriteResult
 
 from .deps import Service
 from .errors import error_responses
@@ -20,7 +20,6 @@ from .schemas import (
     DeleteResponse,
     DocumentResponse,
     HealthResponse,
-    HitResponse,
     IndexListResponse,
     IndexResponse,
     SearchBody,
@@ -28,6 +27,7 @@ from .schemas import (
     UpsertBody,
     WriteResponse,
 )
+from .search_answers import batch_answer, search_answer
 
 router = APIRouter(tags=["retrieval"])
 
@@ -96,33 +96,12 @@ async def delete_document(doc_id: str, request: Request, svc: Service) -> Delete
     return DeleteResponse(deleted=True, seq=result.seq)
 
 
-def _search_response(result: SearchResult, response: Response | None) -> SearchResponse:
-    hits = []
-    for hit in result.hits:
-        doc = result.documents.get(hit.id) if result.documents is not None else None
-        hits.append(
-            HitResponse(
-                id=hit.id,
-                score=hit.score,
-                text=doc.text if doc else None,
-                metadata=doc.metadata if doc else None,
-            )
-        )
-    if response is not None:
-        response.headers["X-Served-By"] = result.served_by
-    return SearchResponse(hits=hits, served_by=result.served_by)
-
-
 @router.post(
     "/v1/search", response_model=SearchResponse, responses=error_responses(400, 409, 413, 422, 503)
 )
 def search(
-    body: SearchBody,
-    svc: Service,
-    response: Response,
-    routing_key: RoutingKey = None,
-    after_seq: AfterSeq = None,
-) -> SearchResponse:
+    body: SearchBody, svc: Service, routing_key: RoutingKey = None, after_seq: AfterSeq = None
+) -> Response:
     """Search the serving index; during a canary, a sticky share goes to the target."""
     result = svc.search(
         body.query,
@@ -133,7 +112,7 @@ def search(
         after_seq=after_seq,
         slice_fields=body.slice,
     )
-    return _search_response(result, response)
+    return search_answer(result)
 
 
 @router.post(
@@ -143,7 +122,7 @@ def search(
 )
 def search_batch(
     body: BatchSearchBody, svc: Service, routing_key: RoutingKey = None, after_seq: AfterSeq = None
-) -> BatchSearchResponse:
+) -> Response:
     """Several searches in one request, embedded together; each answer names its index.
 
     ``X-Routing-Key`` routes the whole batch; a query's own ``routing_key`` overrides it."""
@@ -154,7 +133,7 @@ def search_batch(
         routing_key=routing_key,
         after_seq=after_seq,
     )
-    return BatchSearchResponse(results=[_search_response(r, None) for r in results])
+    return batch_answer(results)
 
 
 @router.post(
@@ -162,12 +141,12 @@ def search_batch(
     response_model=SearchResponse,
     responses=error_responses(400, 404, 409, 413, 422, 503),
 )
-def search_pinned(name: str, body: SearchBody, svc: Service, response: Response) -> SearchResponse:
+def search_pinned(name: str, body: SearchBody, svc: Service) -> Response:
     """Search one index version by name, bypassing routing (eval jobs, debugging)."""
     result = svc.search_pinned(
         name, body.query, body.k, include_documents=body.include_documents, where=body.filter
     )
-    return _search_response(result, response)
+    return search_answer(result)
 
 
 @router.get("/v1/indexes", response_model=IndexListResponse, responses=error_responses(503))
