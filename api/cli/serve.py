@@ -84,9 +84,21 @@ def serve(
     extra: dict[str, Any] = (
         {"log_config": None, "access_log": False} if log_format == "json" else {}
     )
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=log_level, **extra
-    )
+    uvicorn.run(create_app(settings), **server_options(settings, log_level), **extra)
+
+
+def server_options(settings: Settings, log_level: str) -> dict[str, Any]:
+    """uvicorn's options: httptools parses HTTP in C and uvloop runs the event loop on libuv
+    (both dependencies, named so a missing one fails at start instead of running slower):
+    the pure-Python parser and loop cost a search about 40% more of the server's CPU
+    outside the route (benchmarks/results/search_profile.md)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "http": "httptools",
+        "loop": "uvloop",
+    }
 
 
 def _store_name(settings: Settings) -> str:
