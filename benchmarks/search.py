@@ -56,12 +56,21 @@ class KeptAliveJson:
         self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        self.conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-        response = self.conn.getresponse()
+        try:
+            response = self._send(path, body)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # the server closed a connection left idle past its keep-alive timeout (between
+            # the measured rounds and the overlap check): open it again, once
+            self.conn.close()
+            response = self._send(path, body)
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
         return json.loads(data)
+
+    def _send(self, path: str, body: dict[str, Any]) -> http.client.HTTPResponse:
+        self.conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        return self.conn.getresponse()
 
     def close(self) -> None:
         self.conn.close()
