@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve serve-cluster crashloop-replicas test test-fast lint bench bench-search bench-slices chromium load crashloop fuzz models
+.PHONY: setup demo serve serve-cluster crashloop-replicas test test-fast lint bench bench-search bench-slices bench-deadline bench-plan chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ bench-search: setup
 # an A/A target and of targets worse on one slice: benchmarks/results/slice_decisions.md.
 bench-slices: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/slice_decisions.py $(BENCH_ARGS)
+
+# Decision quality with the deadline on doubt: 20 seeds per row, simulated and real SQuAD
+# deltas (MiniLM), with and without the inconclusive policy: decision_quality_deadline.md.
+bench-deadline: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/deadline_quality.py $(BENCH_ARGS)
+
+# migrate plan's backfill estimate against the measured backfill on SQuAD: plan_estimate.md.
+bench-plan: models
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/plan_estimate.py $(BENCH_ARGS)
 
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup
