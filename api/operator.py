@@ -24,12 +24,14 @@ from .operator_schemas import (
     EventListResponse,
     EventResponse,
     MigrationBody,
+    MigrationEstimateResponse,
+    MigrationPlanBody,
     MigrationResponse,
     PlanBody,
     RebuildBody,
     RevertBody,
 )
-from .requests import config_change, migration_request, plan_update, rebuild_request
+from .requests import config_change, migration_request, plan_update, rebuild_request, target_request
 from .schemas import RecordId, SnapshotResponse
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,18 @@ router = APIRouter(
 def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> MigrationResponse:
     """Start a migration: register the target index; dual-write begins at once."""
     return _status(svc.create_migration(migration_request(body), operator))
+
+
+@router.post(
+    "/v1/migrations/plan",
+    response_model=MigrationEstimateResponse,
+    responses=error_responses(400, 404, 409, 413, 422),
+)
+def plan_migration(body: MigrationPlanBody, svc: Service) -> MigrationEstimateResponse:
+    """Estimate a proposed target's backfill (time, memory, vector size) from a timed sample
+    of the corpus's own texts; checks the target as a start would, and creates nothing."""
+    found = svc.plan_migration(target_request(body.target), body.sample, body.seed)
+    return MigrationEstimateResponse.model_validate(found.to_dict())
 
 
 @router.get(

@@ -47,6 +47,34 @@ SLICES_DESCRIPTION = (
 )
 
 
+class MigrationPlanBody(StrictModel):
+    target: TargetBody
+    sample: StrictInt = Field(
+        default=128, ge=1, le=4096, description="Texts of the corpus encoded in the timed sample"
+    )
+    seed: StrictInt = Field(default=0, ge=INT64_MIN, le=INT64_MAX, description="Seed of the sample")
+
+
+class MigrationEstimateResponse(BaseModel):
+    """``migrate plan``: the backfill's cost for a proposed target, estimated; nothing created."""
+
+    target: str
+    embedder_fingerprint: str
+    dim: int
+    documents: int
+    to_encode: int = Field(description="Cache misses: texts the backfill will encode")
+    cached: int = Field(description="Texts the embedding cache holds for the target's embedder")
+    sample: int
+    encode_docs_per_s: float
+    encode_s: float
+    index_build_s: float
+    backfill_s: float = Field(description="to_encode / encode_docs_per_s + index_build_s")
+    vectors_mb: float
+    index_mb: float
+    vector_bytes: int
+    notes: list[str]
+
+
 class MigrationBody(StrictModel):
     target: TargetBody
     # Strict: a numeric string ("5") is refused here as it is by PUT /v1/config.

@@ -50,6 +50,10 @@ def _plan(fields: dict[str, Any]) -> Plan:
     return Plan(**fields)
 
 
+def target_request(body: TargetBody) -> TargetRequest:
+    return _target(body)
+
+
 def _target(body: TargetBody) -> TargetRequest:
     embedder = None if body.embedder is None else EmbedderSpec.from_dict(body.embedder)
     return TargetRequest(

@@ -1,5 +1,6 @@
 """The write log, the index catalog, the migration lifecycle and the facade adapters call."""
 
+from .estimate import MigrationEstimate
 from .index_info import IndexInfo
 from .migration import Plan
 from .read_path import SearchResult
@@ -44,6 +45,7 @@ __all__ = [
     "IndexInfo",
     "Limits",
     "LogRecord",
+    "MigrationEstimate",
     "MigrationKnobs",
     "MigrationRequest",
     "MigrationStatus",

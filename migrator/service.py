@@ -44,6 +44,7 @@ from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
 from .batch_search import search_batch
 from .config import RuntimeConfig
+from .estimate import MigrationEstimate
 from .evaljobs import EvalJobs
 from .evidence import Evidence
 from .guardrails import Check, WatchdogHealth
@@ -53,6 +54,7 @@ from .index_info import IndexInfo, index_infos
 from .migration import Backfill
 from .moves import PhaseMoves
 from .plan_edits import PlanEdits
+from .planning import Planner
 from .read_path import ReadPath, SearchResult
 from .reads import ReadRouter, Traffic
 from .records import WriteResult
@@ -66,6 +68,7 @@ from .requests import (
     PlanUpdate,
     RebuildRequest,
     SearchQuery,
+    TargetRequest,
 )
 from .runtime import IndexRuntime, ProgressFn
 from .settings import Settings
@@ -159,6 +162,7 @@ class Switchover:
         )
         self.targets = Targets(self.store, self.registry, write_lock, self.moves, self.after_commit)
         self.plans = PlanEdits(self.store, self.moves, self.evidence)
+        self.planner = Planner(self.store, self.registry)
         self.watchdog = Watchdog(self.moves, self.evidence, self.reads)
         # one process on SQLite; one of several on PostgreSQL (replicas/replication.py)
         link = open_link(settings)
@@ -288,6 +292,12 @@ class Switchover:
 
     def create_migration(self, request: MigrationRequest, actor: str) -> MigrationStatus:
         return self.statuses.of(self.targets.create(request, actor))
+
+    def plan_migration(
+        self, target: TargetRequest, sample: int = 128, seed: int = 0
+    ) -> MigrationEstimate:
+        """What migrating to ``target`` would cost (a timed sample); creates nothing."""
+        return self.planner.plan(target, sample, seed)
 
     def rebuild(self, name: str, request: RebuildRequest, actor: str) -> MigrationStatus:
         """A layout-only migration of the primary ``name`` to a fresh copy of itself."""

@@ -23,6 +23,11 @@ from .options import (
     percents,
 )
 
+INCONCLUSIVE_HELP = (
+    'When the judgement keeps holding, as JSON: {"action": "rollback"|"freeze",'
+    ' "deadline_s": 3600, "on_pool_exhausted": true}.'
+)
+
 
 @click.group()
 def migrate() -> None:
@@ -87,6 +92,7 @@ def print_status(status: dict[str, Any]) -> None:
     default=None,
     help='Guardrail overrides as JSON, e.g. \'{"recall": {"margin": 0.03}}\'.',
 )
+@click.option("--inconclusive", "inconclusive_json", default=None, help=INCONCLUSIVE_HELP)
 @operator_options
 def migrate_start(
     target_name: str,
@@ -100,19 +106,13 @@ def migrate_start(
     shadow_sample: float | None,
     eval_set: str | None,
     guardrails_json: str | None,
+    inconclusive_json: str | None,
     url: str,
     token: str | None,
     home: Path | None,
 ) -> None:
     """Create a migration to a new index version; dual-write starts now."""
-    target: dict[str, Any] = {"name": target_name, "factory": factory, "metric": metric}
-    if backend != "faiss":
-        target["backend"] = backend
-    if embedder_json:
-        target["embedder"] = json_option(embedder_json, "--embedder")
-    params = {k: v for k, v in (("ef_search", ef_search), ("nprobe", nprobe)) if v is not None}
-    if params:
-        target["search_params"] = params
+    target = _target(target_name, factory, metric, embedder_json, backend, ef_search, nprobe)
     body: dict[str, Any] = {"target": target}
     if canary_steps:
         body["canary_steps"] = percents(canary_steps)
@@ -122,7 +122,78 @@ def migrate_start(
         body["eval_set"] = eval_set
     if guardrails_json:
         body["guardrails"] = json_option(guardrails_json, "--guardrails")
+    if inconclusive_json:
+        body["inconclusive"] = json_option(inconclusive_json, "--inconclusive")
     print_status(operator_client(url, token, home).request("POST", "/v1/migrations", body))
+
+
+def _target(
+    name: str,
+    factory: str,
+    metric: str,
+    embedder_json: str | None,
+    backend: str,
+    ef_search: int | None,
+    nprobe: int | None,
+) -> dict[str, Any]:
+    target: dict[str, Any] = {"name": name, "factory": factory, "metric": metric}
+    if backend != "faiss":
+        target["backend"] = backend
+    if embedder_json:
+        target["embedder"] = json_option(embedder_json, "--embedder")
+    params = {k: v for k, v in (("ef_search", ef_search), ("nprobe", nprobe)) if v is not None}
+    if params:
+        target["search_params"] = params
+    return target
+
+
+@migrate.command("plan")
+@click.option("--target", "target_name", required=True, help="Name of the new index version.")
+@click.option("--factory", required=True, help='FAISS index_factory string, e.g. "HNSW32,Flat".')
+@click.option("--metric", type=click.Choice(["ip", "l2"]), default="ip", show_default=True)
+@click.option("--embedder", "embedder_json", default=None, help="Embedder spec as JSON.")
+@click.option("--backend", type=click.Choice(["faiss", "pgvector"]), default="faiss")
+@click.option("--ef-search", type=int, default=None)
+@click.option("--nprobe", type=int, default=None)
+@click.option("--sample", type=click.IntRange(1, 4096), default=128, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@operator_options
+def migrate_plan(
+    target_name: str,
+    factory: str,
+    metric: str,
+    embedder_json: str | None,
+    backend: str,
+    ef_search: int | None,
+    nprobe: int | None,
+    sample: int,
+    seed: int,
+    as_json: bool,
+    url: str,
+    token: str | None,
+    home: Path | None,
+) -> None:
+    """Estimate a proposed target's backfill time, memory and vector size; creates nothing."""
+    target = _target(target_name, factory, metric, embedder_json, backend, ef_search, nprobe)
+    body = {"target": target, "sample": sample, "seed": seed}
+    found = operator_client(url, token, home).request("POST", "/v1/migrations/plan", body)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    click.echo(
+        f"target {found['target']} ({found['dim']}-d, {found['vector_bytes']} bytes a vector):"
+        f" {found['documents']} documents, {found['to_encode']} to encode,"
+        f" {found['cached']} cached"
+    )
+    click.echo(
+        f"  backfill ~{found['backfill_s']}s: encode {found['encode_s']}s at"
+        f" {found['encode_docs_per_s']} docs/s (sample of {found['sample']}),"
+        f" index build {found['index_build_s']}s"
+    )
+    click.echo(f"  memory: vectors {found['vectors_mb']} MB, index ~{found['index_mb']} MB")
+    for note in found["notes"]:
+        click.echo(f"  note: {note}")
 
 
 @migrate.command("status")
@@ -223,26 +294,31 @@ def migrate_canary(
     print_status(client.request("POST", f"/v1/migrations/{mid}/canary", body))
 
 
-@migrate.command("plan")
+@migrate.command("edit-plan")
 @migration_id_option
 @click.option("--shadow-sample", type=click.FloatRange(0, 1), default=None)
 @click.option("--canary-steps", default=None, help="Comma-separated percents.")
+@click.option("--inconclusive", "inconclusive_json", default=None, help=INCONCLUSIVE_HELP)
 @operator_options
-def migrate_plan(
+def migrate_edit_plan(
     migration_id: int | None,
     shadow_sample: float | None,
     canary_steps: str | None,
+    inconclusive_json: str | None,
     url: str,
     token: str | None,
     home: Path | None,
 ) -> None:
-    """Change the live migration's shadow sample or canary steps (audited)."""
+    """Change the live migration's shadow sample, canary steps or inconclusive policy
+    (audited)."""
     client = operator_client(url, token, home)
     body: dict[str, Any] = {}
     if shadow_sample is not None:
         body["shadow_sample"] = shadow_sample
     if canary_steps:
         body["canary_steps"] = percents(canary_steps)
+    if inconclusive_json:
+        body["inconclusive"] = json_option(inconclusive_json, "--inconclusive")
     mid = _current_id(client, migration_id)
     print_status(client.request("PATCH", f"/v1/migrations/{mid}/plan", body))
 
