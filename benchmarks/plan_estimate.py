@@ -92,8 +92,9 @@ def main() -> None:
     for name in wanted:
         with tempfile.TemporaryDirectory() as tmp:
             rows.append(one(name, TARGETS[name], texts, Path(tmp) / "home"))
-    results = {"started": started, "machine": machine(), "passages": count, "rows": rows}
-    write_results("plan_estimate", results, _markdown(results))
+        # written after every row: a long run cut short keeps what it measured
+        results = {"started": started, "machine": machine(), "passages": count, "rows": rows}
+        write_results("plan_estimate", results, _markdown(results))
 
 
 def _markdown(results: dict[str, Any]) -> list[str]:
