@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import time
 from collections import Counter
 from typing import Any
@@ -61,7 +62,7 @@ def tally(pools: list[npt.NDArray[np.float64]]) -> dict[str, dict[str, int]]:
     return rows
 
 
-def real_deltas(quick: bool) -> dict[str, npt.NDArray[np.float64]]:
+def real_deltas(quick: bool, passages: int | None) -> dict[str, npt.NDArray[np.float64]]:
     """Per-query recall@10 deltas of each real target against Flat, on SQuAD dev."""
     import faiss  # noqa: PLC0415 - only the real-data rows need FAISS and the model
 
@@ -69,13 +70,17 @@ def real_deltas(quick: bool) -> dict[str, npt.NDArray[np.float64]]:
     from indexes import EmbedderSpec, load_embedder  # noqa: PLC0415
 
     data = load_dataset(SQUAD)
-    judged = data.judged_queries()
+    corpus = data.corpus
+    if passages:  # a seeded subset and the questions answered inside it
+        corpus = random.Random(3).sample(corpus, min(passages, len(corpus)))
+    kept = {d.id for d in corpus}
+    judged = [q for q in data.judged_queries() if set(data.qrels[q.id]) <= kept]
     if quick:
         judged = judged[:1500]
     embedder = load_embedder(EmbedderSpec())
-    docs = embedder.embed_documents([d.embedding_text() for d in data.corpus])
+    docs = embedder.embed_documents([d.embedding_text() for d in corpus])
     queries = embedder.embed_queries([q.text for q in judged]).vectors
-    ids = [d.id for d in data.corpus]
+    ids = [d.id for d in corpus]
     qrels = [data.qrels[q.id] for q in judged]
 
     def recall(vectors: Any, keep: npt.NDArray[np.bool_] | None = None, **params: int) -> Any:
@@ -137,6 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="simulated rows only, 5 seeds")
     parser.add_argument("--simulated-only", action="store_true")
+    parser.add_argument(
+        "--passages", type=int, default=None, help="a seeded subset of SQuAD (default: all)"
+    )
     args = parser.parse_args()
     quick = quick_mode(args.quick)
     started, clock = now_utc(), time.perf_counter()
@@ -151,7 +159,7 @@ def main() -> None:
         pools = [simulated(mean, sd, seed) for seed in range(SEEDS)]
         rows.append(_row(name, "simulated", mean, sd, pools))
     if not (quick or args.simulated_only):
-        for name, deltas in real_deltas(quick).items():
+        for name, deltas in real_deltas(quick, args.passages).items():
             rows.append(
                 _row(
                     name,
@@ -169,6 +177,7 @@ def main() -> None:
         "pool": POOL,
         "rate_qps": RATE_QPS,
         "margin": 0.02,
+        "passages": args.passages,
         "rows": rows,
     }
     write_results("decision_quality_deadline", results, _markdown(results))
@@ -196,7 +205,13 @@ def _markdown(results: dict[str, Any]) -> list[str]:
         f" {results['seeds']} seeds per row, each a random order of the row's pool of paired"
         f" recall@10 deltas (up to {results['pool']:,}), judged sequentially (50, 100, 200, ...)"
         f" by `migrator.rollout_sim.simulate` at {results['rate_qps']:g} queries/s (the watchdog's"
-        " default budget), with the plan's inconclusive policy (`migrator/inconclusive.py`).",
+        " default budget), with the plan's inconclusive policy (`migrator/inconclusive.py`)."
+        + (
+            f" Real rows: a seeded subset of {results['passages']:,} SQuAD dev passages and"
+            " the questions answered inside it (pool: all of them)."
+            if results.get("passages")
+            else ""
+        ),
         "",
         "Columns per policy: **pass** (the target keeps serving, or may advance), **fail**"
         " (the judge rolled it back), **incl.** (the inconclusive policy rolled it back),"
