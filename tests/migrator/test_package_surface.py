@@ -32,6 +32,7 @@ EXPECTED = {
     "IndexInfo",
     "Limits",
     "LogRecord",
+    "MigrationEstimate",
     "MigrationKnobs",
     "MigrationStatus",
     "SearchQuery",
