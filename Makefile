@@ -72,6 +72,14 @@ bench-deadline: setup
 bench-plan: models
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/plan_estimate.py $(BENCH_ARGS)
 
+# switchover beside the peers embedflow 0.8.0 and vecshift 0.4.0 (each installed from PyPI into
+# its own virtualenv under /tmp; vecshift's PostgreSQL is the pgserver wheel): ingest, search
+# through each one's own HTTP server, re-embedding, recall@10 on SQuAD dev (default: every passage)
+# (benchmarks/results/peers.md). `make bench-peers BENCH_ARGS=--quick`: 200 passages, 40 questions.
+.PHONY: bench-peers
+bench-peers: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_peers.py $(BENCH_ARGS)
+
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7 --embedder minilm --id-space 60 --initial 40

@@ -28,7 +28,8 @@ from search import KeptAliveJson, Search
 from tests.server import free_port
 
 TORCH = "torch==2.13.0"  # first and pinned: the CPU wheel, never the CUDA build
-PEERS = {"embedflow": "embedflow[faiss,models,dashboard]==0.8.0"}
+PEERS = {"embedflow": "embedflow[faiss,models,dashboard]==0.8.0", "vecshift": "vecshift==0.4.0"}
+NEEDS_TORCH = {"embedflow"}  # vecshift embeds through an HTTP endpoint, it loads no model
 
 
 def peer_venv(name: str, scratch: Path) -> Path:
@@ -39,7 +40,8 @@ def peer_venv(name: str, scratch: Path) -> Path:
         print(f"{name}: installing into {venv} ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, TORCH], check=True)
+        if name in NEEDS_TORCH:
+            subprocess.run([*pip, TORCH], check=True)
         subprocess.run([*pip, PEERS[name]], check=True)
     return venv
 
@@ -135,3 +137,25 @@ def start_peer(
         work, texts, ids, vectors, scratch
     )
     return result
+
+
+def embedflow_export_target(work: Path, scratch: Path, batch: int = 32) -> dict[str, Any]:
+    """``embedflow export-target``: its explicit full backfill (every passage encoded with the
+    target model) and a target FAISS index, on the config :func:`start_embedflow` wrote; the
+    server must be stopped first (they share the cache). Timed twice: the second run finds
+    every vector cached, so its time is the command's fixed cost (start-up, two model loads,
+    the index build)."""
+    venv, home = peer_venv("embedflow", scratch), work / "embedflow"
+    command = [str(venv / "bin" / "embedflow"), "export-target", "--config", "embedflow.yaml"]
+    command += ["--output-index", str(home / "target.index"), "--batch-size", str(batch)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    runs = []
+    for _ in range(2):
+        started = time.perf_counter()
+        out = subprocess.run(
+            command, cwd=home, env=env, capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"embedflow export-target failed:\n{out.stderr[-3000:]}")
+        runs.append({"seconds": time.perf_counter() - started, "stdout": out.stdout[-600:]})
+    return {"command": " ".join(["embedflow", *command[1:]]), "runs": runs}
