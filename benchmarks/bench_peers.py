@@ -53,7 +53,7 @@ from tests.pgserver import running_server
 from tests.server import ServerProcess
 
 TARGET_DIM = 256  # every migration re-embeds with MiniLM truncated to 256 (embedflow: 384)
-RAW_SAMPLE = 128  # texts raw-encoded just before and just after each migration: its baseline
+RAW_SAMPLE = 64  # texts raw-encoded just before and just after each migration: its baseline
 
 
 class Parts:

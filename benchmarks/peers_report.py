@@ -8,7 +8,7 @@ from typing import Any
 
 from _common import REPO, ratio
 
-RAW = 128  # bench_peers.RAW_SAMPLE
+RAW = 64  # bench_peers.RAW_SAMPLE
 
 
 def _pip_version(python: Path, package: str) -> str:
