@@ -16,18 +16,14 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from evals import Judgement
 from indexes.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .after_commit import AfterCommit
 from .backfill_runner import BackfillRunner
 from .evidence import Evidence
-from .guardrails import Check, WatchdogHealth
-from .inconclusive import Outcome
 from .phases import TERMINAL, Phase, check_move
 from .registry import IndexRegistry
 from .requests import ActionRequest
-from .slice_watch import slice_change
 from .store import Migration, Role, Store
 
 log = logging.getLogger(__name__)
@@ -120,7 +116,7 @@ class PhaseMoves:
             handler = getattr(self, f"_do_{action}")
             return handler(m, body, actor)
 
-    def _move(
+    def move(
         self,
         m: Migration,
         to: Phase,
@@ -130,6 +126,7 @@ class PhaseMoves:
         roles: Mapping[str, Role] | None = None,
         evidence: Mapping[str, Any] | None = None,
     ) -> Migration:
+        """Move ``m`` to phase ``to``, audited; the caller holds the action lock."""
         check_move(m.phase, to)
         share = {Phase.CANARY: percent, Phase.CUTOVER: 100.0}.get(to, 0.0)
         metrics = {**self.evidence.numbers_or_error(m), **(evidence or {})}
@@ -147,7 +144,7 @@ class PhaseMoves:
             if not m.backfill.finished:
                 self.backfill.start(m)
             return m
-        updated = self._move(m, Phase.BACKFILLING, actor, _reason(body, "backfill started"))
+        updated = self.move(m, Phase.BACKFILLING, actor, _reason(body, "backfill started"))
         start = partial(self.backfill.start, updated)
         self.after_commit.run(
             m.id, "starting the backfill", start, "send backfill again to start it"
@@ -158,7 +155,7 @@ class PhaseMoves:
         bf = self.backfill.state(m)
         if m.phase == Phase.BACKFILLING and not bf.finished:
             raise ConflictError(f"backfill is not finished ({bf.done}/{bf.total} documents)")
-        return self._move(m, Phase.SHADOW, actor, _reason(body, "shadow reads on"))
+        return self.move(m, Phase.SHADOW, actor, _reason(body, "shadow reads on"))
 
     def _do_canary(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         percent = body.percent
@@ -180,12 +177,12 @@ class PhaseMoves:
         check_move(m.phase, Phase.CANARY)
         reason = _reason(body, f"canary {percent}%") + self._gate(m, body)
         judged = self.evidence.judgement()
-        return self._move(m, Phase.CANARY, actor, reason, float(percent), evidence=judged)
+        return self.move(m, Phase.CANARY, actor, reason, float(percent), evidence=judged)
 
     def _do_cutover(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         check_move(m.phase, Phase.CUTOVER)
         reason = _reason(body, "all reads on the target") + self._gate(m, body)
-        return self._move(m, Phase.CUTOVER, actor, reason, evidence=self.evidence.judgement())
+        return self.move(m, Phase.CUTOVER, actor, reason, evidence=self.evidence.judgement())
 
     def _gate(self, m: Migration, body: ActionRequest) -> str:
         override = body.override
@@ -199,14 +196,14 @@ class PhaseMoves:
         reason = body.reason
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInputError("rollback needs a 'reason'")
-        return self._move(m, Phase.ROLLED_BACK, actor, reason)
+        return self.move(m, Phase.ROLLED_BACK, actor, reason)
 
     def _do_resume(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         if m.phase != Phase.ROLLED_BACK:
             raise ConflictError(
                 f"only a rolled-back migration resumes; this one is {m.phase.value}"
             )
-        return self._move(m, Phase.SHADOW, actor, _reason(body, "resumed"))
+        return self.move(m, Phase.SHADOW, actor, _reason(body, "resumed"))
 
     def _do_finalize(self, m: Migration, body: ActionRequest, actor: str) -> Migration:
         check_move(m.phase, Phase.FINALIZED)
@@ -221,7 +218,7 @@ class PhaseMoves:
         with self.write_lock:  # no write between the role swap and the catch-up
             target.catch_up(self.store)
             reason = _reason(body, "target is the primary")
-            updated = self._move(m, Phase.FINALIZED, actor, reason, roles=roles)
+            updated = self.move(m, Phase.FINALIZED, actor, reason, roles=roles)
             for name, role in roles.items():
                 self.registry.set_role(name, role)
             self.registry.drop(m.source)
@@ -242,69 +239,9 @@ class PhaseMoves:
         with self.write_lock:
             roles: dict[str, Role] = {m.target: "retired"}
             reason = _reason(body, "aborted")
-            updated = self._move(m, Phase.ABORTED, actor, reason, roles=roles)
+            updated = self.move(m, Phase.ABORTED, actor, reason, roles=roles)
             self.registry.drop(m.target, delete_snapshots=True)
         return updated
-
-    # -- the watchdog's moves ------------------------------------------------------------
-
-    def auto_rollback(self, m: Migration, checks: list[Check]) -> Migration | None:
-        """Roll reads back because a guardrail breached; audited with the evidence."""
-        with self._action_lock:
-            current = self._current
-            watched = (Phase.SHADOW, Phase.CANARY, Phase.CUTOVER)
-            if current is None or current.id != m.id or current.phase not in watched:
-                return None
-            breached = [c for c in checks if c.state == "breach"]
-            reason = "guardrail breached: " + "; ".join(f"{c.name}: {c.detail}" for c in breached)
-            run_id = self.evidence.record_for_rollback(current)
-            evidence = {**self.evidence.judgement(), "eval_run": run_id}
-            log.warning("migration %d: automatic rollback: %s", m.id, reason)
-            return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
-
-    def inconclusive(self, m: Migration, outcome: Outcome) -> Migration | None:
-        """The plan's inconclusive policy acts: the judgement held past its limit while
-        reads were on the target. Roll reads back, or freeze the canary at 0%; audited with
-        the evidence (the judgement's run, the checks), like an automatic rollback."""
-        with self._action_lock:
-            current = self._current
-            if current is None or current.id != m.id or current.target_share <= 0:
-                return None
-            run_id = self.evidence.record_for_rollback(current)
-            evidence = {**self.evidence.judgement(), "eval_run": run_id}
-            log.warning("migration %d: %s", m.id, outcome.reason)
-            if outcome.act == "freeze":
-                return self._move(
-                    current, Phase.CANARY, "watchdog", outcome.reason, 0.0, evidence=evidence
-                )
-            return self._move(
-                current, Phase.ROLLED_BACK, "watchdog", outcome.reason, evidence=evidence
-            )
-
-    def slice_rollback(self, m: Migration, label: str, judgement: Judgement) -> Migration | None:
-        """Slice ``label``'s reads back to the source, the others keep their share (audited)."""
-        with self._action_lock:
-            change = slice_change(self._current, m.id, label, judgement, self.evidence)
-            if change is not None:
-                self._current = self.store.migrations.change_plan(change)
-                log.warning("migration %d: %s", m.id, change.reason)
-            return None if change is None else self._current
-
-    def failsafe_rollback(self, m: Migration, health: WatchdogHealth) -> Migration | None:
-        """Roll reads on the target back because the watchdog cannot judge them; audited."""
-        with self._action_lock:
-            current = self._current
-            if current is None or current.id != m.id:
-                return None
-            if current.phase not in (Phase.CANARY, Phase.CUTOVER):
-                return None
-            reason = (
-                f"watchdog failing: {health.consecutive_failures} ticks in a row failed"
-                f" ({health.last_error}); reads back on the source until it judges again"
-            )
-            log.warning("migration %d: fail-safe rollback: %s", m.id, reason)
-            evidence = {"watchdog": health.to_dict()}
-            return self._move(current, Phase.ROLLED_BACK, "watchdog", reason, evidence=evidence)
 
 
 def _reason(body: ActionRequest, default: str) -> str:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 from indexes import Hit, QueryVectors
 from indexes.errors import (
@@ -68,6 +68,16 @@ class Routed:
     fallback: IndexRuntime | None
     vectors: Embedded | None = None
     fell_back: bool = False  # already moved to the source (its target failed the batch)
+
+
+class SearchOptions(TypedDict, total=False):
+    """A routed search's options, as :meth:`ReadPath.search` and the facade take them."""
+
+    include_documents: bool
+    routing_key: str | None
+    where: Mapping[str, Any] | None  # a metadata filter (indexes/filters.py)
+    after_seq: int | None  # a write's sequence the answer must include (read your writes)
+    slice_fields: Mapping[str, str] | None  # the query's slice (migrator/slices.py)
 
 
 class ReadPath:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 from indexes import load_embedder
 
@@ -55,7 +55,7 @@ from .migration import Backfill
 from .moves import PhaseMoves
 from .plan_edits import PlanEdits
 from .planning import Planner
-from .read_path import ReadPath, SearchResult
+from .read_path import ReadPath, SearchOptions, SearchResult
 from .reads import ReadRouter, Traffic
 from .records import WriteResult
 from .registry import IndexRegistry
@@ -151,7 +151,7 @@ class Switchover:
         def current() -> Migration | None:  # ``moves`` holds it; read at every call
             return self.moves.current
 
-        def ended(migration_id: int) -> None:
+        def ended(migration_id: int) -> None:  # ``moves`` is built after the runner
             self.moves.reload(migration_id)
 
         self.reads = ReadRouter(self.registry, current, self.store.shadow.add)
@@ -212,29 +212,9 @@ class Switchover:
     def get(self, doc_id: str) -> Document:
         return self.read_path.get(doc_id)
 
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        *,
-        include_documents: bool = False,
-        routing_key: str | None = None,
-        where: Mapping[str, Any] | None = None,
-        after_seq: int | None = None,
-        slice_fields: Mapping[str, str] | None = None,
-    ) -> SearchResult:
-        """One routed search; ``where`` is a metadata filter (``indexes/filters.py``);
-        ``after_seq``: a write's sequence the answer must include (read your writes);
-        ``slice_fields``: the query's slice, routed with its share (``migrator/slices.py``)."""
-        return self.read_path.search(
-            query,
-            k,
-            include_documents=include_documents,
-            routing_key=routing_key,
-            where=where,
-            after_seq=after_seq,
-            slice_fields=slice_fields,
-        )
+    def search(self, query: str, k: int = 10, **options: Unpack[SearchOptions]) -> SearchResult:
+        """One routed search (:class:`SearchOptions` names its options)."""
+        return self.read_path.search(query, k, **options)
 
     def search_batch(
         self,

@@ -41,6 +41,7 @@ from .recall import RecallSession
 from .slice_watch import deferred, slice_checks
 from .slices import breached
 from .store import Migration
+from .watchdog_moves import WatchdogMoves
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Watchdog:
         budget: int = 25,
     ) -> None:
         self.moves = moves
+        self.rollbacks = WatchdogMoves(moves, evidence, moves.store)
         self.evidence = evidence
         self.reads = reads
         self.registry = evidence.registry
@@ -139,9 +141,9 @@ class Watchdog:
         # not handed over when search parameters changed mid-tick: the checks are stale
         if self.evidence.hand_over(checks, epoch):
             if verdict([c for c in checks if c.name != "inconclusive"]) == "breach":
-                self.moves.auto_rollback(m, checks)
+                self.rollbacks.auto_rollback(m, checks)
             elif outcome.acts:
-                self.moves.inconclusive(m, outcome)
+                self.rollbacks.inconclusive(m, outcome)
         self._health = self._health.succeeded(time.time())
         return checks
 
@@ -181,7 +183,7 @@ class Watchdog:
         if plan is None or plan.on_breach != "slice":
             return m
         for label in breached(session.slice_judgements, plan.rolled_back):
-            updated = self.moves.slice_rollback(m, label, session.slice_judgements[label])
+            updated = self.rollbacks.slice_rollback(m, label, session.slice_judgements[label])
             m = m if updated is None else updated
         if m.plan.slices is not None:
             session.exclude(m.plan.slices.rolled_back)
@@ -193,7 +195,7 @@ class Watchdog:
         m = self.moves.current
         if health.fail_safe and m is not None and m.phase in READS_ON_TARGET:
             try:
-                self.moves.failsafe_rollback(m, health)
+                self.rollbacks.failsafe_rollback(m, health)
             except Exception:  # reported; the next failed tick tries again
                 log.exception("the watchdog's fail-safe rollback failed")
 
