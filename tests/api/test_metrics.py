@@ -238,7 +238,7 @@ def test_a_failing_part_is_logged_and_the_rest_still_reports(
         names = {m.name for m in ServiceCollector(lambda: service).collect()}
     assert "switchover_index_documents" not in names
     assert {"switchover_served_reads", "switchover_rollbacks"} <= names
-    assert "_index_metrics failed" in caplog.text
+    assert "index_metrics failed" in caplog.text
 
 
 def test_two_apps_in_one_process_keep_their_own_registries(settings: Settings) -> None:
