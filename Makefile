@@ -80,6 +80,13 @@ bench-plan: models
 bench-peers: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_peers.py $(BENCH_ARGS)
 
+# The write path's own cost per document (ingest minus the bare encode of the same texts, hash
+# embedder) through the facade and HTTP, beside plain sqlite3 and FAISS add of the same rows:
+# benchmarks/results/writes.md. `BENCH_ARGS="--docs 1000000"` for the 1M run.
+.PHONY: bench-writes
+bench-writes: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/writes.py $(BENCH_ARGS)
+
 # The crash loop's full run: 50 SIGKILLs through whole migrations (stress/results/crashloop.md).
 crashloop: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python stress/crashloop.py --kills 50 --seed 7 --embedder minilm --id-space 60 --initial 40
