@@ -70,29 +70,38 @@ class CachedEmbedding:
 
     vectors: np.ndarray  # (n, dim) float32, row i for texts[i]
     encoded: int  # unique cache misses sent to the model
+    hashes: tuple[str, ...] = ()  # the content hash of texts[i]
+    fresh: Mapping[str, np.ndarray] | None = None  # the encoded misses by hash (see store)
 
 
 def embed_documents_cached(
-    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str]
+    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str], *, store: bool = True
 ) -> CachedEmbedding:
     """Embed ``texts``, encoding only unique cache misses, in one ``embed_documents`` call.
 
     A cached vector of the wrong shape (a damaged cache) counts as a miss and is
-    replaced, so a bad row can never reach an index.
+    replaced, so a bad row can never reach an index. ``store=False`` leaves the encoded
+    misses (``fresh``) for the caller to put in the cache, in a transaction of its own
+    choosing (the write path stores them with the log record, in one commit).
     """
     items = check_texts(texts)
     fingerprint, dim = embedder.fingerprint, embedder.dim
-    hashes = [content_hash(t) for t in items]
+    hashes = tuple(content_hash(t) for t in items)
     text_of = dict(zip(hashes, items, strict=True))  # insertion order: first occurrence
     cached = cache.get_many(fingerprint, list(text_of)) if text_of else {}
     found = {h: v for h, v in cached.items() if np.shape(v) == (dim,)}
     misses = [h for h in text_of if h not in found]
+    new: dict[str, np.ndarray] = {}
     if misses:
         fresh = embedder.embed_documents([text_of[h] for h in misses])
-        new = {h: fresh[i] for i, h in enumerate(misses)}
-        cache.put_many(fingerprint, new)
+        new = dict(zip(misses, fresh, strict=True))
+        if store:
+            cache.put_many(fingerprint, new)
+        if len(misses) == len(items):  # every text new and distinct: the rows as encoded
+            rows = np.asarray(fresh, dtype=np.float32).reshape(len(items), dim)
+            return CachedEmbedding(rows, len(misses), hashes, new)
         found.update(new)
-    rows = np.empty((len(items), dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        rows[i] = found[h]
-    return CachedEmbedding(rows, len(misses))
+    if not items:
+        return CachedEmbedding(np.empty((0, dim), dtype=np.float32), 0)
+    rows = np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
+    return CachedEmbedding(rows, len(misses), hashes, new)

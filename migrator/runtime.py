@@ -20,7 +20,6 @@ from indexes import (
     IndexBackend,
     QueryVectors,
     SearchParams,
-    content_hash,
     embed_documents_cached,
 )
 from indexes.errors import EmbedderError
@@ -162,9 +161,17 @@ class IndexRuntime:
 
     def embed_documents(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors for ``texts`` keyed by content hash, encoding only cache misses."""
-        result = embed_documents_cached(self.embedder, self.cache, texts)
+        return self.embed_keyed(texts)[0]
+
+    def embed_keyed(
+        self, texts: Sequence[str], *, store: bool = True
+    ) -> tuple[dict[str, np.ndarray], Mapping[str, np.ndarray]]:
+        """Vectors by content hash, and the fresh ones, which (unless ``store``) the caller
+        puts in the cache (the write path: in the log record's transaction)."""
+        result = embed_documents_cached(self.embedder, self.cache, texts, store=store)
         self.encoded_total += result.encoded
-        return {content_hash(t): result.vectors[i] for i, t in enumerate(texts)}
+        by_hash = dict(zip(result.hashes, result.vectors, strict=True))
+        return by_hash, result.fresh or {}
 
     def apply(
         self,

@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -41,6 +42,20 @@ from .store import DocumentIn, LogRecord, Store
 from .validation import check_doc_id, check_documents
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Embedded:
+    """One write's vectors per index, and per embedder the ones it had to encode."""
+
+    vectors: dict[str, dict[str, np.ndarray] | None] = field(default_factory=dict)
+    by_fingerprint: dict[str, tuple[dict[str, np.ndarray], Mapping[str, np.ndarray]]] = field(
+        default_factory=dict
+    )
+
+    def fresh(self) -> dict[str, Mapping[str, np.ndarray]]:
+        """Per embedder fingerprint: the vectors to cache, with the log record."""
+        return {fp: found[1] for fp, found in self.by_fingerprint.items()}
 
 
 class WritePath:
@@ -77,33 +92,57 @@ class WritePath:
             return self._upsert(documents, budget)
 
     def _upsert(self, documents: Sequence[DocumentIn], budget: WaitBudget) -> WriteResult:
-        texts = [d.text for d in documents]
         sync = self.reads.sync_runtimes()
-        vectors: dict[str, dict[str, np.ndarray] | None] = {}
+        embedded = _Embedded()
         for i, runtime in enumerate(sync):
-            try:
-                if i == 0:
-                    vectors[runtime.name] = runtime.embed_documents(texts)
-                else:  # the side that may lag never holds the write up for long
-                    vectors[runtime.name] = runtime.bounded.call(
-                        partial(runtime.embed_documents, texts), self.settings.target_timeout_s
-                    )
-                    self.reads.outcome(runtime.name, ok=True)
-            except SwitchoverError as exc:
-                if i == 0:
-                    raise  # the primary cannot embed: refuse the write, nothing changed
-                runtime.last_error = str(exc)  # a target failure never fails the write
-                # ... but it is a failed target request: the error guardrail sees it (its
-                # reads go to the source while it lags, so they no longer would)
-                self.reads.outcome(runtime.name, ok=False)
-                vectors[runtime.name] = None
+            embedded.vectors[runtime.name] = self._embed(runtime, documents, embedded, i == 0)
         with self._write_locked(budget):
-            records = self.store.log.append_upserts(documents)
+            records = self._commit(documents, embedded.fresh())
             for i, runtime in enumerate(sync):
-                self._apply(runtime, records, vectors.get(runtime.name), primary=i == 0)
+                self._apply(runtime, records, embedded.vectors.get(runtime.name), primary=i == 0)
             self._acked_seq = records[-1].seq
         self.registry.wake()
         return WriteResult(written=len(records), seq=records[-1].seq)
+
+    def _embed(
+        self,
+        runtime: IndexRuntime,
+        documents: Sequence[DocumentIn],
+        embedded: _Embedded,
+        primary: bool,
+    ) -> dict[str, np.ndarray] | None:
+        """One side's vectors by content hash; None when the target failed (never the write)."""
+        fingerprint = runtime.embedder.fingerprint
+        if fingerprint in embedded.by_fingerprint:  # a layout-only target: the same vectors
+            self.reads.outcome(runtime.name, ok=True)
+            return embedded.by_fingerprint[fingerprint][0]
+        embed = partial(runtime.embed_keyed, [d.text for d in documents], store=False)
+        try:
+            if primary:
+                found = embed()
+            else:  # the side that may lag never holds the write up for long
+                found = runtime.bounded.call(embed, self.settings.target_timeout_s)
+                self.reads.outcome(runtime.name, ok=True)
+        except SwitchoverError as exc:
+            if primary:
+                raise  # the primary cannot embed: refuse the write, nothing changed
+            runtime.last_error = str(exc)  # a target failure never fails the write
+            # ... but it is a failed target request: the error guardrail sees it (its
+            # reads go to the source while it lags, so they no longer would)
+            self.reads.outcome(runtime.name, ok=False)
+            return None
+        embedded.by_fingerprint[fingerprint] = found
+        return found[0]
+
+    def _commit(
+        self, documents: Sequence[DocumentIn], fresh: Mapping[str, Mapping[str, np.ndarray]]
+    ) -> list[LogRecord]:
+        """The log record, the documents and the freshly encoded vectors: one commit (the
+        acknowledgement point), so a write costs one transaction, not one per table."""
+        with self.store.atomic():
+            for fingerprint, new in fresh.items():
+                self.store.cache.put_many(fingerprint, new)
+            return self.store.log.append_upserts(documents)
 
     def delete(self, doc_id: str) -> WriteResult:
         check_doc_id(doc_id, self.settings.limits)

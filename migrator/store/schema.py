@@ -173,3 +173,34 @@ def v004_config_versions(db: Database) -> None:
 def v005_known_items(db: Database) -> None:
     """Known-item queries built from an unlabelled eval set's corpus (JSON list)."""
     db.execute("ALTER TABLE eval_sets ADD COLUMN known_items TEXT NOT NULL DEFAULT '[]'")
+
+
+@SCHEMA_VERSIONS(name="m006_cache_rowid")
+def v006_cache_rowid(db: Database) -> None:
+    """The embedding cache as a rowid table with a unique key index.
+
+    As a ``WITHOUT ROWID`` table keyed by (fingerprint, content hash) each insert put a
+    1.5 KB vector row at a random place of one b-tree (two rows a page, pages split and
+    rewritten all over the file); now the vectors append to the table and only the small
+    key goes into a random place of the index. Same columns, same queries; one copy of the
+    cache on the first start after the upgrade (inside this version's transaction).
+    """
+    db.execute(
+        """
+        CREATE TABLE embedding_cache_rows (
+            id INTEGER PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            vector BLOB NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO embedding_cache_rows (fingerprint, content_hash, vector)"
+        " SELECT fingerprint, content_hash, vector FROM embedding_cache"
+    )
+    db.execute("DROP TABLE embedding_cache")
+    db.execute("ALTER TABLE embedding_cache_rows RENAME TO embedding_cache")
+    db.execute(
+        "CREATE UNIQUE INDEX embedding_cache_key ON embedding_cache (fingerprint, content_hash)"
+    )

@@ -253,16 +253,17 @@ def test_a_bad_migration_request_changes_nothing(
 def test_a_failing_target_embedder_never_fails_a_write(
     svc: Switchover, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mid = svc.create_migration(hnsw_target(), "alice").id
+    new_model = migration("v2", "HNSW32,Flat", embedder=EmbedderSpec(kind="hash", dim=32))
+    mid = svc.create_migration(new_model, "alice").id
     backfill(svc, mid)
     svc.migration_action(mid, "shadow", ActionRequest(), "alice")
     svc.migration_action(mid, "canary", ActionRequest(percent=50, override=True), "alice")
     target = svc.runtime("v2")
 
-    def broken(_texts: object) -> object:
+    def broken(_texts: object, **_options: object) -> object:
         raise EmbedderError("target model is down")
 
-    monkeypatch.setattr(target, "embed_documents", broken)
+    monkeypatch.setattr(target, "embed_keyed", broken)
     result = svc.upsert([DocumentIn("during-outage", "harbour pilot boats at dawn")])
     assert svc.store.log.document("during-outage") is not None
     assert result.seq == svc.store.log.last_seq()
