@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import unicodedata
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,9 +13,14 @@ from indexes.filters import And, Eq, Filter, FilterLimits, In, Not, Or, parse_fi
 from .settings import Limits
 from .store import DocumentIn
 
+# Unicode's "Cc" (control) category is exactly C0, DEL and C1: U+0000-U+001F, U+007F-U+009F.
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# one encoder, built once (``json.dumps`` with an option builds a new one per call)
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
+
 
 def _has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+    return _CONTROL_CHARS.search(value) is not None
 
 
 def _has_lone_surrogate(value: str) -> bool:
@@ -94,7 +99,7 @@ def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> N
         raise InvalidInputError(f"{where}: metadata must be a JSON object")
     _check_metadata_values(metadata, limits, where)
     try:
-        encoded = json.dumps(metadata, allow_nan=False)
+        encoded = _STRICT_JSON.encode(metadata)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{where}: metadata is not plain JSON: {exc}") from exc
     if len(encoded.encode()) > limits.max_metadata_bytes:

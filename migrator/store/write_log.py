@@ -24,6 +24,9 @@ from .records import Document, DocumentIn, LogRecord
 _DOC_SELECT = "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
 _LOG_SELECT = "SELECT seq, op, doc_id, text, metadata, content_hash, created_at FROM write_log"
 
+# the log's canonical metadata JSON (sorted keys), one encoder built once
+_METADATA_JSON = json.JSONEncoder(sort_keys=True).encode
+
 
 class SqliteWriteLog:
     """The append-only write log and the live documents, in one SQLite file."""
@@ -35,8 +38,7 @@ class SqliteWriteLog:
         """Log and store a batch of upserts in one transaction; returns their records."""
         now = time.time()
         rows = [
-            (d.id, d.text, json.dumps(d.metadata, sort_keys=True), content_hash(d.text), now)
-            for d in documents
+            (d.id, d.text, _METADATA_JSON(d.metadata), content_hash(d.text), now) for d in documents
         ]
         with self._conns.atomic() as db:
             db.conn.executemany(

@@ -36,6 +36,9 @@ _DOCS_FROM_LOG = (
     " content_hash = excluded.content_hash, seq = excluded.seq"
 )
 
+# the log's canonical metadata JSON (sorted keys), one encoder built once
+_METADATA_JSON = json.JSONEncoder(sort_keys=True).encode
+
 
 class PgWriteLog:
     """The append-only write log and the live documents, in one PostgreSQL database."""
@@ -50,8 +53,7 @@ class PgWriteLog:
         _refuse_nul(documents)
         now = time.time()
         rows = [
-            (d.id, d.text, json.dumps(d.metadata, sort_keys=True), content_hash(d.text), now)
-            for d in documents
+            (d.id, d.text, _METADATA_JSON(d.metadata), content_hash(d.text), now) for d in documents
         ]
         with self._conns.atomic() as conn:
             first = _lock_log(conn) + 1
