@@ -27,6 +27,7 @@ from sqlite_utils.db import NotFoundError as RowNotFound
 from indexes.errors import StorageBusyError, StorageError
 
 from ..budget import WaitBudget
+from .checkpoints import FALLBACK_PAGES, Checkpointer
 from .file_checks import check_schema, make_private, not_a_switchover_database
 from .schema import SCHEMA_VERSIONS
 
@@ -65,8 +66,12 @@ class Connections:
             check_schema(self._writer, path)  # before anything writes to a foreign file
             self._writer.execute("PRAGMA journal_mode = WAL")
             SCHEMA_VERSIONS.apply(self._writer)
+            # checkpoints in the background; the writer's own only if that falls behind
+            self._writer.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_PAGES}")
+        self._checkpoints = Checkpointer(path, busy_timeout_s)
 
     def close(self) -> None:
+        self._checkpoints.close()
         with self._write_lock:
             self._writer.close()
 
@@ -208,6 +213,7 @@ class Connections:
             try:
                 yield
                 conn.execute("COMMIT")
+                self._checkpoints.wrote()
             except BaseException:
                 if conn.in_transaction:  # an error may have rolled it back already
                     conn.execute("ROLLBACK")
