@@ -125,9 +125,12 @@ def _check_metadata_values(metadata: Mapping[str, Any], limits: Limits, where: s
                 f" as JSON it cannot fit the limit of {limits.max_metadata_bytes} bytes"
             )
         if isinstance(value, str):
-            check_unicode(value, f"{where}: a metadata value")
+            if _has_lone_surrogate(value):  # the message only when it is needed
+                check_unicode(value, f"{where}: a metadata value")
             continue
-        if not isinstance(value, Mapping | list | tuple):
+        if value is None or isinstance(value, int | float):  # before the slower ABC check
+            continue
+        if not isinstance(value, dict | list | tuple | Mapping):
             continue
         if depth > max_depth:
             raise InvalidInputError(
@@ -135,7 +138,7 @@ def _check_metadata_values(metadata: Mapping[str, Any], limits: Limits, where: s
             )
         if isinstance(value, Mapping):
             for key in value:
-                if isinstance(key, str):
+                if isinstance(key, str) and _has_lone_surrogate(key):
                     check_unicode(key, f"{where}: a metadata key")
             stack.extend((child, depth + 1) for child in value.values())
         else:
