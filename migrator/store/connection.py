@@ -67,7 +67,7 @@ class Connections:
             self._writer.execute("PRAGMA journal_mode = WAL")
             SCHEMA_VERSIONS.apply(self._writer)
             # checkpoints in the background; the writer's own only if that falls behind
-            self._writer.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_PAGES}")
+            self._writer.execute(f"PRAGMA wal_autocheckpoint = {int(FALLBACK_PAGES)}")
         self._checkpoints = Checkpointer(path, busy_timeout_s)
 
     def close(self) -> None:
