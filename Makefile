@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= .switchover
 
-.PHONY: setup demo serve serve-cluster crashloop-replicas test test-fast lint bench bench-search bench-slices bench-deadline bench-plan chromium load crashloop fuzz models
+.PHONY: setup demo serve serve-cluster crashloop-replicas test test-full test-fast lint bench bench-search bench-slices bench-deadline bench-plan chromium load crashloop fuzz models
 
 $(BIN)/switchover: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ chromium:
 # Everything CI runs: lint, types, the fast suite and the slow real-model / real-server tests.
 test: lint chromium models
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q
+
+# The long tests in their full form (all of SQuAD, the big fuzz run, the 300-passage model
+# changes; about 40 minutes): stress/results/full_tests.md. The suite runs their short forms.
+test-full: lint chromium models
+	$(BIN)/python stress/full_tests.py
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
@@ -102,4 +107,4 @@ load: setup
 
 # The big schemathesis run (about 10 minutes): stress/results/schemathesis.md.
 fuzz: setup
-	HF_HUB_OFFLINE=1 SWITCHOVER_FUZZ_REPORT=stress/results/schemathesis.md $(BIN)/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s -q
+	HF_HUB_OFFLINE=1 SWITCHOVER_FULL_TESTS=1 SWITCHOVER_FUZZ_REPORT=stress/results/schemathesis.md $(BIN)/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s -q

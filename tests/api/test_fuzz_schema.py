@@ -49,14 +49,15 @@ from migrator import Limits, Switchover
 from migrator.guardrails import Guardrails
 from tests.api.conftest import seed_live_migration
 from tests.conftest import OPERATOR, OPERATOR_TOKEN, SAMPLE_DIR, hash_settings
+from tests.forms import size
 from tests.server import ServerProcess
 
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
 
 FAST_EXAMPLES = 35  # per operation, mode and token: a few thousand requests, about a minute
-SLOW_EXAMPLES = 200  # the big run (-m slow): about ten thousand requests
+SLOW_EXAMPLES = size(80, 200)  # the big run (-m slow): about 4,000 (full: 10,000) requests
 SERVER_EXAMPLES = 8  # the real model in a real server process, over HTTP
-FAST_MINIMUM, SLOW_MINIMUM, SERVER_MINIMUM = 2_000, 8_000, 300
+FAST_MINIMUM, SLOW_MINIMUM, SERVER_MINIMUM = 2_000, size(4_000, 8_000), 300
 REPORT_ENV = "SWITCHOVER_FUZZ_REPORT"  # write the counts of the slow run to this markdown file
 
 # Requests sent, by (run, operation, mode), and answers by (run, status).
@@ -432,7 +433,7 @@ def write_report(path: Path) -> None:
         f" (schemathesis {schemathesis.__version__}, 2 shared cores). Reproduce with:",
         "",
         "```bash",
-        f"{REPORT_ENV}=stress/results/schemathesis.md \\",
+        f"SWITCHOVER_FULL_TESTS=1 {REPORT_ENV}=stress/results/schemathesis.md \\",
         "  .venv/bin/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s",
         "```",
         "",

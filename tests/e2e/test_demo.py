@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, SAMPLE_DIR, squad_dir
+from tests.forms import full_only
 from tests.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,7 @@ def test_demo_on_the_bundled_sample(tmp_path: Path) -> None:
     check_story(out, tmp_path / "report")
 
 
+@full_only  # the suite's short form: the demo on the bundled sample, above
 def test_demo_on_squad_passes_hnsw_and_rolls_back_a_16_dimension_cut(tmp_path: Path) -> None:
     out = run_demo(squad_dir(), tmp_path / "report")
     check_story(out, tmp_path / "report")

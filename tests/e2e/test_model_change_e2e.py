@@ -29,6 +29,7 @@ from tests.e2e.test_migration_e2e import (
     status,
     wait_for_judgement,
 )
+from tests.forms import size
 from tests.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -96,7 +97,7 @@ def no_lost_writes(http: httpx.Client, base: int, writer: Writer, primary: str) 
 
 
 def test_minilm_to_mpnet_judged_on_known_items_agrees_with_qrels(tmp_path: Path) -> None:
-    docs = passages(300)
+    docs = passages(size(150, 300))
     with (
         ServerProcess(tmp_path / "home", eval_data_roots=[tmp_path / "eval"]) as server,
         httpx.Client(base_url=server.url, timeout=900) as http,
@@ -147,7 +148,7 @@ def test_minilm_to_mpnet_judged_on_known_items_agrees_with_qrels(tmp_path: Path)
 def test_minilm_to_int8_through_finalize_then_a_damaging_change_rolls_back(
     tmp_path: Path,
 ) -> None:
-    docs = passages(200)
+    docs = passages(size(120, 200))
     with (
         ServerProcess(tmp_path / "home", eval_data_roots=[tmp_path / "eval"]) as server,
         httpx.Client(base_url=server.url, timeout=900) as http,

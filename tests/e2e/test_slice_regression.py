@@ -1,7 +1,8 @@
 """Per-slice judgement on real data: SQuAD dev with a synthetic ``lang`` label, MiniLM, FAISS.
 
-300 SQuAD passages each get a seeded ``lang`` (en, de or fr); each question is asked with
-its passage's language as its filter (so a client's slice is what it filters on). The
+180 SQuAD passages (300 in ``make test-full``) each get a seeded ``lang`` (en, de or fr);
+each question is asked with its passage's language as its filter (so a client's slice is
+what it filters on). The
 target is a Flat copy of the source whose vectors for the German passages are replaced
 by random ones (a target worse on one slice only). In a 25% canary the watchdog rolls
 back ``lang=de`` alone, with its sample size and interval in the audit event, while
@@ -18,6 +19,7 @@ import pytest
 from evals import Dataset, load_dataset
 from migrator import ActionRequest, Settings, Switchover
 from tests.conftest import squad_dir
+from tests.forms import size
 from tests.migrator.slice_story import (
     advance,
     break_slice,
@@ -30,13 +32,13 @@ from tests.migrator.slice_story import (
 pytestmark = pytest.mark.slow
 
 SLICES = {"keys": ["metadata.lang"], "min_samples": 30}
-DOCS = 300
-SAMPLE = 480  # questions in the eval set (of about 1,500 on those passages)
+DOCS = size(180, 300)
+SAMPLE = 480  # questions in the eval set (of about 900 on 180 passages, 1,500 on 300)
 
 
 @pytest.fixture(scope="module")
 def squad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Switchover, Dataset]]:
-    """A MiniLM service over 300 labelled SQuAD passages, 480 of their questions as eval set."""
+    """A MiniLM service over DOCS labelled SQuAD passages, 480 of their questions as eval set."""
     root = tmp_path_factory.mktemp("slices")
     svc = Switchover(Settings(home=root / "home", eval_data_roots=(root,)))
     sliced = load_sliced(svc, load_dataset(squad_dir()), root / "sliced", docs=DOCS, sample=SAMPLE)
