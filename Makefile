@@ -105,6 +105,12 @@ crashloop-replicas: setup
 load: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python stress/load.py
 
+# The same load on 3 replicas of one private PostgreSQL: the bad config change through a
+# follower, the leader's watchdog rolls back, every replica checked: stress/results/load_replicas.md.
+.PHONY: load-replicas
+load-replicas: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python stress/load_replicas.py --replicas 3
+
 # The big schemathesis run (about 10 minutes): stress/results/schemathesis.md.
 fuzz: setup
 	HF_HUB_OFFLINE=1 SWITCHOVER_FULL_TESTS=1 SWITCHOVER_FUZZ_REPORT=stress/results/schemathesis.md $(BIN)/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s -q

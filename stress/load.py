@@ -401,15 +401,28 @@ async def run_load(
 
 
 async def verify_writes(
-    url: str, token: str, ledger: Ledger, indexes: tuple[str, ...], base_docs: int
+    url: str,
+    token: str,
+    ledger: Ledger,
+    indexes: tuple[str, ...],
+    base_docs: int,
+    *,
+    revert: bool = True,
 ) -> dict[str, Any]:
-    """Every acknowledged write is in the store and on each index; nothing extra is."""
+    """Every acknowledged write is in the store and on each index; nothing extra is.
+
+    ``revert=False``: another replica already reverted the config; only read it here.
+    """
     auth = operator_header(token)
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
         # the operator undoes the bad change, so pinned searches on v2 are exact enough to
         # tell a lost write from a search miss (the rollback itself left the knob alone)
-        revert = await http.post("/v1/config/revert", headers=auth)
-        revert.raise_for_status()
+        config = await (
+            http.post("/v1/config/revert", headers=auth)
+            if revert
+            else http.get("/v1/config", headers=auth)
+        )
+        config.raise_for_status()
         lag = await _wait_caught_up(http, indexes)
         health = (await http.get("/healthz")).json()
         live = {d: s for d, s in ledger.docs.items() if s.text is not None}
@@ -485,7 +498,7 @@ async def verify_writes(
         "deleted_but_found": {k: v[:20] for k, v in resurrected.items()},
         "pinned_searches": len(indexes) * (len(live) + len(deleted)),
         "lost_writes": lost,
-        "config_reverted_to": revert.json()["indexes"].get("v2"),
+        "config_reverted_to": config.json()["indexes"].get("v2"),
     }
 
 

@@ -48,7 +48,12 @@ class StateSync:
         with self.moves.locked() as current:
             if stored != current:
                 self._follow(current, stored)
-            self._follow_catalog()
+            retuned = self._follow_catalog()
+            live = self.moves.current
+            if live is not None and retuned & {live.source, live.target}:
+                # as on the replica that made the change: the evidence gathered on the old
+                # parameters is dropped, so the watchdog (on the leader) judges them afresh
+                self.evidence.afresh(drop_checks=True)
         if stored is not None and self.registry.find(stored.target) is None:
             self.targets.open(stored)  # created elsewhere, or its open failed: (re)try
         self.refreshes += 1
@@ -70,10 +75,12 @@ class StateSync:
             self.registry.drop(ended.target)
             shutil.rmtree(self.registry.settings.snapshot_dir(ended.target).parent, True)
 
-    def _follow_catalog(self) -> None:
+    def _follow_catalog(self) -> set[str]:
         """Roles (a finalize swaps them) and search parameters, from the catalog; the
-        retired index (a finalized source, an aborted target) goes once the new roles hold."""
-        retired = []
+        retired index (a finalized source, an aborted target) goes once the new roles hold.
+        Returns the indexes whose search parameters changed."""
+        retired: list[str] = []
+        retuned: set[str] = set()
         for entry in self.store.catalog.entries():
             runtime = self.registry.find(entry.name)
             if runtime is None:
@@ -85,5 +92,7 @@ class StateSync:
                 self.registry.set_role(entry.name, entry.role)
             if runtime.index.search_params != entry.search_params:
                 runtime.index.set_search_params(entry.search_params)
+                retuned.add(entry.name)
         for name in retired:
             self.registry.drop(name)
+        return retuned

@@ -176,3 +176,35 @@ def test_a_pgvector_target_is_filled_once_by_the_leader_and_served_by_every_repl
     finally:
         b.close(snapshot=False)
         a.close(snapshot=False)
+
+
+def test_search_parameters_changed_through_a_follower_restart_the_leaders_judgement(
+    pair: tuple[Switchover, Switchover],
+) -> None:
+    a, b = pair  # a leads and runs the watchdog
+    a.upsert([doc(i) for i in range(40)])
+    mid = a.create_migration(MigrationRequest(TargetRequest("v2", "HNSW16")), "alice").id
+    a.migration_action(mid, "backfill", ActionRequest(), "alice")
+    eventually(lambda: a.store.migrations.get(mid).backfill.finished)
+    a.migration_action(mid, "shadow", ActionRequest(), "alice")
+    eventually(lambda: b.live_migration() is not None and b.live_migration().phase == Phase.SHADOW)
+    epoch = a.evidence.epoch
+    change = ConfigChange(
+        {"v2": SearchParamsChange(SearchParams(ef_search=1), frozenset({"ef_search"}))},
+        None,
+        "cut latency",
+    )
+    b.set_config(change, "bob")
+    eventually(lambda: a.runtime("v2").index.search_params.ef_search == 1, within_s=2.0)
+    assert a.evidence.epoch > epoch, "the leader kept judging the old parameters' evidence"
+    untouched = a.evidence.epoch
+    b.set_config(
+        ConfigChange(
+            {"v1": SearchParamsChange(SearchParams(ef_search=5), frozenset({"ef_search"}))},
+            None,
+            "the source too",
+        ),
+        "bob",
+    )
+    eventually(lambda: a.runtime("v1").index.search_params.ef_search == 5, within_s=2.0)
+    assert a.evidence.epoch > untouched
