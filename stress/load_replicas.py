@@ -15,7 +15,7 @@ replica that led, every replica saw it (the time each one's status poll first sa
 on both indexes of every replica (each replica's own FAISS copies, lag 0).
 
 Writes ``stress/results/load_replicas.json`` and ``load_replicas.md``; exits non-zero if a
-check fails. Run: ``make load-replicas`` (about 8 minutes) or
+check fails. Run: ``make load-replicas`` (about 10 minutes) or
 ``python stress/load_replicas.py --duration 60``.
 """
 
