@@ -60,7 +60,7 @@ class Seen:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    extra = argparse.ArgumentParser(add_help=False)
+    extra = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --data is not --database
     extra.add_argument("--replicas", type=int, default=3)
     extra.add_argument("--database", help="a PostgreSQL 15+ (default: a private one)")
     mine, rest = extra.parse_known_args(argv)
