@@ -5,6 +5,12 @@ on first load, not when ``indexes`` is imported. A loaded model is shared by eve
 spec that names the same folder (specs differing only in prompts or batch size
 reuse it), and encoding is serialised per model: the fast tokenizer is not safe to
 call from several threads at once, and on a CPU the cores are busy anyway.
+
+One text (a search's query) skips ``encode`` and runs what ``encode`` runs for a batch of
+one, the model's own ``preprocess`` and forward pass: the same vector, bit for bit, without
+``encode``'s per-call set-up (argument checks, the device scan, ``eval()`` over every module,
+the length sort, the progress-bar object, stacking), which cost a query about 1-2 ms of CPU
+on top of the 12-15 ms forward pass (benchmarks/results/search_profile.md).
 """
 
 from __future__ import annotations
@@ -25,10 +31,40 @@ from .model_files import folder_digest, resolve_model_path
 class _LoadedModel:
     """One SentenceTransformer plus the lock that serialises its ``encode`` calls."""
 
-    def __init__(self, model: Any, native_dim: int) -> None:
+    def __init__(self, model: Any, native_dim: int, inference_mode: Any) -> None:
         self.model = model
         self.native_dim = native_dim
         self.lock = threading.Lock()
+        self._inference_mode = inference_mode  # torch's, kept so torch loads with the model
+        # sentence-transformers 6 names the step (5.x prompts inside encode(), so it encodes);
+        # a default prompt or an output truncation of the model's own is left to encode()
+        self.direct = (
+            callable(getattr(model, "preprocess", None))
+            and getattr(model, "default_prompt_name", None) is None
+            and getattr(model, "truncate_dim", None) is None
+        )
+
+    def encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+        """The model's vectors for ``texts`` (call with ``lock`` held)."""
+        if len(texts) == 1 and self.direct:
+            return self._encode_one(texts[0], prompt)
+        raw = self.model.encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+            show_progress_bar=False,
+        )
+        return np.asarray(raw)
+
+    def _encode_one(self, text: str, prompt: str) -> np.ndarray:
+        """``encode([text])`` as its inner loop computes it: preprocess (the prompt too),
+        forward, the sentence embedding on the CPU (the model was loaded on it, in eval mode)."""
+        with self._inference_mode():
+            features = self.model.preprocess([text], prompt=prompt or None)
+            embedding = self.model(features)["sentence_embedding"]
+            return np.asarray(embedding.float().cpu().numpy())
 
 
 _models: dict[str, _LoadedModel] = {}
@@ -47,9 +83,11 @@ def _load_model(path: Path, label: str) -> _LoadedModel:
 def _read_model(folder: str, label: str) -> _LoadedModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
+        import torch  # noqa: PLC0415 - slow import, loaded with the first model
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
 
         model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+        model.eval()  # encode() sets it per call; the one-text path relies on it being so
         # sentence-transformers 6 renamed the method; 5.x only has the long name
         get_dim = getattr(model, "get_embedding_dimension", None)
         native_dim = (get_dim or model.get_sentence_embedding_dimension)()
@@ -57,7 +95,7 @@ def _read_model(folder: str, label: str) -> _LoadedModel:
         raise EmbedderError(f"cannot load embedder model {label!r}: {exc}") from exc
     if not isinstance(native_dim, int):
         raise EmbedderError(f"embedder model {label!r} does not report its output dimension")
-    return _LoadedModel(model, native_dim)
+    return _LoadedModel(model, native_dim, torch.inference_mode)
 
 
 class SentenceTransformerEmbedder(ModelEmbedder):
@@ -79,12 +117,4 @@ class SentenceTransformerEmbedder(ModelEmbedder):
 
     def _raw_encode(self, texts: list[str], prompt: str) -> np.ndarray:
         with self._loaded.lock:  # one encode() call: the library sorts by length inside it
-            raw = self._loaded.model.encode(
-                texts,
-                prompt=prompt or None,
-                batch_size=self.spec.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=False,
-                show_progress_bar=False,
-            )
-        return np.asarray(raw)
+            return self._loaded.encode(texts, prompt, self.spec.batch_size)

@@ -160,3 +160,22 @@ def test_the_real_models_differ_in_dimension_and_fingerprint() -> None:
     assert len({minilm.fingerprint, int8.fingerprint, mpnet.fingerprint}) == 3
     cosines = (minilm.embed_documents(TEXTS[:3]) * int8.embed_documents(TEXTS[:3])).sum(axis=1)
     assert cosines.min() > 0.97  # int8 stays close to fp32 (about 0.994 on average)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("build_model", [_minilm, _mpnet], ids=["minilm", "mpnet"])
+@pytest.mark.parametrize("prompt", ["", "query: "])
+def test_one_text_gets_the_vector_the_library_encode_gives_it(
+    build_model: Build, prompt: str
+) -> None:
+    """A lone query skips ``SentenceTransformer.encode``'s per-call set-up (indexes/
+    st_embedder.py): the vector must be the one ``encode`` returns, bit for bit, or a
+    search would no longer match the documents embedded in batches."""
+    embedder = build_model(query_prompt=prompt, document_prompt=prompt, normalize=False)
+    model = embedder._loaded.model  # type: ignore[attr-defined]  # the library's own object
+    for text in [*TEXTS, "x " * 600]:  # the last one is past the model's max length
+        expected = model.encode(
+            [text], prompt=prompt or None, convert_to_numpy=True, show_progress_bar=False
+        )
+        np.testing.assert_array_equal(embedder.embed_queries([text]).vectors, expected)
+        np.testing.assert_array_equal(embedder.embed_documents([text]), expected)
