@@ -83,8 +83,12 @@ def wait_for_judgement(http: httpx.Client, token: str, timeout: float = 900) -> 
     while time.monotonic() < deadline:
         current = status(http, token)
         recall = [c for c in current.get("guardrails", []) if c["name"] == "recall"]
-        finished = (current.get("judgement") or {}).get("finished", False)
-        if recall and (recall[0]["state"] != "hold" or finished):
+        # the session's progress is live, the guardrail is the watchdog's last look: a
+        # session that just decided still shows a "hold" check until the next tick
+        progress = current.get("judgement") or {}
+        decision = (progress.get("judgement") or {}).get("decision")
+        undecided = progress.get("finished", False) and decision == "hold"
+        if recall and (recall[0]["state"] != "hold" or undecided):
             return dict(recall[0])
         time.sleep(0.5)
     raise AssertionError(f"no recall judgement in time: {current.get('judgement')}")
