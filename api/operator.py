@@ -31,7 +31,14 @@ from .operator_schemas import (
     RebuildBody,
     RevertBody,
 )
-from .requests import config_change, migration_request, plan_update, rebuild_request, target_request
+from .requests import (
+    config_change,
+    migration_request,
+    plan_update,
+    power_request,
+    rebuild_request,
+    target_request,
+)
 from .schemas import RecordId, SnapshotResponse
 
 log = logging.getLogger(__name__)
@@ -65,8 +72,10 @@ def create_migration(body: MigrationBody, svc: Service, operator: Operator) -> M
 )
 def plan_migration(body: MigrationPlanBody, svc: Service) -> MigrationEstimateResponse:
     """Estimate a proposed target's backfill (time, memory, vector size) from a timed sample
-    of the corpus's own texts; checks the target as a start would, and creates nothing."""
-    found = svc.plan_migration(target_request(body.target), body.sample, body.seed)
+    of the corpus's own texts and, with ``eval_set``, whether its paired queries are enough
+    for the recall margin; checks the target as a start would, and creates nothing."""
+    power = power_request(body)
+    found = svc.plan_migration(target_request(body.target), body.sample, body.seed, power)
     return MigrationEstimateResponse.model_validate(found.to_dict())
 
 

@@ -53,6 +53,34 @@ class MigrationPlanBody(StrictModel):
         default=128, ge=1, le=4096, description="Texts of the corpus encoded in the timed sample"
     )
     seed: StrictInt = Field(default=0, ge=INT64_MIN, le=INT64_MAX, description="Seed of the sample")
+    eval_set: StrictStr | None = Field(
+        default=None, description="An eval set: are its paired queries enough for the margin?"
+    )
+    guardrails: dict[str, Any] | None = Field(
+        default=None, description="As in a migration's plan: the recall rule's margin and more"
+    )
+    power: float = Field(
+        default=0.8, gt=0, lt=1, description="Chance to pass an identical target (with eval_set)"
+    )
+
+
+class EvalPowerResponse(BaseModel):
+    """The eval set's paired queries for this pair against what the recall margin needs."""
+
+    eval_set: str
+    truth: str = Field(description="qrels, known-item or exact: what the judge scores against")
+    queries: int = Field(description="Paired queries the judge can ask (after sampling)")
+    needed: int | None = Field(
+        description="((z_alpha + z_power) * sd / margin)^2, at least min_samples; null: margin 0"
+    )
+    enough: bool
+    margin: float
+    confidence: float
+    power: float
+    looks: int = Field(description="The judge's looks over these queries (alpha split over them)")
+    sd: float = Field(description="Per-query sd of the recall@10 deltas")
+    sd_source: str = Field(description="Measured from stored runs of the same kind, or default")
+    detail: str
 
 
 class MigrationEstimateResponse(BaseModel):
@@ -73,6 +101,9 @@ class MigrationEstimateResponse(BaseModel):
     index_mb: float
     vector_bytes: int
     notes: list[str]
+    eval_power: EvalPowerResponse | None = Field(
+        default=None, description="With eval_set: the eval set's power for the margin"
+    )
 
 
 class MigrationBody(StrictModel):

@@ -6,17 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from indexes import EmbedderSpec, SearchParams
+from indexes.errors import InvalidInputError
 from migrator import (
     ConfigChange,
     MigrationRequest,
     Plan,
     PlanUpdate,
+    PowerRequest,
     RebuildRequest,
     SearchParamsChange,
     TargetRequest,
 )
 
-from .operator_schemas import ConfigBody, MigrationBody, PlanBody, RebuildBody, TargetBody
+from .operator_schemas import (
+    ConfigBody,
+    MigrationBody,
+    MigrationPlanBody,
+    PlanBody,
+    RebuildBody,
+    TargetBody,
+)
 
 
 def migration_request(body: MigrationBody) -> MigrationRequest:
@@ -48,6 +57,16 @@ def config_change(body: ConfigBody) -> ConfigChange:
 
 def _plan(fields: dict[str, Any]) -> Plan:
     return Plan(**fields)
+
+
+def power_request(body: MigrationPlanBody) -> PowerRequest | None:
+    """The eval-set question of a plan, or None; its knobs without an eval set are refused."""
+    if body.eval_set is None:
+        stray = {"guardrails", "power"} & body.model_fields_set
+        if stray:
+            raise InvalidInputError(f"{', '.join(sorted(stray))}: only with an eval_set")
+        return None
+    return PowerRequest(body.eval_set, body.guardrails, body.power)
 
 
 def target_request(body: TargetBody) -> TargetRequest:

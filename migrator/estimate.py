@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .as_dict import AsDict
+from .eval_power import EvalPower
 
 FLOAT_BYTES = 4
 
@@ -49,9 +50,12 @@ class MigrationEstimate(AsDict):
     index_mb: float  # the layout's size at this many documents (its snapshot, roughly)
     vector_bytes: int
     notes: tuple[str, ...] = ()
+    eval_power: EvalPower | None = None  # with an eval set: its queries vs the margin's need
 
 
-def estimate(target: str, fingerprint: str, m: Measured) -> MigrationEstimate:
+def estimate(
+    target: str, fingerprint: str, m: Measured, power: EvalPower | None = None
+) -> MigrationEstimate:
     """Backfill time = cache misses / the sample's encode rate + the layout's add time."""
     rate = m.sample / m.encode_s if m.sample and m.encode_s > 0 else 0.0
     to_encode = max(0, m.documents - m.cached)
@@ -75,6 +79,7 @@ def estimate(target: str, fingerprint: str, m: Measured) -> MigrationEstimate:
         index_mb=round(per_doc_bytes * m.documents / 1e6, 3),
         vector_bytes=m.dim * FLOAT_BYTES,
         notes=_notes(m, to_encode),
+        eval_power=power,
     )
 
 

@@ -77,6 +77,28 @@ class TargetRequest:
 
 
 @dataclass(frozen=True)
+class PowerRequest:
+    """A plan's question about its eval set: enough paired queries for the recall margin?
+
+    ``guardrails`` as a migration's plan gives them (the recall rule's margin, confidence,
+    minimum and pool are read from them); ``power``: the chance to pass an identical target.
+    """
+
+    eval_set: str
+    guardrails: Mapping[str, Any] | None = None
+    power: float = 0.8
+
+    def checked(self) -> PowerRequest:
+        """This request, once its values are valid (InvalidInputError names the bad one)."""
+        if not isinstance(self.eval_set, str):
+            raise InvalidInputError("eval_set must be the name of a registered eval set")
+        power = self.power
+        if isinstance(power, bool) or not isinstance(power, int | float) or not 0 < power < 1:
+            raise InvalidInputError("power must be a number between 0 and 1")
+        return self
+
+
+@dataclass(frozen=True)
 class MigrationRequest:
     """A new migration: its target and its plan (every knob at its default unless given)."""
 

@@ -66,6 +66,7 @@ from .requests import (
     EvalRequest,
     MigrationRequest,
     PlanUpdate,
+    PowerRequest,
     RebuildRequest,
     SearchQuery,
     TargetRequest,
@@ -274,10 +275,15 @@ class Switchover:
         return self.statuses.of(self.targets.create(request, actor))
 
     def plan_migration(
-        self, target: TargetRequest, sample: int = 128, seed: int = 0
+        self,
+        target: TargetRequest,
+        sample: int = 128,
+        seed: int = 0,
+        power: PowerRequest | None = None,
     ) -> MigrationEstimate:
-        """What migrating to ``target`` would cost (a timed sample); creates nothing."""
-        return self.planner.plan(target, sample, seed)
+        """What migrating to ``target`` would cost (a timed sample), and with ``power`` the
+        eval set's paired queries against the margin's need; creates nothing."""
+        return self.planner.plan(target, sample, seed, power)
 
     def rebuild(self, name: str, request: RebuildRequest, actor: str) -> MigrationStatus:
         """A layout-only migration of the primary ``name`` to a fresh copy of itself."""

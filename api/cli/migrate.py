@@ -157,6 +157,9 @@ def _target(
 @click.option("--nprobe", type=int, default=None)
 @click.option("--sample", type=click.IntRange(1, 4096), default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--eval-set", default=None, help="Are its paired queries enough for the margin?")
+@click.option("--guardrails", "guardrails_json", default=None, help="As for start (the margin).")
+@click.option("--power", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @operator_options
 def migrate_plan(
@@ -169,14 +172,24 @@ def migrate_plan(
     nprobe: int | None,
     sample: int,
     seed: int,
+    eval_set: str | None,
+    guardrails_json: str | None,
+    power: float | None,
     as_json: bool,
     url: str,
     token: str | None,
     home: Path | None,
 ) -> None:
-    """Estimate a proposed target's backfill time, memory and vector size; creates nothing."""
+    """Estimate a proposed target's backfill time, memory and vector size, and with
+    --eval-set whether its paired queries are enough for the margin; creates nothing."""
     target = _target(target_name, factory, metric, embedder_json, backend, ef_search, nprobe)
-    body = {"target": target, "sample": sample, "seed": seed}
+    body: dict[str, Any] = {"target": target, "sample": sample, "seed": seed}
+    if eval_set is not None:
+        body["eval_set"] = eval_set
+    if guardrails_json:
+        body["guardrails"] = json_option(guardrails_json, "--guardrails")
+    if power is not None:
+        body["power"] = power
     found = operator_client(url, token, home).request("POST", "/v1/migrations/plan", body)
     if as_json:
         click.echo(json.dumps(found, indent=2))
@@ -192,8 +205,18 @@ def migrate_plan(
         f" index build {found['index_build_s']}s"
     )
     click.echo(f"  memory: vectors {found['vectors_mb']} MB, index ~{found['index_mb']} MB")
+    if found.get("eval_power"):
+        _echo_power(found["eval_power"])
     for note in found["notes"]:
         click.echo(f"  note: {note}")
+
+
+def _echo_power(power: dict[str, Any]) -> None:
+    click.echo(
+        f"  eval set {power['eval_set']} ({power['truth']}): {power['detail']}"
+        f" (per-query sd {power['sd']}, {power['sd_source']}; {power['looks']} looks at"
+        f" confidence {power['confidence']})"
+    )
 
 
 @migrate.command("status")

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from indexes.model_catalog import MPNET
 from migrator.estimate import Measured, estimate
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, SAMPLE_DIR
 
 pytestmark = pytest.mark.documents(40)
 
@@ -50,6 +50,51 @@ def test_a_new_model_re_encodes_every_document_and_says_what_it_costs(client: Te
     assert found["vectors_mb"] == pytest.approx(40 * 96 * 4 / 1e6, abs=1e-3)
     assert found["index_mb"] > 0
     nothing_created(client, before)
+
+
+def test_with_an_eval_set_it_says_whether_its_paired_queries_are_enough(
+    client: TestClient,
+) -> None:
+    eval_set = {"name": "sample", "path": str(SAMPLE_DIR), "sample": 120, "seed": 1}
+    assert client.post("/v1/eval-sets", json=eval_set, headers=OPERATOR).status_code == 201
+    assert plan(client, embedder=NEW_MODEL)["eval_power"] is None
+    body = {
+        "target": {"name": "v2", "embedder": NEW_MODEL},
+        "sample": 4,
+        "eval_set": "sample",
+        "guardrails": {"recall": {"margin": 0.05}},
+        "power": 0.9,
+    }
+    response = client.post("/v1/migrations/plan", json=body, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    power = response.json()["eval_power"]
+    assert (power["truth"], power["queries"], power["margin"], power["power"]) == (
+        "qrels",
+        120,
+        0.05,
+        0.9,
+    )
+    assert power["needed"] > 120
+    assert power["enough"] is False
+    assert "too few" in power["detail"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "says"),
+    [
+        ({"eval_set": "nope"}, 404, "nope"),
+        ({"guardrails": {"recall": {"margin": 0.05}}}, 422, "guardrails: only with an eval_set"),
+        ({"power": 0.9}, 422, "power: only with an eval_set"),
+        ({"eval_set": "nope", "power": 1.0}, 422, "power"),
+    ],
+)
+def test_a_bad_eval_set_question_is_refused(
+    client: TestClient, extra: dict[str, Any], status: int, says: str
+) -> None:
+    body = {"target": {"name": "v2", "embedder": NEW_MODEL}, "sample": 4, **extra}
+    response = client.post("/v1/migrations/plan", json=body, headers=OPERATOR)
+    assert response.status_code == status, response.text
+    assert says in response.text
 
 
 def test_a_layout_change_finds_every_text_cached(client: TestClient) -> None:

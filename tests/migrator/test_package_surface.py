@@ -17,6 +17,7 @@ EXPECTED = {
     "MigrationRequest",
     "Plan",
     "PlanUpdate",
+    "PowerRequest",
     "RebuildRequest",
     "SearchParamsChange",
     "TargetRequest",
