@@ -101,6 +101,7 @@ class MigrationEstimateResponse(BaseModel):
     index_mb: float
     vector_bytes: int
     notes: list[str]
+    load_average: float = Field(description="1-minute load average when the sample was timed")
     eval_power: EvalPowerResponse | None = Field(
         default=None, description="With eval_set: the eval set's power for the margin"
     )

@@ -29,6 +29,8 @@ class Measured:
     add_s: float  # seconds to add the sample's vectors to an empty index of the layout
     index_bytes: int  # the sample index's serialized size (0 when not measured)
     trains: bool  # the layout trains before it takes vectors (IVF, PQ): not timed
+    load_average: float = 0.0  # the machine's 1-minute load average after the timed sample
+    cores: int = 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class MigrationEstimate(AsDict):
     index_mb: float  # the layout's size at this many documents (its snapshot, roughly)
     vector_bytes: int
     notes: tuple[str, ...] = ()
+    load_average: float = 0.0  # when the sample was timed: the rate is this machine's now
     eval_power: EvalPower | None = None  # with an eval set: its queries vs the margin's need
 
 
@@ -79,6 +82,7 @@ def estimate(
         index_mb=round(per_doc_bytes * m.documents / 1e6, 3),
         vector_bytes=m.dim * FLOAT_BYTES,
         notes=_notes(m, to_encode),
+        load_average=m.load_average,
         eval_power=power,
     )
 
@@ -91,4 +95,9 @@ def _notes(m: Measured, to_encode: int) -> tuple[str, ...]:
         notes.append("the layout trains on a sample first: training time is not included")
     if m.index_bytes == 0:
         notes.append("the index size is not measured for this backend")
+    if m.load_average > m.cores:
+        notes.append(
+            f"timed at load average {m.load_average:.1f} on {m.cores} cores: the backfill's"
+            " rate moves with the machine's load"
+        )
     return tuple(notes)

@@ -8,6 +8,7 @@ a start does, and that it changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,24 @@ def test_the_estimate_scales_the_sample_to_the_corpus() -> None:
     assert found.vectors_mb == pytest.approx(3.072)
     assert found.index_mb == 3.0
     assert found.notes == ()
+
+
+def test_a_sample_timed_on_a_busy_machine_says_so() -> None:
+    busy = Measured(
+        documents=10,
+        cached=0,
+        dim=8,
+        sample=10,
+        encode_s=1.0,
+        add_s=0.0,
+        index_bytes=1,
+        trains=False,
+        load_average=5.5,
+        cores=2,
+    )
+    found = estimate("v2", "fp", busy)
+    assert found.load_average == 5.5
+    assert found.notes == (
+        "timed at load average 5.5 on 2 cores: the backfill's rate moves with the machine's load",
+    )
+    assert estimate("v2", "fp", replace(busy, load_average=1.9)).notes == ()
