@@ -11,12 +11,21 @@ one, the model's own ``preprocess`` and forward pass: the same vector, bit for b
 ``encode``'s per-call set-up (argument checks, the device scan, ``eval()`` over every module,
 the length sort, the progress-bar object, stacking), which cost a query about 1-2 ms of CPU
 on top of the 12-15 ms forward pass (benchmarks/results/search_profile.md).
+
+Documents are encoded on torch's own intra-op thread count (one per available core),
+whatever the calling thread's OpenMP count: torch and FAISS share one OpenMP runtime,
+whose count is per thread, so ``use_faiss_threads(1)`` (``switchover serve``) left every
+thread that had searched or added to an index, the backfill's included after its first
+batch, encoding documents on one thread. Queries keep the calling thread's count (a
+request thread's: one query at a time, where OpenMP's wake-ups cost more than they give).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +124,32 @@ class SentenceTransformerEmbedder(ModelEmbedder):
             raise EmbedderError(f"cannot read the files of {spec.model!r}: {exc}") from exc
         self._finish_init(self._loaded.native_dim, files)
 
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        with _intra_op_threads(DOCUMENT_THREADS):
+            return super().embed_documents(texts)
+
     def _raw_encode(self, texts: list[str], prompt: str) -> np.ndarray:
         with self._loaded.lock:  # one encode() call: the library sorts by length inside it
             return self._loaded.encode(texts, prompt, self.spec.batch_size)
+
+
+DOCUMENT_THREADS = (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
+
+
+@contextmanager
+def _intra_op_threads(count: int) -> Iterator[None]:
+    """Torch's intra-op (OpenMP) thread count for this thread set to ``count`` for the
+    block, and the thread's own count restored after it (FAISS keeps relying on it)."""
+    import torch  # noqa: PLC0415 - loaded with the model; a slow import
+
+    before = torch.get_num_threads()
+    if before == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -70,3 +70,25 @@ def test_without_a_set_count_a_thread_keeps_the_runtime_default(restored: int) -
 def test_a_count_that_is_no_positive_integer_is_refused(count: object) -> None:
     with pytest.raises(InvalidInputError, match="positive integer"):
         use_faiss_threads(count)  # type: ignore[arg-type]  # a bad value on purpose
+
+
+def test_documents_encode_on_every_core_even_where_faiss_runs_on_one() -> None:
+    """torch and FAISS share one OpenMP runtime: a thread capped at one thread for FAISS (as
+    ``switchover serve`` caps every thread that searches or adds) encodes documents at
+    torch's own count, and keeps its cap for the FAISS work after."""
+    import torch  # noqa: PLC0415 - the model embedder imports it only when a model loads
+
+    from indexes.st_embedder import DOCUMENT_THREADS, _intra_op_threads  # noqa: PLC0415
+
+    seen: list[tuple[int, int]] = []
+
+    def run() -> None:
+        faiss.omp_set_num_threads(1)
+        with _intra_op_threads(DOCUMENT_THREADS):
+            during = torch.get_num_threads()
+        seen.append((during, faiss.omp_get_max_threads()))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [(DOCUMENT_THREADS, 1)]
