@@ -114,3 +114,14 @@ load-replicas: setup
 # The big schemathesis run (about 10 minutes): stress/results/schemathesis.md.
 fuzz: setup
 	HF_HUB_OFFLINE=1 SWITCHOVER_FULL_TESTS=1 SWITCHOVER_FUZZ_REPORT=stress/results/schemathesis.md $(BIN)/pytest -m 'slow or not slow' tests/api/test_fuzz_schema.py -s -q
+
+# Scale (benchmarks/scale.py): ingest, start-up replay, the Flat -> IVF256 backfill and search
+# at 10k, 100k and 1M documents, hash embedder (about 20 minutes): benchmarks/results/scale.md.
+# Restart (benchmarks/scale_restart.py): a fresh process from spawn to its first search at 1M
+# documents, from a snapshot, with the worst tail the cadence allows, and without a snapshot
+# (about 12 minutes): benchmarks/results/scale_restart.md. BENCH_ARGS=--quick: 2k/20k, 20k docs.
+.PHONY: bench-scale bench-restart
+bench-scale: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py $(BENCH_ARGS)
+bench-restart: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_restart.py $(BENCH_ARGS)

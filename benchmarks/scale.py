@@ -40,7 +40,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 from _common import latency_summary, machine, now_utc, quick_mode, ratio, rss_mb, write_results
 
@@ -51,6 +50,7 @@ from indexes import (
     VectorIndex,
     content_hash,
     load_embedder,
+    use_faiss_threads,
 )
 from migrator.backfill import CHECKPOINT_GAP_FACTOR
 from migrator.migration import Plan
@@ -69,7 +69,11 @@ TARGET = TargetRequest("v2-ivf", "IVF256,Flat", search_params=SearchParams(nprob
 # Bulk load: periodic snapshots deferred (an operator setting, `[snapshots]` in
 # switchover.toml), so ingest, replay and backfill are measured alone; the snapshot-policy
 # check ingests one size again with the default cadence and compares.
-DEFERRED = {"snapshot_every_records": 10**9, "snapshot_interval_seconds": 1e9}
+DEFERRED = {
+    "snapshot_every_records": 10**9,
+    "snapshot_interval_seconds": 1e9,
+    "snapshot_max_tail_records": 10**9,
+}
 
 
 class SnapshotCounter(logging.Handler):
@@ -157,7 +161,7 @@ def standalone_indexes(n: int, seed: int) -> tuple[dict[str, VectorIndex], dict[
     seeded random unit vectors, without a store: the search-only sizes."""
     fingerprint = load_embedder(EMBEDDER).fingerprint
     flat = VectorIndex(IndexSpec(name="v1", embedder=EMBEDDER), DIM, fingerprint)
-    ivf_spec = IndexSpec(name=TARGET["name"], embedder=EMBEDDER, factory=TARGET["factory"])
+    ivf_spec = IndexSpec(name=TARGET.name, embedder=EMBEDDER, factory=TARGET.factory)
     ivf = VectorIndex(ivf_spec, DIM, fingerprint, SearchParams(nprobe=8))
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
@@ -456,8 +460,11 @@ def main() -> None:
     queries = 50 if args.quick else args.queries
     logging.basicConfig(level=logging.WARNING)
     # as `switchover serve` does (api/cli/serve.py): OpenMP threads on top of the request
-    # threads oversubscribe a small machine, and one-query searches wait on busy cores
-    faiss.omp_set_num_threads(1)
+    # threads oversubscribe a small machine, and one-query searches wait on busy cores.
+    # For every thread: faiss.omp_set_num_threads here set the main thread's count only, and
+    # the backfill thread's IVF adds ran on the default two threads, 8x slower on a busy
+    # machine (what made the 1M backfill of the 2026-11-28 run 19x the 100k one).
+    use_faiss_threads(1)
     started = time.time()
     results: dict[str, Any] = {
         "started": now_utc(),
@@ -497,7 +504,7 @@ def main() -> None:
                 services[n], out = build(n, Path(tmp))
                 sizes_out.append(out)
                 indexes[f"{n}/flat"] = services[n].runtime("v1").index
-                indexes[f"{n}/ivf"] = services[n].runtime(TARGET["name"]).index
+                indexes[f"{n}/ivf"] = services[n].runtime(TARGET.name).index
             for n in search_only:
                 print(f"[{n}] search-only indexes ...", flush=True)
                 built, out = standalone_indexes(n, seed=n)

@@ -280,15 +280,16 @@ class VectorIndex:
             )
 
     @classmethod
-    def from_state(cls, state: IndexState) -> VectorIndex:
-        """Rebuild an index from :meth:`export_state`; inconsistent state -> SnapshotError."""
+    def from_state(cls, state: IndexState, *, idmap: Any = None) -> VectorIndex:
+        """Rebuild an index from :meth:`export_state` (``idmap``: its FAISS index, already read,
+        instead of ``state.faiss_bytes``); inconsistent state -> SnapshotError."""
         index = cls(
             state.spec,
             state.dim,
             state.fingerprint,
             state.search_params,
             auto_train_size=state.auto_train_size,
-            idmap=deserialize_idmap(state),
+            idmap=deserialize_idmap(state) if idmap is None else idmap,
         )
         index._restore(state)
         return index

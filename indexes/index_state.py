@@ -8,6 +8,7 @@ handed out twice) is refused rather than loaded into an index that answers wrong
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -43,7 +44,8 @@ def check_state(state: IndexState, idmap: Any) -> None:
     tombstones = set(state.tombstones)
     if len(ints) != len(state.id_to_int) or ints & tombstones:
         problems.append("int ids are not unique")
-    if any(i < 0 or i >= state.next_int for i in ints | tombstones):
+    every = ints | tombstones
+    if every and (min(every) < 0 or max(every) >= state.next_int):
         problems.append("int ids outside [0, next_int)")
     stored = set(faiss.vector_to_array(idmap.id_map).tolist())
     if idmap.is_trained and (state.pending or stored != ints | tombstones):
@@ -54,12 +56,26 @@ def check_state(state: IndexState, idmap: Any) -> None:
         raise SnapshotError("inconsistent index state: " + "; ".join(problems))
 
 
+def read_idmap(path: Path) -> Any:
+    """The ``IndexIDMap2`` in the file ``path``, read by FAISS straight into the index (no
+    byte copy in between); unreadable or another type: SnapshotError."""
+    try:
+        idmap = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise SnapshotError(f"unreadable FAISS index: {faiss_message(exc)}") from exc
+    return _checked_idmap(idmap)
+
+
+def _checked_idmap(idmap: Any) -> Any:
+    if not isinstance(idmap, faiss.IndexIDMap2):
+        raise SnapshotError(f"expected an IndexIDMap2, found {type(idmap).__name__}")
+    return idmap
+
+
 def deserialize_idmap(state: IndexState) -> Any:
     """The ``IndexIDMap2`` serialised in ``state``; unreadable or another type: SnapshotError."""
     try:
         idmap = faiss.deserialize_index(np.ascontiguousarray(state.faiss_bytes, np.uint8))
     except RuntimeError as exc:
         raise SnapshotError(f"unreadable FAISS index: {faiss_message(exc)}") from exc
-    if not isinstance(idmap, faiss.IndexIDMap2):
-        raise SnapshotError(f"expected an IndexIDMap2, found {type(idmap).__name__}")
-    return idmap
+    return _checked_idmap(idmap)

@@ -37,7 +37,7 @@ from .backend import SnapshotBackend
 from .durable import fsync_dir, sha256_file, write_synced
 from .errors import SnapshotError, SwitchoverError
 from .faiss_index import VectorIndex
-from .index_state import IndexState
+from .index_state import IndexState, read_idmap
 from .spec import IndexSpec, SearchParams
 
 log = logging.getLogger(__name__)
@@ -214,20 +214,25 @@ def _info(path: Path, manifest: dict[str, Any]) -> SnapshotInfo:
 def _load(path: Path, spec: IndexSpec, fingerprint: str) -> tuple[VectorIndex, SnapshotInfo]:
     manifest = _read_manifest(path)
     info = _info(path, manifest)
-    _verify_files(path, manifest.get("files"))
+    _check_identity(manifest, spec, fingerprint)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or set(files) != {*_DATA_FILES}:
+        raise _RejectedError(f"manifest must list exactly {sorted(_DATA_FILES)}")
+    # The checksums are computed on a thread of their own while the files are parsed (hashlib
+    # and FAISS's reader both release the GIL): at 1M documents each takes seconds. Nothing
+    # parsed is used, or returned, before every checksum has matched.
+    verified: list[BaseException | None] = []
+    checker = threading.Thread(target=_verify_into, args=(path, files, verified), daemon=True)
+    checker.start()
     try:
-        saved_spec = IndexSpec.from_dict(manifest["spec"])
-    except (KeyError, TypeError, SwitchoverError) as exc:
-        raise _RejectedError(f"unreadable spec ({exc})") from exc
-    if saved_spec != spec:
-        raise _RejectedError(f"spec differs (snapshot {saved_spec}, expected {spec})")
-    if manifest.get("embedder_fingerprint") != fingerprint:
-        saved = str(manifest.get("embedder_fingerprint"))[:12]
-        raise _RejectedError(f"embedder fingerprint {saved} is not {fingerprint[:12]}")
-    try:
-        index = VectorIndex.from_state(_read_state(path, manifest, spec, fingerprint))
+        state = _read_state(path, manifest, spec, fingerprint)
+        index = VectorIndex.from_state(state, idmap=read_idmap(path / INDEX_FILE))
     except (OSError, KeyError, TypeError, ValueError, SwitchoverError) as exc:
+        checker.join()
+        _raise_unverified(verified)  # a checksum mismatch says more than the parse error
         raise _RejectedError(f"unusable contents ({exc})") from exc
+    checker.join()
+    _raise_unverified(verified)
     if (len(index), index.applied_seq, index.dim) != (
         info.count,
         info.applied_seq,
@@ -237,9 +242,36 @@ def _load(path: Path, spec: IndexSpec, fingerprint: str) -> tuple[VectorIndex, S
     return index, info
 
 
-def _verify_files(path: Path, files: object) -> None:
-    if not isinstance(files, dict) or set(files) != {*_DATA_FILES}:
-        raise _RejectedError(f"manifest must list exactly {sorted(_DATA_FILES)}")
+def _check_identity(manifest: dict[str, Any], spec: IndexSpec, fingerprint: str) -> None:
+    """The snapshot is of this spec and embedder."""
+    try:
+        saved_spec = IndexSpec.from_dict(manifest["spec"])
+    except (KeyError, TypeError, SwitchoverError) as exc:
+        raise _RejectedError(f"unreadable spec ({exc})") from exc
+    if saved_spec != spec:
+        raise _RejectedError(f"spec differs (snapshot {saved_spec}, expected {spec})")
+    if manifest.get("embedder_fingerprint") != fingerprint:
+        saved = str(manifest.get("embedder_fingerprint"))[:12]
+        raise _RejectedError(f"embedder fingerprint {saved} is not {fingerprint[:12]}")
+
+
+def _verify_into(path: Path, files: dict[str, Any], out: list[BaseException | None]) -> None:
+    """:func:`_verify_files`, its outcome appended to ``out`` (run on a thread)."""
+    try:
+        _verify_files(path, files)
+        out.append(None)
+    except BaseException as exc:  # handed to the loading thread, which raises it
+        out.append(exc)
+
+
+def _raise_unverified(verified: list[BaseException | None]) -> None:
+    if not verified:
+        raise _RejectedError("the checksums were not verified")
+    if verified[0] is not None:
+        raise verified[0]
+
+
+def _verify_files(path: Path, files: dict[str, Any]) -> None:
     for name in _DATA_FILES:
         try:
             actual = sha256_file(path / name)
@@ -263,7 +295,7 @@ def _read_state(
         fingerprint=fingerprint,
         applied_seq=int(doc["applied_seq"]),
         search_params=SearchParams.from_dict(manifest.get("search_params")),
-        faiss_bytes=np.fromfile(path / INDEX_FILE, dtype=np.uint8),
+        faiss_bytes=np.empty(0, dtype=np.uint8),  # read by read_idmap straight into FAISS
         id_to_int={str(k): int(v) for k, v in doc["id_to_int"].items()},
         next_int=int(doc["next_int"]),
         tombstones=[int(i) for i in doc["tombstones"]],

@@ -110,7 +110,9 @@ class IndexRegistry:
                 f" {entry.spec.embedder.model} now has fingerprint {embedder.fingerprint[:12]};"
                 " the model files changed. Restore them, or migrate to a new index version."
             )
+        opened = time.monotonic()
         index, info, held = self.backends.open(entry, start_seq, snapshots=snapshots)
+        loaded_s = time.monotonic() - opened  # the snapshot's checks and load (or a new index)
         self._snapshot_seq[entry.name] = 0 if info is None else held
         self._snapshot_time[entry.name] = time.monotonic()
         runtime = IndexRuntime(entry, embedder, index, self.cache)
@@ -118,6 +120,7 @@ class IndexRegistry:
         replayed = runtime.catch_up(self.store, progress=progress or _replay_logger(entry.name))
         self.recovery[entry.name] = {
             "snapshot_seq": self._snapshot_seq[entry.name],
+            "snapshot_load_seconds": round(loaded_s, 3),
             "replayed_records": replayed,
             "replay_seconds": round(time.monotonic() - started, 3),
             "encoded": runtime.encoded_total,
@@ -240,7 +243,14 @@ def snapshot_due(
     growing with the index, the snapshots of a load of N documents write O(N) in all
     (a geometric series) and their number grows with log N, and the gap keeps them to
     at most ~1/(gap_factor + 1) of the time whatever the size.
+
+    But once ``max_tail_records`` records arrived a snapshot is due whatever the rules
+    above say: that bounds the tail a restart replays after the newest snapshot (writes
+    faster than max_tail_records per gap_factor x a snapshot's duration then give
+    snapshots a larger share of the time).
     """
+    if since >= settings.snapshot_max_tail_records:
+        return True
     if since <= 0 or idle_s < settings.snapshot_gap_factor * last_cost_s:
         return False
     threshold = max(settings.snapshot_every_records, settings.snapshot_growth_fraction * count)

@@ -35,6 +35,7 @@ error naming the file, the section and the key::
     growth_fraction = 0.25   # >= 0: records since the last one (amortised-linear bulk loads)
     interval_seconds = 60    # > 0: ... or after this long with any change
     gap_factor = 4           # >= 0: never sooner than gap_factor x the last one's duration
+    max_tail_records = 50000 # >= 1: but always after this many (bounds a restart's replay)
 
     [operators]            # name = "token" (non-empty); SWITCHOVER_OPERATOR_TOKEN adds "env"
     alice = "..."
@@ -157,11 +158,15 @@ class Settings:
     # checkpoint: after max(5 s, that)). A bulk load of N documents then writes O(N) in
     # snapshots, not O(N^2), and snapshots take at most ~1/(gap_factor + 1) of the time.
     # Longer gaps only mean more log to replay (or copies to redo) after a crash; the
-    # write log holds every acknowledged write either way.
+    # write log holds every acknowledged write either way. snapshot_max_tail_records caps
+    # that replay: a snapshot is due once that many records arrived, whatever the other
+    # rules say, so a restart replays at most about that many (benchmarks/results/
+    # scale_restart.md: 50,000 from the embedding cache take a few seconds).
     snapshot_every_records: int = 5_000
     snapshot_interval_seconds: float = 60.0
     snapshot_growth_fraction: float = 0.25
     snapshot_gap_factor: float = 4.0
+    snapshot_max_tail_records: int = 50_000
     target_timeout_s: float = 2.0  # how long a request waits for the side that may lag
     db_busy_timeout_s: float = 10.0  # how long a write waits for a database lock
     # None: the embedded SQLite store in the home; a postgresql:// URL: the store there
@@ -210,6 +215,7 @@ SCALAR_KEYS: dict[str, dict[str, tuple[str, Range]]] = {  # section -> key -> (f
         "interval_seconds": ("snapshot_interval_seconds", Range(float, 0, low_open=True)),
         "growth_fraction": ("snapshot_growth_fraction", Range(float, 0)),
         "gap_factor": ("snapshot_gap_factor", Range(float, 0)),
+        "max_tail_records": ("snapshot_max_tail_records", Range(int, 1)),
     },
 }
 

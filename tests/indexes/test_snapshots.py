@@ -115,6 +115,21 @@ def test_a_corrupt_newest_snapshot_falls_back_to_the_older_one(
     assert load_latest_snapshot(tmp_path, index.spec, FINGERPRINT) is None
 
 
+@pytest.mark.parametrize("name", ["index.faiss", "state.json"])
+def test_a_file_too_broken_to_parse_is_named_by_its_checksum(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the files are parsed while their checksums are computed on another thread: a parse
+    # failure waits for the checksums, and the mismatch is what the warning names
+    index = _index()
+    info = write_snapshot(index, tmp_path)
+    path = info.path / name
+    path.write_bytes(b"\x00garbage" + path.read_bytes()[:64])
+    with caplog.at_level(logging.WARNING):
+        assert load_latest_snapshot(tmp_path, index.spec, FINGERPRINT) is None
+    assert f"checksum mismatch for {name}" in caplog.text
+
+
 def test_an_unreadable_manifest_is_skipped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

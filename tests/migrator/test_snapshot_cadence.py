@@ -32,11 +32,19 @@ def simulate_load(settings: Settings, n: int, batch: int = 256) -> tuple[int, in
     """A bulk load of ``n`` documents on a simulated clock, the snapshot loop looking after
     every batch: (snapshots taken, documents written by them in all, their share of the
     time)."""
+    taken, written, share, _ = simulate(settings, n, batch)
+    return taken, written, share
+
+
+def simulate(settings: Settings, n: int, batch: int = 256) -> tuple[int, int, float, int]:
+    """:func:`simulate_load`, and the longest log tail ever left after the newest snapshot
+    (what a crash at the worst moment would have a restart replay)."""
     now = last_end = last_cost = spent = 0.0
-    snapshot_seq = taken = written = 0
+    snapshot_seq = taken = written = longest_tail = 0
     for end in range(batch, n + batch, batch):
         applied = min(end, n)
         now += batch / RATE
+        longest_tail = max(longest_tail, applied - snapshot_seq)
         if snapshot_due(
             settings,
             since=applied - snapshot_seq,
@@ -49,7 +57,7 @@ def simulate_load(settings: Settings, n: int, batch: int = 256) -> tuple[int, in
             spent += last_cost
             last_end, snapshot_seq = now, applied
             taken, written = taken + 1, written + applied
-    return taken, written, spent / now
+    return taken, written, spent / now, longest_tail
 
 
 def test_the_periodic_rule() -> None:
@@ -70,21 +78,32 @@ def test_the_periodic_rule() -> None:
     assert due(1, 100_000, idle_s=60.0), "any change, after interval_seconds"
     assert not due(25_000, 100_000, idle_s=3.9, last_cost_s=1.0), "4x the last one's time"
     assert due(25_000, 100_000, idle_s=4.0, last_cost_s=1.0)
+    assert s.snapshot_max_tail_records == 50_000
+    assert not due(49_999, 1_000_000), "a million documents: a quarter is 250,000 records ..."
+    assert due(50_000, 1_000_000), "... but the tail a restart replays is capped"
+    assert due(50_000, 1_000_000, idle_s=0.5, last_cost_s=10.0), "whatever the gap says"
 
 
 def test_the_new_keys_are_read_from_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "switchover.toml").write_text(
         "[snapshots]\nevery_records = 100\ninterval_seconds = 5\n"
-        "growth_fraction = 0.1\ngap_factor = 9\n"
+        "growth_fraction = 0.1\ngap_factor = 9\nmax_tail_records = 7000\n"
     )
     s = load_settings(tmp_path)
     assert (s.snapshot_every_records, s.snapshot_interval_seconds) == (100, 5.0)
     assert (s.snapshot_growth_fraction, s.snapshot_gap_factor) == (0.1, 9.0)
+    assert s.snapshot_max_tail_records == 7_000
 
 
 def test_a_load_ten_times_larger_takes_a_few_more_snapshots_not_ten_times_as_many() -> None:
-    s = Settings(home=Path("/nonexistent"))
-    fixed = Settings(home=Path("/nonexistent"), snapshot_growth_fraction=0, snapshot_gap_factor=0)
+    # the growth rule alone: the tail cap (its own test below) lifted
+    s = Settings(home=Path("/nonexistent"), snapshot_max_tail_records=10**9)
+    fixed = Settings(
+        home=Path("/nonexistent"),
+        snapshot_growth_fraction=0,
+        snapshot_gap_factor=0,
+        snapshot_max_tail_records=10**9,
+    )
     old_100k, old_written, _ = simulate_load(fixed, 100_000)
     assert old_100k >= 18, "the old cadence: every 5,000 records"
     assert old_written > 9 * 100_000, "... each writing the whole index: quadratic"
@@ -96,6 +115,20 @@ def test_a_load_ten_times_larger_takes_a_few_more_snapshots_not_ten_times_as_man
     assert counts[100_000] < old_100k / 2, counts
     assert counts[1_000_000] - counts[100_000] <= 12, counts  # ~log(10) / log(1.25) more
     assert counts[10_000_000] < 60, f"{counts}: vs ~2,000 with a fixed record interval"
+
+
+def test_the_tail_left_after_the_newest_snapshot_never_passes_the_cap() -> None:
+    s = Settings(home=Path("/nonexistent"))
+    uncapped = Settings(home=Path("/nonexistent"), snapshot_max_tail_records=10**9)
+    _, _, _, tail_before = simulate(uncapped, 1_000_000)
+    assert tail_before > 100_000, "growth alone: up to a quarter of the index"
+    taken, written, share, tail = simulate(s, 1_000_000)
+    assert tail <= s.snapshot_max_tail_records + 256, tail  # at most one batch past it
+    # the price, at writes as fast as the bulk load's (2,500/s) and 10 s per 1M-doc
+    # snapshot: more snapshots, a larger share of the time than the gap rule's 1/5
+    assert taken > 15, taken
+    assert share < 0.25, share
+    assert written < 11 * 1_000_000, written
 
 
 def test_through_the_registry_snapshots_grow_with_the_index_and_a_crash_loses_nothing(
