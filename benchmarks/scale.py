@@ -339,6 +339,23 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f" {g['search_ivf_p50_ms']}x / {g['search_ivf_p95_ms']}x / {g['search_ivf_p99_ms']}x |"
         for g in results["growth"]
     )
+    lines += [
+        "",
+        "Why the backfill grew 19.2x from 100k to 1M in the 2026-11-28 run (profiled at 100k"
+        " and 200k, load average 7 to 10): this script set FAISS's OpenMP threads with"
+        " `faiss.omp_set_num_threads(1)`, which holds for the calling thread only, so the"
+        " backfill thread's IVF adds ran on the OpenMP default of two threads, each batch of"
+        " 128 waiting for a second thread on a busy machine: `VectorIndex.backfill` of 100,000"
+        " vectors into IVF256 took 22.2 s that way against 2.8 s on one thread (FAISS's own"
+        " `add_with_ids`: 8.1 vs 2.4 s), 23.5 of the 36.5 s backfill at 100k; how much it"
+        " costs depends on how busy the cores are, so it grew with the run's length."
+        " `switchover serve` was never affected (`use_faiss_threads(1)` sets every thread's"
+        " count); the script now does the same. With it, at 200k: 31.4 s, of which cache"
+        " reads 8.0, index adds 8.8, checkpoints 6.7, the version guard's reads 3.0 and the"
+        " keyset scan (`doc_id > ? ORDER BY doc_id LIMIT ?` on the primary key: no OFFSET)"
+        " 2.6 s; no upward trend in the time per 100 batches from the first tenth to the last"
+        " (1.2 to 3.4 s, noisy, checkpoints included).",
+    ]
     search_only = [s for s in results["sizes"] if s.get("search_only")]
     through_store = [s["docs"] for s in results["sizes"] if not s.get("search_only")]
     lines += [
