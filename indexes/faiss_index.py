@@ -281,8 +281,7 @@ class VectorIndex:
 
     @classmethod
     def from_state(cls, state: IndexState, *, idmap: Any = None) -> VectorIndex:
-        """Rebuild an index from :meth:`export_state` (``idmap``: its FAISS index, already read,
-        instead of ``state.faiss_bytes``); inconsistent state -> SnapshotError."""
+        """Rebuild from :meth:`export_state` (or ``idmap``, read already); bad -> SnapshotError."""
         index = cls(
             state.spec,
             state.dim,
