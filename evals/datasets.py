@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,17 @@ class Dataset:
 
     def judged_queries(self) -> list[Query]:
         return [q for q in self.queries if any(s > 0 for s in self.qrels.get(q.id, {}).values())]
+
+    def answered_within(self, doc_ids: Collection[str]) -> Dataset:
+        """The documents ``doc_ids`` names and the queries whose every qrel lies among them
+        (a subset that keeps its questions answerable: nothing relevant is left out)."""
+        ids = set(doc_ids)
+        queries = [q for q in self.queries if q.id in self.qrels and set(self.qrels[q.id]) <= ids]
+        return Dataset(
+            [d for d in self.corpus if d.id in ids],
+            queries,
+            {q.id: self.qrels[q.id] for q in queries},
+        )
 
     def sample_queries(self, n: int, seed: int) -> list[Query]:
         """A seeded sample of ``n`` judged queries (all of them if fewer), in sampled order."""

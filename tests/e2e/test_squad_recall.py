@@ -32,9 +32,7 @@ QUESTIONS = size(500, 1000)
 def subset(data: Dataset, n: int) -> Dataset:
     """``n`` seeded passages and the questions whose every answer is among them."""
     corpus = data.corpus if n >= len(data.corpus) else random.Random(7).sample(data.corpus, n)
-    ids = {d.id for d in corpus}
-    queries = [q for q in data.queries if q.id in data.qrels and set(data.qrels[q.id]) <= ids]
-    return Dataset(corpus, queries, {q.id: data.qrels[q.id] for q in queries})
+    return data.answered_within([d.id for d in corpus])
 
 
 def exact_recall(data: Dataset, questions: list[str], ids: list[str]) -> float:
