@@ -125,7 +125,7 @@ class SentenceTransformerEmbedder(ModelEmbedder):
         self._finish_init(self._loaded.native_dim, files)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        with _intra_op_threads(DOCUMENT_THREADS):
+        with intra_op_threads(DOCUMENT_THREADS):
             return super().embed_documents(texts)
 
     def _raw_encode(self, texts: list[str], prompt: str) -> np.ndarray:
@@ -139,7 +139,7 @@ DOCUMENT_THREADS = (
 
 
 @contextmanager
-def _intra_op_threads(count: int) -> Iterator[None]:
+def intra_op_threads(count: int) -> Iterator[None]:
     """Torch's intra-op (OpenMP) thread count for this thread set to ``count`` for the
     block, and the thread's own count restored after it (FAISS keeps relying on it)."""
     import torch  # noqa: PLC0415 - loaded with the model; a slow import

@@ -78,13 +78,13 @@ def test_documents_encode_on_every_core_even_where_faiss_runs_on_one() -> None:
     torch's own count, and keeps its cap for the FAISS work after."""
     import torch  # noqa: PLC0415 - the model embedder imports it only when a model loads
 
-    from indexes.st_embedder import DOCUMENT_THREADS, _intra_op_threads  # noqa: PLC0415
+    from indexes.st_embedder import DOCUMENT_THREADS, intra_op_threads  # noqa: PLC0415 - imports torch
 
     seen: list[tuple[int, int]] = []
 
     def run() -> None:
         faiss.omp_set_num_threads(1)
-        with _intra_op_threads(DOCUMENT_THREADS):
+        with intra_op_threads(DOCUMENT_THREADS):
             during = torch.get_num_threads()
         seen.append((during, faiss.omp_get_max_threads()))
 
