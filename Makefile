@@ -48,7 +48,7 @@ test: lint chromium models
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q
 
 # The long tests in their full form (all of SQuAD, the big fuzz run, the 300-passage model
-# changes; about 40 minutes): stress/results/full_tests.md. The suite runs their short forms.
+# changes; 27 minutes on 2 busy cores): stress/results/full_tests.md. The suite runs their short forms.
 test-full: lint chromium models
 	$(BIN)/python stress/full_tests.py
 
