@@ -44,8 +44,10 @@ class StateSync:
 
     def refresh(self) -> None:
         """Make this replica's live migration, roles and search parameters the stored ones."""
-        stored = self.store.migrations.active()
         with self.moves.locked() as current:
+            # read under the lock: a read before it could predate a migration created (or
+            # moved) through this replica meanwhile, and following it would undo that here
+            stored = self.store.migrations.active()
             if stored != current:
                 self._follow(current, stored)
             retuned = self._follow_catalog()

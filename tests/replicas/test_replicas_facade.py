@@ -9,6 +9,7 @@ and real servers are in ``tests/e2e/test_replicas_e2e.py``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from migrator import ActionRequest, ConfigChange, DocumentIn, MigrationRequest, 
 from migrator.phases import Phase
 from migrator.read_path import READ_AFTER_WAIT_S
 from migrator.requests import SearchParamsChange, TargetRequest
+from migrator.store import Migration
 from tests.conftest import hash_settings
 
 GO = ActionRequest(override=True)
@@ -208,3 +210,40 @@ def test_search_parameters_changed_through_a_follower_restart_the_leaders_judgem
     )
     eventually(lambda: a.runtime("v1").index.search_params.ef_search == 5, within_s=2.0)
     assert a.evidence.epoch > untouched
+
+
+def test_a_refresh_never_undoes_a_migration_created_here_while_it_read_the_store(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race a fresh-clone CI run hit: the state sync read "no live migration", a create
+    # through this replica committed and adopted migration 1, then the sync followed its
+    # stale read and the next move answered 409 "migration 1 is planned; it is over".
+    a = Switchover(hash_settings(tmp_path / "a", database_url=pg_url))  # not started: no poller
+    try:
+        a.upsert([doc(i) for i in range(5)])
+        created: list[int] = []
+        creating = threading.Thread(
+            target=lambda: created.append(
+                a.create_migration(MigrationRequest(TargetRequest("v2", "Flat")), "ann").id
+            )
+        )
+        read_store = a.store.migrations.active
+
+        def active_while_a_create_runs() -> Migration | None:
+            seen = read_store()
+            if not creating.is_alive() and not created:
+                creating.start()
+                creating.join(timeout=0.5)  # done by now unless the refresh holds it off
+            return seen
+
+        monkeypatch.setattr(a.store.migrations, "active", active_while_a_create_runs)
+        a.replication.sync.refresh()
+        creating.join(timeout=30)
+        live = a.live_migration()
+        assert created
+        assert live is not None
+        assert live.id == created[0]
+        moved = a.migration_action(created[0], "backfill", ActionRequest(), "ann")
+        assert moved.phase == "backfilling"
+    finally:
+        a.close(snapshot=False)
