@@ -45,7 +45,7 @@ chromium:
 
 # Everything CI runs: lint, types, the fast suite and the slow real-model / real-server tests.
 test: lint chromium models
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "slow or not slow" -q -n 2
 
 # The long tests in their full form (all of SQuAD, the big fuzz run, the 300-passage model
 # changes; 27 minutes on 2 busy cores): stress/results/full_tests.md. The suite runs their short forms.

@@ -115,3 +115,21 @@ def squad_dir() -> Path:
     if not (SQUAD_DIR / "corpus.jsonl").is_file():
         pytest.fail(f"SQuAD retrieval set not found at {SQUAD_DIR} (set SWITCHOVER_SQUAD_DIR)")
     return SQUAD_DIR
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n`` (``make test``), the long tests go out first.
+
+    The workers take tests in collection order, so a long end-to-end test collected last
+    would run alone at the end while the other worker idles: started first, the short
+    tests fill in around them. A serial run keeps the plain collection order.
+    """
+    if not config.getoption("numprocesses", None):
+        return
+
+    def weight(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow") is None:
+            return 2
+        return 0 if "tests/e2e/" in item.nodeid else 1
+
+    items.sort(key=weight)  # stable: collection order within each weight
