@@ -23,6 +23,12 @@ from .views import EvalSetInfo, EvalStarted
 
 log = logging.getLogger(__name__)
 
+# A step of 50 queries whose target timed out (a moment of CPU contention, a slow model
+# call behind a dual-write) is tried again; a hung target fails all three tries, 0.5 s
+# apart, and the job ends failed with the last error.
+STEP_ATTEMPTS = 3
+RETRY_PAUSE_S = 0.5
+
 
 class EvalJobs:
     """One-shot eval runs on any two live index versions, in the background, stored."""
@@ -88,9 +94,18 @@ class EvalJobs:
 
     def _run(self, run_id: int, session: RecallSession, migration_id: int | None) -> None:
         try:
-            session.run_to_end(lambda done, total: self.progress.__setitem__(run_id, (done, total)))
+            session.run_to_end(
+                lambda done, total: self.progress.__setitem__(run_id, (done, total)),
+                attempts=STEP_ATTEMPTS,
+                pause_s=RETRY_PAUSE_S,
+            )
             judgement = session.judgement
-            report = session.report(migration_id=migration_id, origin="job", run_id=run_id)
+            report = session.report(
+                migration_id=migration_id,
+                origin="job",
+                run_id=run_id,
+                retried_steps=session.retried_steps,
+            )
             self.store.evals.finish_run(
                 run_id, None if judgement is None else judgement.decision, report
             )

@@ -19,7 +19,7 @@ from typing import Any
 from evals import EvalRun, Judgement, QueryResult, evaluate, look_schedule, run_to_dict
 from evals.harness import Searcher, Truth
 from indexes import IndexSpec, QueryVectors, VectorIndex
-from indexes.errors import InvalidInputError
+from indexes.errors import EmbedderError, InvalidInputError
 
 from .eval_scopes import Select, grouped, recall_deltas, scopes_of
 from .filtered_search import Selection
@@ -174,6 +174,7 @@ class RecallSession:
         self.results: list[QueryResult] = []
         self.judgement: Judgement | None = None
         self.done = False
+        self.retried_steps = 0  # steps run_to_end tried again after a target failure
         self.started_at = time.time()
         self._lock = threading.Lock()
 
@@ -269,9 +270,33 @@ class RecallSession:
     def is_done(self) -> bool:
         return self.done
 
-    def run_to_end(self, progress: Callable[[int, int], None] | None = None) -> Judgement | None:
+    def run_to_end(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        attempts: int = 1,
+        pause_s: float = 0.0,
+    ) -> Judgement | None:
+        """Step until the judgement decides or the pool runs out.
+
+        A step that fails with EmbedderError (a bounded target that timed out or failed)
+        kept none of its batch, so it is tried again, ``pause_s`` later, up to
+        ``attempts`` times in a row: a moment of contention is not a verdict, while a hung
+        or broken target fails every try and the last error propagates. ``retried_steps``
+        counts the tries that failed and were followed by another.
+        """
+        failures = 0
         while not self.done:
-            self.step(50)
+            try:
+                self.step(50)
+            except EmbedderError:
+                failures += 1
+                if failures >= attempts:
+                    raise
+                self.retried_steps += 1
+                time.sleep(pause_s)
+                continue
+            failures = 0
             if progress is not None:
                 progress(len(self.results), len(self.queries))
         return self.judgement

@@ -121,6 +121,7 @@ def test_minilm_to_mpnet_judged_on_known_items_agrees_with_qrels(tmp_path: Path)
         assert judged["judgement"]["truth"] == "known-item"
 
         labels = eval_job(http, server.token, "squad")
+        assert "summary" in labels["report"], labels["report"]
         assert labels["report"]["summary"]["truth"] == "qrels"
         assert labels["decision"] == "pass", labels["report"]["judgement"]  # the two agree
         # MiniLM's own top 10 as the truth: the target's recall against it is the overlap
@@ -166,6 +167,7 @@ def test_minilm_to_int8_through_finalize_then_a_damaging_change_rolls_back(
         assert recall["detail"].startswith("truth: qrels;"), recall["detail"]
         assert recall["state"] == "ok", recall["detail"]
         known = eval_job(http, server.token, "squad-u")
+        assert "summary" in known["report"], known["report"]
         assert known["report"]["summary"]["truth"] == "known-item"
         assert known["decision"] == "pass", known["report"]["judgement"]
         finish_rollout(server, writer)

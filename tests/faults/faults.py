@@ -43,6 +43,7 @@ class FaultyEmbedder:
         self.delay_s = delay_s
         self.calls = 0
         self.hung = 0
+        self._left: int | None = None  # calls the fault still applies to (None: all)
         self._released = threading.Event()
         self._lock = threading.Lock()
 
@@ -54,9 +55,12 @@ class FaultyEmbedder:
     def dim(self) -> int:
         return self.inner.dim
 
-    def fail(self, mode: Mode, delay_s: float | None = None) -> None:
+    def fail(self, mode: Mode, delay_s: float | None = None, times: int | None = None) -> None:
+        """Every call from now on fails in ``mode``; with ``times``, only the next that many
+        calls do, and the ones after them succeed."""
         self._released.clear()
         self.mode = mode
+        self._left = times
         if delay_s is not None:
             self.delay_s = delay_s
 
@@ -67,9 +71,14 @@ class FaultyEmbedder:
     def _fault(self) -> None:
         with self._lock:
             self.calls += 1
-        if self.mode == "raise":
+            mode = self.mode
+            if self._left is not None:
+                self._left -= 1
+                if self._left <= 0:
+                    self.mode, self._left = "ok", None
+        if mode == "raise":
             raise EmbedderError("the target's model is down (injected fault)")
-        if self.mode == "hang":
+        if mode == "hang":
             with self._lock:
                 self.hung += 1
             try:
@@ -77,7 +86,7 @@ class FaultyEmbedder:
             finally:
                 with self._lock:
                     self.hung -= 1
-        elif self.mode == "slow":
+        elif mode == "slow":
             self._released.wait(self.delay_s)  # heal() cuts it short
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
