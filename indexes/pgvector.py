@@ -76,7 +76,9 @@ class PgvectorIndex:
         self._lock = threading.Lock()  # writes one at a time; searches never wait for it
         with self._run() as conn:
             self._applied_seq, self._trained = attach_table(conn, self._name, self._identity())
-            self._count = self._scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(self._table))
+            # the rows this instance knows of: the auto-train trigger only. Other replicas
+            # write the same table, so the count served (``len``) is read from it.
+            self._count = self._scalar(conn, self._sql("SELECT count(*) FROM {}"))
 
     # -- setup ---------------------------------------------------------------------
 
@@ -127,6 +129,10 @@ class PgvectorIndex:
         return self._name
 
     def __len__(self) -> int:
+        """The table's rows now, whichever replica wrote them (the primary key's index
+        answers ``count(*)``: milliseconds at 100k rows, read on listings, not on writes)."""
+        with self._run() as conn:
+            self._count = self._scalar(conn, self._sql("SELECT count(*) FROM {}"))
         return self._count
 
     def __contains__(self, doc_id: object) -> bool:
@@ -153,9 +159,10 @@ class PgvectorIndex:
                 (self._name,),
             ).fetchone()
         dead = int(row[0]) if row else 0
-        stored = self._count + dead
+        live = len(self)
+        stored = live + dead
         return {
-            "live": self._count,
+            "live": live,
             "dead_vectors": dead,
             "dead_ratio": dead / stored if stored else 0.0,
             "trained": self._trained,
@@ -212,7 +219,7 @@ class PgvectorIndex:
             return
         with self._lock:
             with self._run() as conn, conn.transaction():
-                recorded = self._scalar(conn, _SEQ_FOR_UPDATE, self._name)
+                recorded, self._trained = self._position(conn)  # another replica may lead
                 if seq <= recorded:
                     self._applied_seq = recorded
                     return
@@ -221,6 +228,14 @@ class PgvectorIndex:
             self._applied_seq, self._count = seq, self._count + delta  # committed
         self._train_if_due()
 
+    def _position(self, conn: psycopg.Connection[Any]) -> tuple[int, bool]:
+        """``(applied_seq, trained)`` of the table, its row locked to this transaction: the
+        writes of every replica to one table go one at a time (and count rows right)."""
+        row = conn.execute(_POSITION_FOR_UPDATE, (self._name,)).fetchone()
+        if row is None:
+            raise StorageError(f"pgvector index {self.spec.name!r}: its table was dropped")
+        return int(row[0]), bool(row[1])
+
     def backfill(self, upserts: Mapping[str, np.ndarray]) -> None:
         """Upsert documents copied from the store; ``applied_seq`` does not move."""
         rows = self._checked(upserts)
@@ -228,6 +243,7 @@ class PgvectorIndex:
             return
         with self._lock:
             with self._run() as conn, conn.transaction():
+                _, self._trained = self._position(conn)
                 delta = self._write(conn, rows, [])
             self._count += delta
         self._train_if_due()
@@ -270,6 +286,9 @@ class PgvectorIndex:
         reader ever sees a sample row."""
         ids = [f"{_TRAIN_PREFIX}{i}" for i in range(len(sample))]
         with self._run() as conn, conn.transaction():
+            _, self._trained = self._position(conn)
+            if self._trained:  # another replica built it first
+                return
             if ids:
                 with conn.cursor() as cur:
                     cur.executemany(
@@ -292,7 +311,9 @@ class PgvectorIndex:
 
 
 _META = sql.Identifier(META)
-_SEQ_FOR_UPDATE = sql.SQL("SELECT applied_seq FROM {} WHERE tbl = %s FOR UPDATE").format(_META)
+_POSITION_FOR_UPDATE = sql.SQL(
+    "SELECT applied_seq, trained FROM {} WHERE tbl = %s FOR UPDATE"
+).format(_META)
 _SET_SEQ = sql.SQL("UPDATE {} SET applied_seq = %s WHERE tbl = %s").format(_META)
 _SET_TRAINED = sql.SQL("UPDATE {} SET trained = true WHERE tbl = %s").format(_META)
 _SEARCH = sql.SQL("SELECT id, embedding {} %b FROM {} ORDER BY embedding {} %b LIMIT %s")

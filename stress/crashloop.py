@@ -8,8 +8,9 @@ process runs while two client threads drive it:
 * an **operator** walks migrations through every phase, one acknowledged move at a
   time: create -> backfill -> shadow -> canary (growing percent) -> rollback ->
   resume -> canary -> cutover -> finalize, then the next migration (layouts
-  alternate ``Flat`` <-> ``HNSW32,Flat``, the embedder stays, so nothing is
-  re-encoded); some migrations are aborted instead.
+  alternate ``Flat`` <-> ``HNSW32,Flat``; with replicas on PostgreSQL they cycle
+  FAISS ``Flat`` -> FAISS ``HNSW32,Flat`` -> pgvector ``hnsw`` -> FAISS ``Flat``; the
+  embedder stays, so nothing is re-encoded); some migrations are aborted instead.
 
 A seeded killer SIGKILLs the server at a random moment (a timer, or just after the
 operator or the writer sent a request), the server restarts on the same home, and
@@ -174,13 +175,31 @@ def _observed(status: dict[str, Any] | None) -> tuple[int | None, str | None, fl
 # -- the migration walk ---------------------------------------------------------------------
 
 
-def plan_migration(rng: random.Random, number: int, source: str, source_flat: bool) -> list[Move]:
-    """One migration's moves; the expected state after each is known in advance."""
+# The layouts the operator's migrations walk in turn: each finalized migration's target
+# is the next one's source (``v1`` starts as FAISS ``Flat``). On one SQLite, FAISS alone;
+# on PostgreSQL (replicas) a pgvector HNSW version too, so FAISS -> pgvector and back.
+FAISS_LAYOUTS: tuple[dict[str, Any], ...] = (
+    {"factory": "Flat"},
+    {"factory": "HNSW32,Flat", "search_params": {"ef_search": 64}},
+)
+PG_LAYOUTS = (
+    *FAISS_LAYOUTS,
+    {"factory": "hnsw", "backend": "pgvector", "search_params": {"ef_search": 64}},
+)
+
+
+def layout_label(layout: dict[str, Any]) -> str:
+    """``faiss Flat``, ``pgvector hnsw``: the backend and its layout."""
+    return f"{layout.get('backend', 'faiss')} {layout['factory']}"
+
+
+def plan_migration(
+    rng: random.Random, number: int, source: str, layout: dict[str, Any]
+) -> list[Move]:
+    """One migration's moves to a target of ``layout``; the expected state after each is
+    known in advance."""
     target = f"v{number + 1}"
-    factory = "HNSW32,Flat" if source_flat else "Flat"
-    body: dict[str, Any] = {"target": {"name": target, "factory": factory}, "backfill_batch": 16}
-    if factory.startswith("HNSW"):
-        body["target"]["search_params"] = {"ef_search": 64}
+    body: dict[str, Any] = {"target": {"name": target, **layout}, "backfill_batch": 16}
     state = MigrationState(number, "planned", 0.0, source, target)
     moves = [Move("create", body, state)]
 
@@ -400,6 +419,7 @@ class Harness:
         log: Callable[[str], None] | None = None,
         database_url: str | None = None,
         replicas: int = 1,
+        layouts: tuple[dict[str, Any], ...] | None = None,
     ) -> None:
         self.workdir = workdir
         self.seed = seed
@@ -430,7 +450,13 @@ class Harness:
             (home / "switchover.toml").write_text(TOML[embedder] + SNAPSHOTS)
             self.servers.append(ServerProcess(home, token=TOKEN, database_url=database_url))
         self.server = self.servers[0]
-        self.source_flat = True
+        # the cycle of target layouts (the first is v1's); by default pgvector joins it on
+        # replicas (PostgreSQL)
+        on_pg = database_url is not None and replicas > 1
+        self.layouts = layouts or (PG_LAYOUTS if on_pg else FAISS_LAYOUTS)
+        self.layout_at = 0  # the source's layout in ``layouts``
+        self.walked: list[dict[str, Any]] = []  # each migration planned: its layouts, outcome
+        self.load_at_start = os.getloadavg()
 
     def _wait_for_commit(self, timeout: float) -> bool:
         if self.database_url is not None:
@@ -453,13 +479,24 @@ class Harness:
 
     def next_plan(self) -> None:
         mig = self.model.mig
+        if self.walked:
+            self.walked[-1]["outcome"] = mig.phase
         if mig.phase == "finalized" and mig.target is not None:
-            self.source_flat = not self.source_flat
+            self.layout_at = (self.layout_at + 1) % len(self.layouts)
             source = mig.target
         else:
             source = mig.source
         number = self.model.migrations + 1
-        self.model.plan = plan_migration(self.plan_rng, number, source, self.source_flat)
+        layout = self.layouts[(self.layout_at + 1) % len(self.layouts)]
+        self.walked.append(
+            {
+                "migration": number,
+                "from": layout_label(self.layouts[self.layout_at]),
+                "to": layout_label(layout),
+                "outcome": "in progress",
+            }
+        )
+        self.model.plan = plan_migration(self.plan_rng, number, source, layout)
 
     # -- one round: run, kill, restart, check ---------------------------------------------
 
@@ -894,6 +931,13 @@ class Harness:
             if text is not None:
                 self.last_texts[doc_id] = text
 
+    def walked_so_far(self) -> list[dict[str, Any]]:
+        """The migrations planned, the last one's outcome its phase now."""
+        walked = [dict(each) for each in self.walked]
+        if walked:
+            walked[-1]["outcome"] = self.model.mig.phase
+        return walked
+
     def summary(self, rounds: list[dict[str, Any]], seconds: float, planned: int) -> dict[str, Any]:
         checked = sum(len(r["checks"]) for r in rounds)
         failed = [r["kill"] for r in rounds if not r["ok"]]
@@ -914,6 +958,8 @@ class Harness:
             "invariants_checked": checked,
             "failed_kills": failed,
             "migrations_created": self.model.migrations,
+            "migrations_walked": self.walked_so_far(),
+            "migrations_by_backend": backend_counts(self.walked_so_far()),
             "duration_s": round(seconds, 1),
             "phases_at_kill": dict(Counter(r["phase"] for r in rounds)),
             "operator_in_flight_at_kill": dict(
@@ -932,9 +978,21 @@ class Harness:
             "leader_killed": sum(1 for r in rounds if r.get("killed_leader")),
             "documents_at_end": len(self.model.live()),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            "load_average": {"start": self.load_at_start, "end": os.getloadavg()},
             "store": "sqlite" if self.database_url is None else "postgresql",
             "rounds": rounds,
         }
+
+
+def backend_counts(walked: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per backend pair (``faiss->pgvector``): migrations planned and how many finalized."""
+    counts: dict[str, dict[str, int]] = {}
+    for each in walked:
+        pair = f"{each['from'].split()[0]}->{each['to'].split()[0]}"
+        row = counts.setdefault(pair, {"planned": 0, "finalized": 0})
+        row["planned"] += 1
+        row["finalized"] += each["outcome"] == "finalized"
+    return counts
 
 
 def wait_for_pg_commit(url: str, timeout: float) -> bool:
@@ -1017,6 +1075,13 @@ def adopt_watchdog_rollback(model: Model) -> None:
     ]
 
 
+def _load_text(load: dict[str, list[float]] | None) -> str:
+    if load is None:
+        return "."
+    start, end = (" / ".join(f"{x:.1f}" for x in load[k]) for k in ("start", "end"))
+    return f" (load average 1 / 5 / 15 min: {start} at the start, {end} at the end)."
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Crash loop",
@@ -1036,7 +1101,8 @@ def markdown(result: dict[str, Any]) -> str:
         f" searches), {result['migrations_created']} migrations, {result['duration_s']} s.",
         "",
         f"Embedder: `{result['embedder']}`; server code: `{result['code']}`;"
-        f" {result['machine']['cpus']} CPUs, shared with other work.",
+        f" {result['machine']['cpus']} CPUs, shared with other work"
+        + _load_text(result.get("load_average")),
         "",
         *(
             [
@@ -1047,6 +1113,19 @@ def markdown(result: dict[str, Any]) -> str:
                 "",
             ]
             if result.get("replicas", 1) > 1
+            else []
+        ),
+        *(
+            [
+                "Migrations by backend (planned / finalized): "
+                + ", ".join(
+                    f"{pair} {row['planned']} / {row['finalized']}"
+                    for pair, row in result["migrations_by_backend"].items()
+                )
+                + ".",
+                "",
+            ]
+            if result.get("migrations_by_backend")
             else []
         ),
         f"Phases at the kill: {result['phases_at_kill']}.",

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from stress.crashloop import TOML, Harness
+from stress.crashloop import FAISS_LAYOUTS, PG_LAYOUTS, TOML, Harness
 from tests.pgserver import PgServer
 from tests.server import ServerProcess, operator_header
 
@@ -140,13 +140,15 @@ def test_the_crash_loop_with_three_replicas_keeps_every_invariant_on_each(
     tmp_path: Path, database: str
 ) -> None:
     """The short form of ``make crashloop-replicas``: a random replica (the leader too)
-    SIGKILLed mid-walk, every invariant checked on every replica after each restart."""
+    SIGKILLed mid-walk, every invariant checked on every replica after each restart. Its
+    operator migrates FAISS ``Flat`` -> pgvector HNSW first (the full run's third layout)."""
     harness = Harness(
         tmp_path, seed=11, embedder="hash", id_space=60, initial=30, database_url=database,
-        replicas=3,
+        replicas=3, layouts=(FAISS_LAYOUTS[0], PG_LAYOUTS[-1]),
     )  # fmt: skip
     result = harness.run(kills=3)
     assert (result["restarts"], result["replicas"]) == (3, 3)
+    assert result["migrations_walked"][0]["to"] == "pgvector hnsw", result["migrations_walked"]
     for kill in result["rounds"]:
         failed = {n: c["detail"] for n, c in kill["checks"].items() if not c["ok"]}
         assert not failed, f"kill {kill['kill']} (seed {kill['kill_seed']}): {failed}"

@@ -60,6 +60,24 @@ def test_a_restarted_instance_applies_only_the_tail_of_the_log(pool: ConnectionP
     assert before.applied_seq == 6
 
 
+def test_two_replicas_on_one_table_count_and_train_it_as_one(pool: ConnectionPool) -> None:
+    """Each replica tails the log into the same table: whichever applied a record or ran
+    the backfill, both report the table's rows, and an IVFFlat trained by one is trained
+    for the other (which then never builds its index a second time)."""
+    a = fresh(pool, "ivfflat(lists=2)")
+    b = PgvectorIndex(pool, a.table, a.spec, DIM, FINGERPRINT)
+    vectors = unit_vectors(8, seed=9)
+    a.apply(1, {"d1": vectors[1], "d2": vectors[2]})
+    b.apply(1, {"d1": vectors[1], "d2": vectors[2]})  # the same record: already applied
+    a.backfill({"d3": vectors[3], "d4": vectors[4]})  # the leader's backfill alone
+    assert (len(a), len(b)) == (4, 4)
+    a.train(unit_vectors(300, seed=10))
+    b.apply(2, {"d5": vectors[5]}, deletes=["d1"])  # b writes first and learns of the training
+    assert b.is_trained
+    b.train(unit_vectors(300, seed=11))  # nothing to build: the table's index exists
+    assert (len(a), len(b), b.ids()) == (4, 4, {"d2", "d3", "d4", "d5"})
+
+
 def test_a_table_of_another_version_is_refused(pool: ConnectionPool) -> None:
     index = fresh(pool)
     other = IndexSpec.from_dict({**index.spec.to_dict(), "factory": "flat"})
