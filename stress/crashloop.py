@@ -457,6 +457,7 @@ class Harness:
         self.layout_at = 0  # the source's layout in ``layouts``
         self.walked: list[dict[str, Any]] = []  # each migration planned: its layouts, outcome
         self.load_at_start = os.getloadavg()
+        self.code = code_version()  # at the start: the run writes its results into the tree
 
     def _wait_for_commit(self, timeout: float) -> bool:
         if self.database_url is not None:
@@ -945,7 +946,7 @@ class Harness:
             "harness": "stress/crashloop.py",
             "complete": len(rounds) == planned,
             "kills_planned": planned,
-            "code": code_version(),
+            "code": self.code,
             "seed": self.seed,
             "migrate": self.migrate,
             "kill_modes": self.modes,
