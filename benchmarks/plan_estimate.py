@@ -65,6 +65,16 @@ BEFORE = [
             ("all-mpnet-base-v2", 300, 305.08, 222.02, 0.374, 1.0, 1.4),
         ],
     ),
+    (
+        "2026-12-02 19:29 UTC, load 5-9: stratified, timed on a thread of its own (as now)",
+        [
+            ("MiniLM fp32 (torch)", 400, 59.88, 67.07, -0.107, 6.7, 6.0),
+            ("MiniLM int8 (ONNX)", 400, 51.37, 47.22, 0.088, 7.8, 8.5),
+            ("all-mpnet-base-v2", 300, 245.85, 400.6, -0.386, 1.2, 0.7),
+            ("MiniLM fp32 (torch)", 400, 92.97, 92.56, 0.004, 4.3, 4.3),
+            ("MiniLM int8 (ONNX)", 400, 65.04, 60.08, 0.083, 6.2, 6.7),
+        ],
+    ),
 ]
 BEFORE_KEYS = ("target", "documents", "estimate_s", "measured_s", "error", "plan_rate", "rate")
 
