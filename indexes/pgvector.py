@@ -78,7 +78,7 @@ class PgvectorIndex:
             self._applied_seq, self._trained = attach_table(conn, self._name, self._identity())
             # the rows this instance knows of: the auto-train trigger only. Other replicas
             # write the same table, so the count served (``len``) is read from it.
-            self._count = self._scalar(conn, self._sql("SELECT count(*) FROM {}"))
+            self._count = self._live(conn)
 
     # -- setup ---------------------------------------------------------------------
 
@@ -132,7 +132,11 @@ class PgvectorIndex:
         """The table's rows now, whichever replica wrote them (the primary key's index
         answers ``count(*)``: milliseconds at 100k rows, read on listings, not on writes)."""
         with self._run() as conn:
-            self._count = self._scalar(conn, self._sql("SELECT count(*) FROM {}"))
+            return self._live(conn)
+
+    def _live(self, conn: psycopg.Connection[Any]) -> int:
+        """The table's row count, kept in ``_count`` (the auto-train trigger's view)."""
+        self._count = self._scalar(conn, self._sql("SELECT count(*) FROM {}"))
         return self._count
 
     def __contains__(self, doc_id: object) -> bool:
@@ -158,8 +162,8 @@ class PgvectorIndex:
                 " WHERE relid = %s::regclass",
                 (self._name,),
             ).fetchone()
+            live = self._live(conn)
         dead = int(row[0]) if row else 0
-        live = len(self)
         stored = live + dead
         return {
             "live": live,

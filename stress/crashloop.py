@@ -942,6 +942,7 @@ class Harness:
     def summary(self, rounds: list[dict[str, Any]], seconds: float, planned: int) -> dict[str, Any]:
         checked = sum(len(r["checks"]) for r in rounds)
         failed = [r["kill"] for r in rounds if not r["ok"]]
+        walked = self.walked_so_far()
         return {
             "harness": "stress/crashloop.py",
             "complete": len(rounds) == planned,
@@ -959,8 +960,8 @@ class Harness:
             "invariants_checked": checked,
             "failed_kills": failed,
             "migrations_created": self.model.migrations,
-            "migrations_walked": self.walked_so_far(),
-            "migrations_by_backend": backend_counts(self.walked_so_far()),
+            "migrations_walked": walked,
+            "migrations_by_backend": backend_counts(walked),
             "duration_s": round(seconds, 1),
             "phases_at_kill": dict(Counter(r["phase"] for r in rounds)),
             "operator_in_flight_at_kill": dict(
