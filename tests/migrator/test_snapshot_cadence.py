@@ -206,6 +206,7 @@ def slow_copies(monkeypatch: pytest.MonkeyPatch, svc: Switchover, per_batch_s: f
 def test_backfill_checkpoints_wait_a_multiple_of_their_own_duration(
     settings: Settings, slow_checkpoints: list[tuple[str, float]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(backfill_module, "ENCODE_WINDOW", 10)  # a window per batch
     svc = Switchover(settings)
     try:
         load(svc, 400)
@@ -234,6 +235,7 @@ def test_a_backfill_crashing_between_checkpoints_resumes_from_the_last_one(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(backfill_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoints come often
+    monkeypatch.setattr(backfill_module, "ENCODE_WINDOW", 10)  # ... after every batch
     svc = Switchover(settings)
     load(svc, 400)
     mid = svc.create_migration(migration("v2", backfill_batch=10), "tester").id
