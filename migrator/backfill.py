@@ -138,12 +138,8 @@ class Backfiller:
             encoded_before = self.target.encoded_total
             vectors = self.target.embed_documents([d.text for d in piece])
             with self.target.apply_lock:
-                current = self.store.log.documents([d.id for d in piece])
-                fresh = {
-                    d.id: vectors[d.content_hash]
-                    for d in piece
-                    if d.id in current and current[d.id].seq == d.seq
-                }
+                current = self.store.log.versions([d.id for d in piece])
+                fresh = {d.id: vectors[d.content_hash] for d in piece if current.get(d.id) == d.seq}
                 self.target.index.backfill(fresh)
             self._copied_here += len(piece)
             self.rate = self._copied_here / max(1e-9, time.monotonic() - self._started)

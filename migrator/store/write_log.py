@@ -22,6 +22,7 @@ from .records import Document, DocumentIn, LogRecord
 
 # Constant prefixes; callers append only "?" placeholders, never values.
 _DOC_SELECT = "SELECT doc_id, text, metadata, content_hash, seq FROM documents"
+_SEQ_SELECT = "SELECT doc_id, seq FROM documents"
 _LOG_SELECT = "SELECT seq, op, doc_id, text, metadata, content_hash, created_at FROM write_log"
 
 # the log's canonical metadata JSON (sorted keys), one encoder built once
@@ -86,6 +87,15 @@ class SqliteWriteLog:
             r[0]: _document(r)
             for r in self._fetch(_DOC_SELECT + f" WHERE doc_id IN ({marks})", doc_ids)
         }
+
+    def versions(self, doc_ids: Sequence[str]) -> dict[str, int]:
+        """The live sequence of each of ``doc_ids`` that exists (the backfill's version guard:
+        no text or metadata read)."""
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        rows = self._fetch(_SEQ_SELECT + f" WHERE doc_id IN ({marks})", doc_ids)  # marks: "?"s
+        return {r[0]: int(r[1]) for r in rows}
 
     def document_ids(self) -> set[str]:
         return {r[0] for r in self._fetch("SELECT doc_id FROM documents", [])}

@@ -117,6 +117,9 @@ class StoreContract:
         assert store.log.document_count() == 2
         assert set(store.log.documents(["a", "b", "missing"])) == {"a", "b"}
         assert store.log.documents([]) == {}
+        (b,) = store.log.documents(["b"]).values()
+        assert store.log.versions(["a", "b", "missing"]) == {"a": again.seq, "b": b.seq}
+        assert store.log.versions([]) == {}
 
     def test_a_batch_writing_one_id_twice_keeps_the_later_text(self, store: Store) -> None:
         records = store.log.append_upserts([DocumentIn("a", "one"), DocumentIn("a", "two")])

@@ -90,6 +90,14 @@ class PgWriteLog:
         rows = self._conns.fetch(_DOC_SELECT + " WHERE doc_id = ANY(%s)", [list(doc_ids)])
         return {r[0]: _document(r) for r in rows}
 
+    def versions(self, doc_ids: Sequence[str]) -> dict[str, int]:
+        """The live sequence of each of ``doc_ids`` that exists (the backfill's version guard:
+        no text or metadata read)."""
+        if not doc_ids:
+            return {}
+        sql = "SELECT doc_id, seq FROM documents WHERE doc_id = ANY(%s)"
+        return {r[0]: int(r[1]) for r in self._conns.fetch(sql, [list(doc_ids)])}
+
     def document_ids(self) -> set[str]:
         return {r[0] for r in self._conns.fetch("SELECT doc_id FROM documents")}
 
