@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from migrator import Settings, Switchover
 
-from . import evals, operator, retrieval, ui
+from . import evals, metrics, operator, retrieval, ui
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .logs import RequestContextMiddleware
@@ -49,12 +49,13 @@ def create_app(settings: Settings, service: Switchover | None = None) -> FastAPI
     )
     app.state.settings = settings
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
-    install_metrics(app)  # GET /metrics and request timings, outside the body limit
+    install_metrics(app)  # request timings, outside the body limit
     app.add_middleware(RequestContextMiddleware)  # outermost: request id for every log line
     install_error_handlers(app)
     app.include_router(retrieval.router)
     app.include_router(operator.router)
     app.include_router(evals.router)
     app.include_router(ui.router)  # GET /ui, the status page, and /ui/status.json
+    app.include_router(metrics.router)  # GET /metrics, last: scrapes are rare, searches not
     install_openapi_limits(app, settings.limits)  # /openapi.json states the configured bounds
     return app

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Header, Request, Response
 
 from migrator import DocumentIn, SearchQuery, WriteResult
 
-from .deps import Service
+from .deps import Service, service_of
 from .errors import error_responses
+from .prevalidated import Call, PrevalidatedRoute, count_header, fast_path, json_body, text_header
 from .schemas import (
     BatchSearchBody,
     BatchSearchResponse,
@@ -29,13 +30,16 @@ from .schemas import (
 )
 from .search_answers import batch_answer, search_answer
 
-router = APIRouter(tags=["retrieval"])
+router = APIRouter(tags=["retrieval"], route_class=PrevalidatedRoute)
+
+ROUTING_KEY_CHARS = 256
+AFTER_SEQ_MAX = 2**63 - 1
 
 RoutingKey = Annotated[
     str | None,
     Header(
         alias="X-Routing-Key",
-        max_length=256,
+        max_length=ROUTING_KEY_CHARS,
         description="Sticky routing: the same key reaches the same index during a canary",
     ),
 ]
@@ -46,7 +50,7 @@ AfterSeq = Annotated[
     Header(
         alias="X-Read-After-Seq",
         ge=0,
-        le=2**63 - 1,
+        le=AFTER_SEQ_MAX,
         description="Read your writes, on any replica: the answer includes this write's"
         " sequence (a write's `seq`, the token) and every write logged before it. The read"
         " waits up to 1 s for this replica to have applied it, then gets 503 with"
@@ -96,9 +100,26 @@ async def delete_document(doc_id: str, request: Request, svc: Service) -> Delete
     return DeleteResponse(deleted=True, seq=result.seq)
 
 
+def _plain_search(request: Request, body: bytes) -> Call:
+    """``search`` with its arguments, read as FastAPI reads them (api/prevalidated.py)."""
+    return partial(
+        search,
+        json_body(SearchBody, request, body),
+        service_of(request),
+        text_header(request, "x-routing-key", max_length=ROUTING_KEY_CHARS),
+        count_header(request, "x-read-after-seq", le=AFTER_SEQ_MAX),
+    )
+
+
+def _plain_pinned_search(request: Request, body: bytes) -> Call:
+    name: str = request.path_params["name"]
+    return partial(search_pinned, name, json_body(SearchBody, request, body), service_of(request))
+
+
 @router.post(
     "/v1/search", response_model=SearchResponse, responses=error_responses(400, 409, 413, 422, 503)
 )
+@fast_path(_plain_search)
 def search(
     body: SearchBody, svc: Service, routing_key: RoutingKey = None, after_seq: AfterSeq = None
 ) -> Response:
@@ -141,6 +162,7 @@ def search_batch(
     response_model=SearchResponse,
     responses=error_responses(400, 404, 409, 413, 422, 503),
 )
+@fast_path(_plain_pinned_search)
 def search_pinned(name: str, body: SearchBody, svc: Service) -> Response:
     """Search one index version by name, bypassing routing (eval jobs, debugging)."""
     result = svc.search_pinned(
