@@ -25,7 +25,7 @@ class IdMap:
         tombstones: Iterable[int] = (),
     ) -> None:
         self._id_to_int = dict(id_to_int or {})
-        self._int_to_id = {v: k for k, v in self._id_to_int.items()}
+        self._int_to_id = dict(zip(self._id_to_int.values(), self._id_to_int, strict=True))
         self.next_int = next_int
         self._tombstones = set(tombstones)
         self.selector = TombstoneSelector.of(self._tombstones)

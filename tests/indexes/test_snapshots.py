@@ -71,7 +71,7 @@ def test_the_manifest_describes_the_snapshot(tmp_path: Path) -> None:
     index = _index(seq=2)
     info = write_snapshot(index, tmp_path)
     manifest = json.loads((info.path / "manifest.json").read_text())
-    assert manifest["format"] == 1
+    assert manifest["format"] == 2
     assert manifest["spec"] == index.spec.to_dict()
     assert manifest["embedder_fingerprint"] == FINGERPRINT
     assert (manifest["dim"], manifest["count"], manifest["applied_seq"]) == (64, len(index), 2)
