@@ -94,7 +94,7 @@ class SqliteWriteLog:
         if not doc_ids:
             return {}
         marks = ",".join("?" * len(doc_ids))
-        rows = self._fetch(_SEQ_SELECT + f" WHERE doc_id IN ({marks})", doc_ids)  # marks: "?"s
+        rows = self._fetch(_SEQ_SELECT + f" WHERE doc_id IN ({marks})", doc_ids)
         return {r[0]: int(r[1]) for r in rows}
 
     def document_ids(self) -> set[str]:

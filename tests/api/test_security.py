@@ -620,6 +620,7 @@ SQL_KEYWORDS = {"where", "order_by", "select"}
 # interpolation fails the test until reviewed here.
 ALLOWED_LOCALS = {
     ("documents", "marks"): '",".join("?" * len(doc_ids))',
+    ("versions", "marks"): '",".join("?" * len(doc_ids))',
     ("get_many", "marks"): '",".join("?" * len(chunk))',
 }
 # The store's own SQL helpers pass these parameters on; every call of them is checked above.

@@ -95,8 +95,10 @@ class PgWriteLog:
         no text or metadata read)."""
         if not doc_ids:
             return {}
-        sql = "SELECT doc_id, seq FROM documents WHERE doc_id = ANY(%s)"
-        return {r[0]: int(r[1]) for r in self._conns.fetch(sql, [list(doc_ids)])}
+        rows = self._conns.fetch(
+            "SELECT doc_id, seq FROM documents WHERE doc_id = ANY(%s)", [list(doc_ids)]
+        )
+        return {r[0]: int(r[1]) for r in rows}
 
     def document_ids(self) -> set[str]:
         return {r[0] for r in self._conns.fetch("SELECT doc_id FROM documents")}
