@@ -105,11 +105,7 @@ class Backfiller:
                 # stopped inside the window: resume at its start (what it encoded is cached)
                 self.state = replace(boundary, encoded=self.state.encoded)
                 break
-            self.state = replace(
-                self.state,
-                cursor=docs[-1].id,
-                total=max(self.state.total, self.state.done),
-            )
+            self.state = replace(self.state, cursor=docs[-1].id)  # done and total: per batch
             if time.monotonic() - last_checkpoint >= gap:
                 began = time.monotonic()
                 self.save()
