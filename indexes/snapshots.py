@@ -32,11 +32,11 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +49,6 @@ from .index_state import IndexState, read_idmap
 from .spec import IndexSpec, SearchParams
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 FORMAT = 2
 READABLE_FORMATS = (1, 2)
@@ -73,32 +72,6 @@ class SnapshotInfo:
 
 class _RejectedError(Exception):
     """A snapshot failed a check; the message says which."""
-
-
-class _Task(Generic[T]):
-    """``fn(*args)`` on a thread of its own; :meth:`result` joins it, then returns what it
-    returned or raises what it raised."""
-
-    def __init__(self, fn: Callable[..., T], *args: Any) -> None:
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:  # handed to the thread that asks for the result
-            self._error = exc
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return cast("T", self._value)
 
 
 # -- writing -----------------------------------------------------------------------
@@ -263,18 +236,19 @@ def _load(path: Path, spec: IndexSpec, fingerprint: str) -> tuple[VectorIndex, S
     # (hashlib and FAISS's reader both release the GIL), the state parsed (Python) on this
     # one; at 1M documents each takes a second or more. Nothing parsed is used, or
     # returned, before every checksum has matched.
-    checker = _Task(_verify_files, path, files)
-    reader = _Task(read_idmap, path / INDEX_FILE)
-    try:
+    with ThreadPoolExecutor(2, thread_name_prefix="switchover-snapshot-load") as pool:
+        checker = pool.submit(_verify_files, path, files)
+        reader = pool.submit(read_idmap, path / INDEX_FILE)
         try:
-            state = _read_state(path, manifest, spec, fingerprint)
-        finally:
-            reader.join()  # never leave FAISS reading behind
-        index = VectorIndex.from_state(state, idmap=reader.result())
-    except (OSError, KeyError, TypeError, ValueError, SwitchoverError) as exc:
-        checker.result()  # a checksum mismatch says more than the parse error
-        raise _RejectedError(f"unusable contents ({exc})") from exc
-    checker.result()
+            try:
+                state = _read_state(path, manifest, spec, fingerprint)
+            finally:
+                wait([reader])  # never leave FAISS reading behind
+            index = VectorIndex.from_state(state, idmap=reader.result())
+        except (OSError, KeyError, TypeError, ValueError, SwitchoverError) as exc:
+            checker.result()  # a checksum mismatch says more than the parse error
+            raise _RejectedError(f"unusable contents ({exc})") from exc
+        checker.result()
     if (len(index), index.applied_seq, index.dim) != (
         info.count,
         info.applied_seq,
