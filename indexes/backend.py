@@ -17,7 +17,7 @@ Every backend passes the contract suite in ``tests/indexes/backend_contract.py``
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
@@ -109,7 +109,10 @@ class IndexBackend(Protocol):
 class SnapshotBackend(IndexBackend, Protocol):
     """A backend held in memory, saved and brought back through its exported state."""
 
-    def export_state(self) -> IndexState: ...
+    def export_state(self, faiss_sink: Callable[[bytes], object] | None = None) -> IndexState:
+        """Everything, consistent; with ``faiss_sink`` the FAISS index is streamed to it
+        instead of copied into ``faiss_bytes``."""
+        ...
 
 
 class AllowListSearch(IndexBackend, Protocol):

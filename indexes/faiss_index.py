@@ -22,7 +22,7 @@ training.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import faiss
@@ -36,7 +36,7 @@ from .errors import InvalidInputError
 from .faiss_layout import new_idmap
 from .faiss_threads import in_this_thread
 from .id_map import IdMap
-from .index_state import IndexState, check_state, deserialize_idmap
+from .index_state import IndexState, check_state, deserialize_idmap, stream_idmap
 from .labelled import LabelledIndex
 from .pending import PendingBuffer
 from .rwlock import RWLock
@@ -261,17 +261,27 @@ class VectorIndex:
 
     # -- state ---------------------------------------------------------------------
 
-    def export_state(self) -> IndexState:
-        """A consistent copy of everything, taken while no mutation runs."""
+    def export_state(self, faiss_sink: Callable[[bytes], object] | None = None) -> IndexState:
+        """A consistent copy of everything, taken while no mutation runs.
+
+        With ``faiss_sink`` the FAISS index goes to it in pieces, under the same read lock
+        (``stream_idmap``: a snapshot file written straight from the index), and the
+        state's ``faiss_bytes`` is empty; without, it is copied into ``faiss_bytes``.
+        """
         with self._lock.read():
             ids = self._faiss.ids
+            if faiss_sink is None:
+                faiss_bytes = faiss.serialize_index(self._faiss.idmap)
+            else:
+                stream_idmap(self._faiss.idmap, faiss_sink)
+                faiss_bytes = np.empty(0, dtype=np.uint8)
             return IndexState(
                 spec=self.spec,
                 dim=self.dim,
                 fingerprint=self.fingerprint,
                 applied_seq=self._applied_seq,
                 search_params=self._search_params,
-                faiss_bytes=faiss.serialize_index(self._faiss.idmap),
+                faiss_bytes=faiss_bytes,
                 id_to_int=ids.as_dict(),
                 next_int=ids.next_int,
                 tombstones=ids.tombstones(),

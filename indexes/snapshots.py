@@ -3,7 +3,7 @@
 Layout of one snapshot (inside the index's own snapshot folder)::
 
     000000001234-20250101T120000123456Z/
-        index.faiss     faiss.serialize_index of the IndexIDMap2
+        index.faiss     the IndexIDMap2 in FAISS's own format (faiss.write_index)
         state.json      the live ids and their int labels (two lists, in the same order),
                         next int, tombstones, buffered ids
         pending.npy     vectors buffered while the layout is untrained
@@ -25,9 +25,11 @@ format 2 skips a format-2 snapshot ("not a format-1 manifest") and replays the l
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -80,23 +82,25 @@ class _RejectedError(Exception):
 def write_snapshot(index: SnapshotBackend, directory: Path, keep: int = 2) -> SnapshotInfo:
     """Write a snapshot of ``index`` into ``directory`` and keep the newest ``keep``.
 
-    Any filesystem failure raises :class:`SnapshotError` and leaves no folder under a
-    final name; failing to prune old snapshots afterwards only logs a warning.
+    The FAISS index streams from the index straight into the snapshot's file, hashed as
+    it goes (under the index's read lock, which writes wait for), so no second copy of it
+    is held in memory. Any filesystem failure raises :class:`SnapshotError` and leaves no
+    folder under a final name; failing to prune old snapshots afterwards only logs a
+    warning.
     """
     check_int(keep, "keep", 1)
-    state = index.export_state()
-    created = datetime.now(UTC)
-    name = f"{state.applied_seq:012d}-{created:%Y%m%dT%H%M%S%fZ}"
-    final = directory / name
     with _write_lock:
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            if final.exists():
-                raise SnapshotError(f"snapshot {final} already exists")
-            tmp = directory / f"{_TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+            tmp = directory / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
             tmp.mkdir()
             try:
-                _write_files(tmp, state, created.isoformat(timespec="microseconds"))
+                state, index_sha = _export_into(index, tmp / INDEX_FILE)
+                created = datetime.now(UTC)
+                final = directory / f"{state.applied_seq:012d}-{created:%Y%m%dT%H%M%S%fZ}"
+                if final.exists():
+                    raise SnapshotError(f"snapshot {final} already exists")
+                _write_files(tmp, state, index_sha, created.isoformat(timespec="microseconds"))
                 fsync_dir(tmp)
                 tmp.rename(final)
                 fsync_dir(directory)
@@ -105,7 +109,7 @@ def write_snapshot(index: SnapshotBackend, directory: Path, keep: int = 2) -> Sn
                 raise
         except OSError as exc:
             raise SnapshotError(
-                f"cannot write a snapshot of index {state.spec.name!r} in {directory}: {exc}"
+                f"cannot write a snapshot of index {index.spec.name!r} in {directory}: {exc}"
             ) from exc
         _prune(directory, keep, final)
     return SnapshotInfo(
@@ -113,7 +117,24 @@ def write_snapshot(index: SnapshotBackend, directory: Path, keep: int = 2) -> Sn
     )
 
 
-def _write_files(folder: Path, state: IndexState, created_at: str) -> None:
+def _export_into(index: SnapshotBackend, path: Path) -> tuple[IndexState, str]:
+    """The index's state, its FAISS index written to the new file ``path`` and fsynced;
+    with the file's sha256."""
+    digest = hashlib.sha256()
+    with path.open("xb") as handle:
+
+        def sink(piece: bytes) -> None:
+            digest.update(piece)
+            handle.write(piece)
+
+        state = index.export_state(faiss_sink=sink)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return state, digest.hexdigest()
+
+
+def _write_files(folder: Path, state: IndexState, index_sha: str, created_at: str) -> None:
+    """The state, the pending buffer and the manifest, next to the index file written."""
     pending_ids = list(state.pending)
     pending = (
         np.stack([state.pending[i] for i in pending_ids])
@@ -131,9 +152,8 @@ def _write_files(folder: Path, state: IndexState, created_at: str) -> None:
         "pending_ids": pending_ids,
         "auto_train_size": state.auto_train_size,
     }
-    faiss_bytes = np.ascontiguousarray(state.faiss_bytes, dtype=np.uint8)
     files = {
-        INDEX_FILE: write_synced(folder / INDEX_FILE, faiss_bytes.data),
+        INDEX_FILE: index_sha,
         STATE_FILE: write_synced(folder / STATE_FILE, _json_bytes(state_doc, compact=True)),
         PENDING_FILE: write_synced(folder / PENDING_FILE, buffer.getvalue()),
     }

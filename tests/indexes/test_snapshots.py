@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,13 @@ from indexes import (
     SearchParams,
     SnapshotError,
     VectorIndex,
+    index_state,
     list_snapshots,
     load_latest_snapshot,
     write_snapshot,
 )
 from indexes import snapshots as snapshots_module
+from indexes.index_state import IndexState
 
 from .helpers import (
     EXHAUSTIVE,
@@ -207,6 +210,47 @@ def test_a_failed_write_leaves_nothing_behind(
     with pytest.raises(SnapshotError, match="No space left"):
         write_snapshot(_index(), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_index_file_is_faiss_own_serialisation(tmp_path: Path) -> None:
+    index = _index("IVF16,Flat", seq=3)
+    info = write_snapshot(index, tmp_path)
+    streamed = (info.path / "index.faiss").read_bytes()
+    assert streamed == index.export_state().faiss_bytes.tobytes()
+
+
+class _DiskFillsUp:
+    """An index whose snapshot file's disk fills up after the first pieces streamed."""
+
+    def __init__(self, index: VectorIndex) -> None:
+        self.index = index
+        self.spec = index.spec
+        self.pieces = 0
+
+    def export_state(self, faiss_sink: Callable[[bytes], object] | None = None) -> IndexState:
+        assert faiss_sink is not None
+
+        def sink(piece: bytes) -> None:
+            self.pieces += 1
+            if self.pieces == 3:
+                raise OSError(28, "No space left on device")
+            faiss_sink(piece)
+
+        return self.index.export_state(faiss_sink=sink)
+
+
+def test_a_disk_full_while_the_index_streams_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_state, "STREAM_PIECE", 4096)  # many pieces, not one
+    index = _index()
+    full = _DiskFillsUp(index)
+    with pytest.raises(SnapshotError, match="No space left on device"):
+        write_snapshot(full, tmp_path)
+    assert full.pieces >= 3
+    assert list(tmp_path.iterdir()) == []
+    index.apply(2, {"after": unit_vectors(1, seed=9)[0]})  # the read lock was let go
+    assert write_snapshot(index, tmp_path).applied_seq == 2
 
 
 def test_pending_vectors_survive_bit_exact(tmp_path: Path) -> None:
