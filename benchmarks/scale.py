@@ -341,20 +341,28 @@ def markdown(results: dict[str, Any]) -> list[str]:
     )
     lines += [
         "",
-        "Why the backfill grew 19.2x from 100k to 1M in the 2026-11-28 run (profiled at 100k"
-        " and 200k, load average 7 to 10): this script set FAISS's OpenMP threads with"
-        " `faiss.omp_set_num_threads(1)`, which holds for the calling thread only, so the"
-        " backfill thread's IVF adds ran on the OpenMP default of two threads, each batch of"
-        " 128 waiting for a second thread on a busy machine: `VectorIndex.backfill` of 100,000"
-        " vectors into IVF256 took 22.2 s that way against 2.8 s on one thread (FAISS's own"
-        " `add_with_ids`: 8.1 vs 2.4 s), 23.5 of the 36.5 s backfill at 100k; how much it"
-        " costs depends on how busy the cores are, so it grew with the run's length."
-        " `switchover serve` was never affected (`use_faiss_threads(1)` sets every thread's"
-        " count); the script now does the same. With it, at 200k: 31.4 s, of which cache"
-        " reads 8.0, index adds 8.8, checkpoints 6.7, the version guard's reads 3.0 and the"
-        " keyset scan (`doc_id > ? ORDER BY doc_id LIMIT ?` on the primary key: no OFFSET)"
-        " 2.6 s; no upward trend in the time per 100 batches from the first tenth to the last"
-        " (1.2 to 3.4 s, noisy, checkpoints included).",
+        "Where the backfill's time goes at 100k and at 1M (2026-12-03, quiet machine, load"
+        " average 0.7-1.1, the same build as above with timers around each step; the"
+        " growth is the 1M figure over the 100k one): the whole backfill 4.03 -> 74.68 s"
+        " (18.5x with the timers); its checkpoints (`Backfiller.save`, each writing the whole"
+        " target) 0.24 s for 1 -> 23.69 s for 6 (99x): a checkpoint is due after max(5 s,"
+        " 4 x the last one's duration), so a backfill shorter than 5 s writes only its final"
+        " one while a long one spends up to a fifth of its time writing, and each write of a"
+        " 1.5 GB target is bound by the disk (334 MB/s here, `dd` with fdatasync); FAISS's"
+        " IVF adds (`VectorIndex.backfill`) 0.96 -> 16.47 s (17x), though the same adds"
+        " outside the service grow linearly (12.3 -> 11.4 us per vector, 100k -> 1M, same"
+        " batches of 128); the cached vectors' reads about 1.5 -> 23 s (15x); the version"
+        " guard 0.23 -> 3.3 s (14x) and the keyset scan 0.49 -> 6.53 s (13x). What makes the"
+        " per-document steps 1.3-1.7x dearer inside a process holding two 1M-vector indexes"
+        " was not found. Fixed on the way: each checkpoint copied the target with"
+        " `faiss.serialize_index` (7-14 s at 1M, in memory) before writing it; it now"
+        " streams the index into the file (1.3 s + the fsync), which took the checkpoints of"
+        " one 1M backfill from 29.1 s to 15.5 s of export."
+        " Earlier (2026-11-28, load 7-10) the growth was 19.2x because this script set"
+        " FAISS's OpenMP threads for the calling thread only (`faiss.omp_set_num_threads(1)`),"
+        " so the backfill thread's IVF adds ran on two OpenMP threads on a busy machine;"
+        " `switchover serve` was never affected (`use_faiss_threads(1)` sets every"
+        " thread's count) and the script now does the same.",
     ]
     search_only = [s for s in results["sizes"] if s.get("search_only")]
     through_store = [s["docs"] for s in results["sizes"] if not s.get("search_only")]
