@@ -5,9 +5,9 @@ baseline is bare ``SentenceTransformer.encode`` plus ``faiss.IndexFlatIP.search`
 process; each server under test is a real process on 127.0.0.1 holding the same passages,
 asked the same seeded questions one at a time on one kept-alive connection (the standard
 library's ``http.client``, so the client adds as little as it can, the same for every
-server). The contenders take turns on every query (the order rotating), in several rounds,
-and the load average is recorded for each round: on a 2-core machine shared with other
-work only ratios measured side by side mean anything.
+server). The contenders take turns on every query, in an order drawn at random per query
+(seeded), in several rounds, and the load average is recorded for each round: on a 2-core
+machine shared with other work only ratios measured side by side mean anything.
 
 Peers (``--peers embedflow``) are installed from PyPI into their own virtualenvs under a
 scratch folder (``benchmarks/peers.py``) and served by their own HTTP servers.
@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -115,18 +116,26 @@ class Round:
     ms: dict[str, list[float]] = field(default_factory=dict)
 
 
-def measure(contenders: dict[str, Search], queries: Sequence[str], rounds: int) -> list[Round]:
-    """Every query on every contender, the order rotating query by query, ``rounds`` times."""
+def measure(
+    contenders: dict[str, Search], queries: Sequence[str], rounds: int, seed: int = 0
+) -> list[Round]:
+    """Every query on every contender, ``rounds`` times, in an order drawn at random per query.
+
+    Random (seeded), not rotating: with three contenders a rotation (ABC, BCA, CAB) puts
+    the same contender before another every time it runs (the in-process baseline came
+    right before switchover in two queries of three and never right before embedflow),
+    and whoever runs right after another process's encode finds its caches cold. Drawn
+    at random, each contender follows each other as often as chance gives."""
     names = list(contenders)
+    draw = random.Random(seed)
     for q in queries[:WARM_UP]:
         for search in contenders.values():
             search(q)
     done: list[Round] = []
     for _ in range(rounds):
         current = Round(os.getloadavg(), ms={name: [] for name in names})
-        for n, q in enumerate(queries):
-            shift = n % len(names)
-            for name in names[shift:] + names[:shift]:
+        for q in queries:
+            for name in draw.sample(names, len(names)):
                 started = time.perf_counter()
                 contenders[name](q)
                 current.ms[name].append((time.perf_counter() - started) * 1000)
@@ -189,8 +198,9 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f" (benchmarks/search.py{results['args']}). SQuAD dev, {results['docs']} passages, the"
         f" packaged MiniLM, `Flat`; {results['queries']} seeded questions one at a time on one"
         " kept-alive connection per server, every contender taking its turn on every query"
-        f" (order rotating), {len(s['rounds'])} rounds. The baseline is bare"
-        " `SentenceTransformer.encode` + `IndexFlatIP.search` in the benchmark's process.",
+        f" (in an order drawn at random per query, seeded), {len(s['rounds'])} rounds. The"
+        " baseline is bare `SentenceTransformer.encode` + `IndexFlatIP.search` in the"
+        " benchmark's process.",
         "",
         "| contender | p50 ms | p95 ms | p99 ms | p50 ratio | p95 ratio | overlap@10 |",
         "|---|---:|---:|---:|---:|---:|---:|",
