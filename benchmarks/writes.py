@@ -46,13 +46,20 @@ from tests.server import ServerProcess
 
 DIM = 384
 EMBEDDER = EmbedderSpec(kind="hash", dim=DIM)
-DEFERRED = {"snapshot_every_records": 10**9, "snapshot_interval_seconds": 1e9}
+# every rule of the periodic snapshots deferred, the replay cap too (a snapshot would be due
+# every 50,000 records otherwise, and at 1M its writes would be most of what is timed)
+DEFERRED = {
+    "snapshot_every_records": 10**9,
+    "snapshot_interval_seconds": 1e9,
+    "snapshot_max_tail_records": 10**9,
+}
 HTTP_BATCH = 1000
 SERVER_TOML = f"""[limits]
 max_batch = {HTTP_BATCH}
 [snapshots]
 every_records = 1000000000
 interval_seconds = 1000000000
+max_tail_records = 1000000000
 [default_index]
 name = "v1"
 [default_index.embedder]
