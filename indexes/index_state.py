@@ -82,12 +82,10 @@ def stream_idmap(idmap: Any, sink: Callable[[bytes], object]) -> None:
         except BaseException as exc:  # kept, and raised again as itself below
             failed.append(exc)
 
-    # in faiss's SWIG module, but missing from the __init__.pyi faiss-cpu ships
+    # in faiss's SWIG module, but missing from the __init__.pyi faiss-cpu ships; it holds
+    # no buffer (each piece goes to the callback as FAISS writes it)
     writer = faiss.PyCallbackIOWriter(guarded, STREAM_PIECE)  # type: ignore[attr-defined]
-    try:
-        faiss.write_index(idmap, writer)
-    finally:
-        del writer
+    faiss.write_index(idmap, writer)
     if failed:
         raise failed[0]
 

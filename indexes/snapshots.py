@@ -25,11 +25,9 @@ format 2 skips a format-2 snapshot ("not a format-1 manifest") and replays the l
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import threading
@@ -44,7 +42,7 @@ import numpy as np
 
 from ._checks import check_int
 from .backend import SnapshotBackend
-from .durable import fsync_dir, sha256_file, write_synced
+from .durable import SyncedFile, fsync_dir, sha256_file, write_synced
 from .errors import SnapshotError, SwitchoverError
 from .faiss_index import VectorIndex
 from .index_state import IndexState, read_idmap
@@ -120,17 +118,9 @@ def write_snapshot(index: SnapshotBackend, directory: Path, keep: int = 2) -> Sn
 def _export_into(index: SnapshotBackend, path: Path) -> tuple[IndexState, str]:
     """The index's state, its FAISS index written to the new file ``path`` and fsynced;
     with the file's sha256."""
-    digest = hashlib.sha256()
-    with path.open("xb") as handle:
-
-        def sink(piece: bytes) -> None:
-            digest.update(piece)
-            handle.write(piece)
-
-        state = index.export_state(faiss_sink=sink)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return state, digest.hexdigest()
+    with SyncedFile(path) as out:
+        state = index.export_state(faiss_sink=out.write)
+    return state, out.sha256
 
 
 def _write_files(folder: Path, state: IndexState, index_sha: str, created_at: str) -> None:

@@ -11,6 +11,7 @@ also drive (or break) the service the client serves overrides ``app_service``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,20 @@ SAMPLE_DIR = REPO / "data" / "sample"
 HASH_EMBEDDER = EmbedderSpec(kind="hash", dim=64)
 OPERATOR_TOKEN = "test-operator-token"  # noqa: S105 - a fixture value, not a secret
 OPERATOR = operator_header(OPERATOR_TOKEN)  # the header of an operator call
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """``serve`` run in-process configures the root logger: undo it after every test.
+
+    Otherwise its handler, bound to a stream the CLI runner has closed, stays for the next
+    test in the same worker (which then sees one handler too many, or a logging error).
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def seed_documents(client: TestClient, count: int) -> None:
