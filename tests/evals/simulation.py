@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from statistics import median
 
 import numpy as np
@@ -41,13 +42,17 @@ class Outcomes:
         return self.decisions[decision]
 
 
+def _first(pool: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
+    return pool[:n]
+
+
 def outcomes(mean: float, sd: float) -> Outcomes:
     """Decisions of the doubling procedure (50 -> 10,000) over 20 seeded pools."""
     decisions: Counter[str] = Counter()
     sizes = []
     for seed in SEEDS:
         pool = recall_deltas(np.random.default_rng(seed), POOL, mean, sd)
-        verdict = judge_sequentially(lambda n, pool=pool: pool[:n], MARGIN, start=50, pool=POOL)
+        verdict = judge_sequentially(partial(_first, pool), MARGIN, start=50, pool=POOL)
         decisions[verdict.decision] += 1
         sizes.append(verdict.n)
     return Outcomes(decisions, median(sizes))
