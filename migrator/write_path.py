@@ -140,9 +140,10 @@ class WritePath:
         """The log record, the documents and the freshly encoded vectors: one commit (the
         acknowledgement point), so a write costs one transaction, not one per table."""
         with self.store.atomic():
-            for fingerprint, new in fresh.items():
+            records = self.store.log.append_upserts(documents)
+            for fingerprint, new in fresh.items():  # on disk before the commit below
                 self.store.cache.put_many(fingerprint, new)
-            return self.store.log.append_upserts(documents)
+            return records
 
     def delete(self, doc_id: str) -> WriteResult:
         check_doc_id(doc_id, self.settings.limits)

@@ -8,7 +8,18 @@ schema versions of the database; "migration" elsewhere means an index migration.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 from sqlite_utils import Database, Migrations
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from .embedding_cache import FileEmbeddingCache
 
 SCHEMA_VERSIONS = Migrations("switchover")
 
@@ -204,3 +215,60 @@ def v006_cache_rowid(db: Database) -> None:
     db.execute(
         "CREATE UNIQUE INDEX embedding_cache_key ON embedding_cache (fingerprint, content_hash)"
     )
+
+
+@SCHEMA_VERSIONS(name="m007_cache_files")
+def v007_cache_files(db: Database) -> None:
+    """The embedding cache moves out of the database into append-only vector files.
+
+    Even as a rowid table, each cached 1.5 KB vector went through the WAL into the database
+    and its random (fingerprint, content hash) key dirtied an index page of its own: most of
+    a write's cost at 1M documents. The rows are copied into the vector files beside the
+    database (``embedding_cache.cache_folder``) and the table is dropped, inside this
+    version's transaction: a crash before its commit leaves the table, and the copy runs
+    again on the next start, keeping what the files already hold (the first vector stored
+    for a key wins), so the copy is never doubled.
+    """
+    from .embedding_cache import FileEmbeddingCache, cache_folder  # noqa: PLC0415 - no cycle
+
+    where = next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if where:  # an in-memory database (tests of the schema alone) has no folder to fill
+        cache = FileEmbeddingCache(cache_folder(Path(where)))
+        try:
+            _copy_cache_rows(db, cache)
+        finally:
+            cache.close()
+    db.execute("DROP TABLE embedding_cache")
+
+
+def _copy_cache_rows(db: Database, cache: FileEmbeddingCache, chunk: int = 10_000) -> None:
+    """Every row of the old ``embedding_cache`` table into ``cache``, in rowid order."""
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, fingerprint, content_hash, vector FROM embedding_cache"
+            " WHERE id > ? ORDER BY id LIMIT ?",
+            [last, chunk],
+        ).fetchall()
+        if not rows:
+            return
+        by_fingerprint: dict[str, dict[str, np.ndarray]] = {}
+        for _, fingerprint, digest, blob in rows:
+            vector = np.frombuffer(blob, dtype=np.float32)
+            by_fingerprint.setdefault(fingerprint, {}).setdefault(digest, vector)
+        for fingerprint, vectors in by_fingerprint.items():
+            _put_same_shape(cache, fingerprint, vectors)
+        last = rows[-1][0]
+
+
+def _put_same_shape(
+    cache: FileEmbeddingCache, fingerprint: str, vectors: dict[str, np.ndarray]
+) -> None:
+    """Put the vectors of the shape most of them have; a row of another shape was a damaged
+    row (reads already took it as a miss), and is left behind."""
+    shapes = Counter(v.shape for v in vectors.values())
+    common = shapes.most_common(1)[0][0]
+    try:
+        cache.put_many(fingerprint, {h: v for h, v in vectors.items() if v.shape == common})
+    except ValueError as exc:  # not the shape of the rows copied before: damaged rows too
+        log.warning("left %d cached vectors of %r behind: %s", len(vectors), fingerprint, exc)

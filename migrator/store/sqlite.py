@@ -1,4 +1,7 @@
-"""``SqliteStore``: every concern of the store on one SQLite file, composed as attributes."""
+"""``SqliteStore``: every concern of the store on one SQLite file, composed as attributes.
+
+The one exception is the embedding cache: its vectors are append-only files in a folder beside
+the database (``switchover.db-vectors``), see ``embedding_cache``."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from ..budget import WaitBudget
 from .catalog import CatalogTable
 from .config_versions import ConfigVersionTable
 from .connection import Connections
-from .embedding_cache import SqliteEmbeddingCache
+from .embedding_cache import FileEmbeddingCache, cache_folder
 from .evals import EvalTables
 from .migrations import MigrationTables
 from .shadow_reads import ShadowReadTable
@@ -26,7 +29,7 @@ class SqliteStore:
         self._conns = Connections(path, busy_timeout_s=busy_timeout_s)
         self.log = SqliteWriteLog(self._conns)
         self.catalog = CatalogTable(self._conns)
-        self.cache = SqliteEmbeddingCache(self._conns)
+        self.cache = FileEmbeddingCache(cache_folder(path))
         self.migrations = MigrationTables(self._conns, self.catalog, self.log)
         self.evals = EvalTables(self._conns)
         self.config = ConfigVersionTable(self._conns)
@@ -43,6 +46,8 @@ class SqliteStore:
         home frozen for maintenance (a copy of the file being taken), or a test of a home
         that refuses writes (as root, a read-only file mode would not stop one)."""
         self._conns.refuse_writes(on)
+        self.cache.refuse_writes(on)
 
     def close(self) -> None:
         self._conns.close()
+        self.cache.close()
