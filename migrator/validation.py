@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,11 +11,10 @@ from indexes.filters import And, Eq, Filter, FilterLimits, In, Not, Or, parse_fi
 
 from .settings import Limits
 from .store import DocumentIn
+from .store.records import metadata_json
 
 # Unicode's "Cc" (control) category is exactly C0, DEL and C1: U+0000-U+001F, U+007F-U+009F.
 _CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
-# one encoder, built once (``json.dumps`` with an option builds a new one per call)
-_STRICT_JSON = json.JSONEncoder(allow_nan=False)
 
 
 def _has_control_chars(value: str) -> bool:
@@ -61,8 +59,11 @@ def check_doc_id(doc_id: object, limits: Limits) -> str:
     return doc_id
 
 
-def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
-    """Validate a write batch as a whole: any bad document rejects the batch."""
+def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> list[str]:
+    """Validate a write batch as a whole: any bad document rejects the batch.
+
+    Returns each document's metadata as the store keeps it (``metadata_json``), encoded once
+    here to check its size."""
     if not documents:
         raise InvalidInputError("the batch is empty; send at least one document")
     if len(documents) > limits.max_batch:
@@ -70,6 +71,7 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
             f"the batch has {len(documents)} documents; the limit is {limits.max_batch}"
         )
     seen: set[str] = set()
+    encoded: list[str] = []
     for position, doc in enumerate(documents):
         where = f"documents[{position}]"
         try:
@@ -91,15 +93,17 @@ def check_documents(documents: Sequence[DocumentIn], limits: Limits) -> None:
                 f"{where}: text is {len(doc.text)} characters; the limit is {limits.max_text_chars}"
             )
         check_unicode(doc.text, f"{where}: text")
-        check_metadata(doc.metadata, limits, where)
+        encoded.append(check_metadata(doc.metadata, limits, where))
+    return encoded
 
 
-def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:
+def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> str:
+    """A valid metadata object, as the store keeps it (``metadata_json``)."""
     if not isinstance(metadata, Mapping):
         raise InvalidInputError(f"{where}: metadata must be a JSON object")
     _check_metadata_values(metadata, limits, where)
     try:
-        encoded = _STRICT_JSON.encode(metadata)
+        encoded = metadata_json(metadata)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{where}: metadata is not plain JSON: {exc}") from exc
     if len(encoded.encode()) > limits.max_metadata_bytes:
@@ -107,6 +111,7 @@ def check_metadata(metadata: Mapping[str, Any], limits: Limits, where: str) -> N
             f"{where}: metadata is {len(encoded.encode())} bytes as JSON;"
             f" the limit is {limits.max_metadata_bytes}"
         )
+    return encoded
 
 
 def _check_metadata_values(metadata: Mapping[str, Any], limits: Limits, where: str) -> None:

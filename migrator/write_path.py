@@ -87,17 +87,19 @@ class WritePath:
         return self._acked_seq
 
     def upsert(self, documents: Sequence[DocumentIn]) -> WriteResult:
-        check_documents(documents, self.settings.limits)
+        metadata = check_documents(documents, self.settings.limits)
         with self._watched(), self._write_admission() as budget, self.store.waits_within(budget):
-            return self._upsert(documents, budget)
+            return self._upsert(documents, metadata, budget)
 
-    def _upsert(self, documents: Sequence[DocumentIn], budget: WaitBudget) -> WriteResult:
+    def _upsert(
+        self, documents: Sequence[DocumentIn], metadata: Sequence[str], budget: WaitBudget
+    ) -> WriteResult:
         sync = self.reads.sync_runtimes()
         embedded = _Embedded()
         for i, runtime in enumerate(sync):
             embedded.vectors[runtime.name] = self._embed(runtime, documents, embedded, i == 0)
         with self._write_locked(budget):
-            records = self._commit(documents, embedded.fresh())
+            records = self._commit(documents, metadata, embedded.fresh())
             for i, runtime in enumerate(sync):
                 self._apply(runtime, records, embedded.vectors.get(runtime.name), primary=i == 0)
             self._acked_seq = records[-1].seq
@@ -135,12 +137,15 @@ class WritePath:
         return found[0]
 
     def _commit(
-        self, documents: Sequence[DocumentIn], fresh: Mapping[str, Mapping[str, np.ndarray]]
+        self,
+        documents: Sequence[DocumentIn],
+        metadata: Sequence[str],
+        fresh: Mapping[str, Mapping[str, np.ndarray]],
     ) -> list[LogRecord]:
         """The log record, the documents and the freshly encoded vectors: one commit (the
         acknowledgement point), so a write costs one transaction, not one per table."""
         with self.store.atomic():
-            records = self.store.log.append_upserts(documents)
+            records = self.store.log.append_upserts(documents, metadata)
             for fingerprint, new in fresh.items():  # on disk before the commit below
                 self.store.cache.put_many(fingerprint, new)
             return records

@@ -35,7 +35,16 @@ from .records import (
 class WriteLog(Protocol):
     """The append-only write log (monotonic sequences) and the live documents it produces."""
 
-    def append_upserts(self, documents: Sequence[DocumentIn]) -> list[LogRecord]: ...
+    def append_upserts(
+        self, documents: Sequence[DocumentIn], metadata_json: Sequence[str] | None = None
+    ) -> list[LogRecord]:
+        """Log and store a batch of upserts in one transaction; returns their records.
+
+        ``metadata_json``: each document's metadata already encoded as ``metadata_json``
+        (records.py) encodes it, by the validation that checked its size (else encoded here).
+        """
+        ...
+
     def append_delete(self, doc_id: str) -> LogRecord: ...
     def document(self, doc_id: str) -> Document | None: ...
     def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]: ...

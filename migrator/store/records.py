@@ -6,6 +6,7 @@ the JSON shape adapters answer with.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -14,6 +15,11 @@ from indexes import IndexSpec, SearchParams
 from ..as_dict import AsDict
 from ..migration import Backfill, Plan
 from ..phases import TARGET_SHARE, Phase
+
+# How the store keeps a document's metadata: JSON, keys sorted; NaN and infinities refused (no
+# JSON parser reads them back). One encoder, built once (``json.dumps`` with an option builds
+# one per call).
+metadata_json = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
 
 Op = Literal["upsert", "delete"]
 Role = Literal["primary", "target", "retired"]

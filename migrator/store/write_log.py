@@ -35,11 +35,15 @@ class SqliteWriteLog:
     def __init__(self, conns: Connections) -> None:
         self._conns = conns
 
-    def append_upserts(self, documents: Sequence[DocumentIn]) -> list[LogRecord]:
+    def append_upserts(
+        self, documents: Sequence[DocumentIn], metadata_json: Sequence[str] | None = None
+    ) -> list[LogRecord]:
         """Log and store a batch of upserts in one transaction; returns their records."""
         now = time.time()
+        encoded = metadata_json or [_METADATA_JSON(d.metadata) for d in documents]
         rows = [
-            (d.id, d.text, _METADATA_JSON(d.metadata), content_hash(d.text), now) for d in documents
+            (d.id, d.text, meta, content_hash(d.text), now)
+            for d, meta in zip(documents, encoded, strict=True)
         ]
         with self._conns.atomic() as db:
             db.conn.executemany(

@@ -33,7 +33,7 @@ def test_an_acknowledged_write_has_its_vectors_cached(svc: Switchover) -> None:
 def test_a_write_whose_log_record_fails_caches_nothing_and_changes_nothing(
     svc: Switchover, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(_documents: object) -> object:
+    def full_disk(*_args: object) -> object:
         raise StorageError("database error: disk is full")
 
     before = svc.store.log.last_seq()
@@ -45,6 +45,27 @@ def test_a_write_whose_log_record_fails_caches_nothing_and_changes_nothing(
     assert svc.store.log.last_seq() == before
     assert svc.store.log.document("b") is None
     assert "b" not in svc.runtime("v1").index.ids()
+
+
+def test_a_write_whose_vectors_cannot_be_cached_is_refused_and_changes_nothing(
+    svc: Switchover, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vectors go to their files inside the log record's transaction, before it commits:
+    a failure there rolls the log record back."""
+
+    def full_disk(*_args: object) -> None:
+        raise StorageError("cannot write the embedding cache: No space left on device")
+
+    before = svc.store.log.last_seq()
+    monkeypatch.setattr(svc.store.cache, "put_many", full_disk)
+    with pytest.raises(StorageError, match="No space left"):
+        svc.upsert([DocumentIn("c", "tugboats push the tanker off the quay")])
+    monkeypatch.undo()
+    assert svc.store.log.last_seq() == before
+    assert svc.store.log.document("c") is None
+    assert "c" not in svc.runtime("v1").index.ids()
+    svc.upsert([DocumentIn("c", "tugboats push the tanker off the quay")])  # and then it works
+    assert _cached(svc, "tugboats push the tanker off the quay")
 
 
 def test_a_layout_only_target_takes_the_primarys_vectors_without_encoding(
