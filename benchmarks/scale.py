@@ -342,7 +342,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "Where the backfill's time goes at 100k and at 1M (2026-12-03, quiet machine, load"
-        " average 0.7-1.1, the same build as above with timers around each step; the"
+        " average 0.7-1.1, the build before the cache moved to vector files (5c40d19),"
+        " with timers around each step; the"
         " growth is the 1M figure over the 100k one): the whole backfill 4.03 -> 74.68 s"
         " (18.5x with the timers); its checkpoints (`Backfiller.save`, each writing the whole"
         " target) 0.24 s for 1 -> 23.69 s for 6 (99x): a checkpoint is due after max(5 s,"
