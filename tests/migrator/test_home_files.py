@@ -1,6 +1,7 @@
 """The home's files are private: the database holds every document and the token's peers.
 
-A new home folder is 0700; ``switchover.db`` and its ``-wal`` and ``-shm`` files are 0600,
+A new home folder is 0700; ``switchover.db`` and its ``-wal`` and ``-shm`` files are 0600, the
+cached vectors' folder ``switchover.db-vectors`` 0700 and its files 0600,
 like ``operator-token``, whatever the umask; a database left 0644 by an older version is
 tightened at start-up.
 """
@@ -41,6 +42,9 @@ def test_a_new_home_and_its_database_files_are_private(settings: Settings) -> No
         assert all(f.exists() for f in files), "WAL mode keeps -wal and -shm while open"
         assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
         assert mode(settings.home) == 0o700
+        vectors = settings.db_path.with_name(settings.db_path.name + "-vectors")
+        assert mode(vectors) == 0o700, "the cached vectors' folder, beside the database"
+        assert {mode(f) for f in vectors.iterdir()} == {0o600}
     finally:
         svc.close(snapshot=False)
 
