@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexes.durable import fsync_dir
 from indexes.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class VectorFile:
         finally:
             os.close(fd)
         os.replace(tmp, self._vec_path)
-        _sync_folder(self._vec_path.parent)
+        fsync_dir(self._vec_path.parent)
 
     def _read_header(self) -> tuple[int, int]:
         """(dim, where the records start); StorageError for a file that is not one of ours."""
@@ -337,15 +338,6 @@ class VectorFile:
             for fd in (self._vec, self._keys):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-
-
-def _sync_folder(folder: Path) -> None:
-    """fsync a folder, so a file created or renamed in it survives a crash."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def set_aside(path: Path) -> Path:

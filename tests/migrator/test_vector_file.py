@@ -44,6 +44,15 @@ def reopened(folder: Path) -> FileEmbeddingCache:
     return FileEmbeddingCache(folder)
 
 
+def written(folder: Path, n: int) -> dict[str, np.ndarray]:
+    """``n`` vectors put under "fp" by a cache that is then closed; the vectors."""
+    cache = FileEmbeddingCache(folder)
+    whole = vectors(n)
+    cache.put_many("fp", whole)
+    cache.close()
+    return whole
+
+
 def test_vectors_put_are_read_back_after_a_reopen_per_fingerprint(folder: Path) -> None:
     cache = FileEmbeddingCache(folder)
     first, other = vectors(50), vectors(5, seed=1)
@@ -99,10 +108,7 @@ def test_a_vector_of_another_dimension_is_refused_and_nothing_is_written(folder:
 
 def test_a_torn_record_at_the_end_is_cut_at_the_next_open(folder: Path) -> None:
     """A crash in the middle of an append (before its write was acknowledged)."""
-    cache = FileEmbeddingCache(folder)
-    whole = vectors(10)
-    cache.put_many("fp", whole)
-    cache.close()
+    whole = written(folder, 10)
     vec = vector_path(folder, "fp")
     keys = vec.with_suffix(".keys")
     good = vec.stat().st_size
@@ -126,10 +132,7 @@ def test_a_torn_record_at_the_end_is_cut_at_the_next_open(folder: Path) -> None:
 
 
 def test_keys_the_keys_file_lost_are_rebuilt_from_the_records(folder: Path) -> None:
-    cache = FileEmbeddingCache(folder)
-    whole = vectors(20)
-    cache.put_many("fp", whole)
-    cache.close()
+    whole = written(folder, 20)
     keys = vector_path(folder, "fp").with_suffix(".keys")
     os.truncate(keys, 7 * 32 + 5)  # the keys of 7 records and a torn one survived
     cache = reopened(folder)
@@ -147,10 +150,7 @@ def test_keys_the_keys_file_lost_are_rebuilt_from_the_records(folder: Path) -> N
 
 
 def test_a_damaged_record_reads_as_a_miss_and_the_next_put_replaces_it(folder: Path) -> None:
-    cache = FileEmbeddingCache(folder)
-    whole = vectors(5)
-    cache.put_many("fp", whole)
-    cache.close()
+    whole = written(folder, 5)
     vec = vector_path(folder, "fp")
     header = vec.stat().st_size - 5 * RECORD
     with vec.open("r+b") as f:  # flip a byte inside the vector of record 2
@@ -306,10 +306,7 @@ def test_keys_a_power_loss_left_as_zeros_only_cost_misses_never_wrong_vectors(
     """The keys file is synced at close only (it can be rebuilt from the records); a power
     loss can leave zeros where the last keys were. Lookups through them miss, and the texts
     are encoded and put again."""
-    cache = FileEmbeddingCache(folder)
-    whole = vectors(6)
-    cache.put_many("fp", whole)
-    cache.close()
+    whole = written(folder, 6)
     keys = vector_path(folder, "fp").with_suffix(".keys")
     with keys.open("r+b") as f:
         f.seek(4 * 32)
