@@ -27,7 +27,7 @@ def single(client: TestClient, body: dict[str, Any]) -> list[str]:
 
 
 def test_each_answer_equals_the_single_search_and_names_its_index(seeded: TestClient) -> None:
-    queries = [
+    queries: list[dict[str, Any]] = [
         {"query": "word3 gear", "k": 3},
         {"query": "lamp tide", "k": 5, "filter": {"n": {"gte": 30}}},
         {"query": "number 7", "routing_key": "tenant-a"},

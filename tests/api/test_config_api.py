@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from hypothesis import HealthCheck, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
@@ -16,6 +16,9 @@ from migrator import Settings
 from migrator.guardrails import FIELDS, Setting
 from tests.api.conftest import service_of
 from tests.conftest import OPERATOR, SAMPLE_DIR, open_client
+
+if TYPE_CHECKING:  # starlette's TestClient answers with httpx2's Response (starlette types it so)
+    import httpx2
 
 pytestmark = pytest.mark.documents(40)
 
@@ -142,7 +145,7 @@ def test_a_revert_is_visible_in_search_results_at_once(settings: Settings) -> No
         assert history[0]["config"]["indexes"]["v2"]["nprobe"] == 1
 
 
-def send(http: TestClient, method: str, url: str, body: object) -> Response:
+def send(http: TestClient, method: str, url: str, body: object) -> httpx2.Response:
     """``body`` as JSON with NaN and Infinity spelled as Python's encoder does (the client's
     own encoder refuses them; the server's JSON parser accepts them)."""
     headers = {**OPERATOR, "Content-Type": "application/json"}
@@ -240,7 +243,9 @@ def test_patch_plan_refuses_a_bad_knob_by_name(
     assert after["plan"] == status["plan"]
 
 
-BAD_BATCHES = [("backfill_batch", v) for v in (2.5, 128.0, True, 0, 5000, 10**30, "128", [1])]
+BAD_BATCHES: list[tuple[str, object]] = [
+    ("backfill_batch", v) for v in (2.5, 128.0, True, 0, 5000, 10**30, "128", [1])
+]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 
 import fastapi.routing
 import pytest
+from fastapi.dependencies.utils import solve_dependencies
 from fastapi.testclient import TestClient
 
 from api import prevalidated
@@ -153,7 +154,7 @@ class CountingSolver:
 
 @pytest.fixture
 def solver(monkeypatch: pytest.MonkeyPatch) -> CountingSolver:
-    counting = CountingSolver(fastapi.routing.solve_dependencies)
+    counting = CountingSolver(solve_dependencies)  # the function fastapi.routing imported
     monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
     return counting
 

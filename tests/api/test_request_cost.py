@@ -15,9 +15,8 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,6 +24,9 @@ from indexes import IndexSpec
 from indexes.errors import InvalidInputError
 from tests.api.conftest import seed_live_migration
 from tests.conftest import OPERATOR, hash_settings, open_client
+
+if TYPE_CHECKING:  # starlette's TestClient answers with httpx2's Response (starlette types it so)
+    import httpx2
 
 MIB = 1024 * 1024
 LIMIT = 16 * MIB  # the default max_body_bytes: the point is that the default is safe
@@ -44,7 +46,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         yield c
 
 
-def send(http: TestClient, method: str, path: str, body: bytes) -> httpx.Response:
+def send(http: TestClient, method: str, path: str, body: bytes) -> httpx2.Response:
     headers = {**OPERATOR, "content-type": "application/json"}
     return http.request(method, path, content=body, headers=headers)
 

@@ -88,6 +88,7 @@ def test_a_documents_text_and_metadata_ride_along_when_asked() -> None:
     answer = search_answer(result)
 
     assert answer.headers["x-served-by"] == "v2"
+    assert isinstance(answer.body, bytes)  # a rendered Response's body (typed bytes | memoryview)
     (hit,) = SearchResponse.model_validate_json(answer.body).hits
     assert (hit.text, hit.metadata, hit.score) == ("text of a", {"k": "v"}, 0.5)
 

@@ -64,7 +64,7 @@ def answer(receive: Callable[[], Awaitable[dict[str, Any]]]) -> tuple[int, dict[
 
     async def run() -> None:
         with anyio.fail_after(10):  # bounded even if the deadline never fires
-            await app(scope(), receive, send)  # type: ignore[arg-type]  # test doubles
+            await app(scope(), receive, send)
 
     started = time.monotonic()
     anyio.run(run)

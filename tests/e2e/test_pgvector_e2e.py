@@ -40,7 +40,11 @@ def create(http: httpx.Client, target: dict[str, Any]) -> int:
 
 def backfilled(http: httpx.Client, mid: int) -> None:
     act(http, mid, "backfill")
-    status = lambda: http.get("/v1/migrations/current", headers=AUTH).json()  # noqa: E731
+
+    def status() -> dict[str, Any]:
+        current: dict[str, Any] = http.get("/v1/migrations/current", headers=AUTH).json()
+        return current
+
     wait_until(lambda: status()["backfill"]["finished"], "the backfill")
 
 

@@ -46,14 +46,16 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> flo
 
 
 def health(server: ServerProcess) -> dict[str, Any]:
-    return httpx.get(f"{server.url}/healthz", timeout=10).json()
+    found: dict[str, Any] = httpx.get(f"{server.url}/healthz", timeout=10).json()
+    return found
 
 
 def move(server: ServerProcess, action: str, **body: Any) -> dict[str, Any]:
     url = f"{server.url}/v1/migrations/1/{action}"
     response = httpx.post(url, json=body or None, headers=AUTH, timeout=120)
     assert response.status_code == 200, response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def phase(server: ServerProcess) -> str:

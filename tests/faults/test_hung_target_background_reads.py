@@ -33,7 +33,7 @@ from tests.faults.faults import (
 SETTLE_S = 5.0  # far more than the handful of timeouts the work below may take
 
 
-def start_shadow(svc: Switchover, **plan: object) -> tuple[int, FaultyEmbedder]:
+def start_shadow(svc: Switchover, **plan: Any) -> tuple[int, FaultyEmbedder]:
     """Migrate v1 -> v2 (a new model) up to shadow; returns its id and v2's embedder."""
     mid = int(svc.create_migration(migration("v2", embedder=NEW_MODEL, **plan), "op").id)
     svc.migration_action(mid, "backfill", ActionRequest(), "op")

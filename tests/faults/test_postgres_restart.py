@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -58,8 +59,11 @@ class Writer(threading.Thread):
 
 def restart(pg: PgServer, down_s: float) -> tuple[float, float]:
     """Stop PostgreSQL (fast shutdown: sessions cut), wait, start it; (stopped, started)."""
-    from pgserver._commands import pg_ctl  # noqa: PLC0415 - the wheel's own pg_ctl
+    import pgserver._commands  # noqa: PLC0415 - the wheel's own pg_ctl
 
+    # pgserver._commands makes one function per binary at import (setattr on the module), so
+    # no stub names them; pg_ctl is one of those: (args, pgdata=..., **subprocess kwargs) -> stdout
+    pg_ctl: Callable[..., str] = vars(pgserver._commands)["pg_ctl"]
     server = pg._server
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
     stopped = time.monotonic()

@@ -24,7 +24,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TypeGuard, TypeVar
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 import httpx
 import pytest
@@ -35,6 +35,9 @@ from migrator import Settings, Switchover
 from tests.conftest import OPERATOR, open_client
 from tests.faults.faults import assert_converged, docs, put_body, text_of
 from tests.server import ServerProcess
+
+if TYPE_CHECKING:  # starlette's TestClient answers with httpx2's Response (starlette types it so)
+    import httpx2
 
 BUSY_TIMEOUT_S = 0.5
 # What the hardening issue promises on a loaded 2-core machine: a refused write is answered
@@ -215,7 +218,7 @@ def test_reads_are_answered_at_once_while_more_writes_than_request_threads_wait_
         partial(api.put, "/v1/documents", json=put_body(range(100 + i, 101 + i))) for i in range(45)
     ]
     done = threading.Event()
-    outcomes: list[tuple[float, httpx.Response | Exception]] = []
+    outcomes: list[tuple[float, httpx2.Response | Exception]] = []
 
     def all_writes() -> None:
         try:

@@ -25,7 +25,7 @@ from indexes import (
 )
 from indexes.backend import searches_among
 
-from .helpers import DIM, FINGERPRINT, doc_ids, queries, unit_vectors
+from .helpers import DIM, FINGERPRINT, doc_ids, is_trained, queries, unit_vectors
 
 EXHAUSTIVE = SearchParams(ef_search=512, nprobe=16)  # every list, a beam wider than the data
 
@@ -265,7 +265,7 @@ class BackendContract:
         self, kit: BackendKit
     ) -> None:
         backend = kit.make(Layout("ivf", "ip"))
-        assert not backend.is_trained
+        assert not is_trained(backend)
         docs = dict(zip(doc_ids(50), unit_vectors(50, seed=3), strict=True))
         backend.apply(1, docs)
         q = unit_vectors(1, seed=4)[0]

@@ -7,6 +7,7 @@ import numpy as np
 from indexes import (
     EmbedderSpec,
     Hit,
+    IndexBackend,
     IndexSpec,
     Metric,
     QueryVectors,
@@ -25,7 +26,8 @@ EXHAUSTIVE = SearchParams(ef_search=512, nprobe=16)  # HNSW/IVF visit (nearly) e
 def unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
     """``n`` random unit vectors, float32, reproducible from ``seed``."""
     x = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit: np.ndarray = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit
 
 
 def make_index(
@@ -69,3 +71,10 @@ def brute_force(docs: dict[str, np.ndarray], query: np.ndarray, k: int) -> list[
 
 def hit_ids(hits: list[Hit]) -> list[str]:
     return [h.id for h in hits]
+
+
+def is_trained(index: IndexBackend) -> bool:
+    """``index.is_trained``, read through a call: a test that asserts it false, then trains
+    the index, then asserts it true reads a property mypy would keep narrowed to ``False``
+    across the calls that change it (and take the second assert as unreachable)."""
+    return index.is_trained

@@ -104,4 +104,4 @@ def test_cached_vectors_are_copies(embedder: CountingEmbedder) -> None:
 
 def test_a_bare_string_is_refused(embedder: CountingEmbedder) -> None:
     with pytest.raises(InvalidInputError):
-        embed_documents_cached(embedder, MemoryEmbeddingCache(), "abc")  # type: ignore[arg-type]
+        embed_documents_cached(embedder, MemoryEmbeddingCache(), "abc")

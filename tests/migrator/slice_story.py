@@ -25,9 +25,9 @@ def load_sliced(
     """The labelled corpus written to ``svc``; a seeded ``sample`` of its questions
     registered as eval set ``sliced``."""
     sliced = label_documents(data, "lang", LANGS, seed=3, docs=docs)
-    docs = [DocumentIn(d.id, d.embedding_text(), d.metadata or {}) for d in sliced.corpus]
-    for start in range(0, len(docs), 256):  # the write path's batch limit
-        svc.upsert(docs[start : start + 256])
+    written = [DocumentIn(d.id, d.embedding_text(), d.metadata or {}) for d in sliced.corpus]
+    for start in range(0, len(written), 256):  # the write path's batch limit
+        svc.upsert(written[start : start + 256])
     write_beir(sliced, folder)
     svc.add_eval_set("sliced", str(folder), sample=min(sample, len(sliced.queries)), seed=1)
     return sliced

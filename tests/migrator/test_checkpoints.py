@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+from sqlite_utils import Database
+
 from migrator.store import DocumentIn, SqliteStore
 from migrator.store.checkpoints import FALLBACK_PAGES
 
@@ -18,6 +20,7 @@ def test_the_writer_leaves_checkpoints_to_the_background_within_a_bound(tmp_path
     store = SqliteStore(tmp_path / "switchover.db")
     try:
         with store.atomic() as db:  # the writer's own connection
+            assert isinstance(db, Database)  # what SqliteStore.atomic yields (typed object)
             pages = db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         assert pages == FALLBACK_PAGES, "the writer still checkpoints if the thread falls behind"
     finally:

@@ -20,7 +20,7 @@ def filtered_eval_set(svc: Switchover, folder: Path) -> None:
     folder.mkdir()
     shutil.copy(SAMPLE_DIR / "corpus.jsonl", folder / "corpus.jsonl")
     text = data.queries[0].text
-    rows = [
+    rows: list[dict[str, object]] = [
         {"id": "plain", "text": text},
         {"id": "within", "text": text, "filter": {"doc": "p001"}},
         {"id": "without", "text": text, "filter": {"not": {"doc": "p001"}}},

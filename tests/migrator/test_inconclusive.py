@@ -55,7 +55,7 @@ def test_a_bad_policy_is_refused_by_name(value: object, named: str) -> None:
 def test_a_policy_given_in_part_keeps_the_defaults_of_the_rest() -> None:
     policy = InconclusivePolicy.from_value({"action": "freeze", "deadline_s": None})
     assert policy == InconclusivePolicy("freeze", None, True)
-    assert Plan.from_stored(Plan(inconclusive=policy).to_dict()).inconclusive == policy  # type: ignore[arg-type]
+    assert Plan.from_stored(Plan(inconclusive=policy).to_dict()).inconclusive == policy
 
 
 def test_a_plan_stored_before_the_policy_existed_gets_the_default() -> None:

@@ -98,7 +98,10 @@ def test_the_sd_is_measured_from_stored_runs_of_the_same_kind_only(svc: Switchov
     found = power_of(svc, TO_NEW_MODEL, PowerRequest("labelled"))
     assert found["sd_source"] == "measured: the largest of 1 stored run(s) of this kind"
     assert found["sd"] == pytest.approx(((6 * 1.0) / (MIN_RUN_PAIRS * 2 - 1)) ** 0.5, abs=1e-4)
-    assert power_of(svc, LAYOUT_ONLY, PowerRequest("labelled"))["sd"] > found["sd"]
+    layout_sd, found_sd = power_of(svc, LAYOUT_ONLY, PowerRequest("labelled"))["sd"], found["sd"]
+    assert isinstance(layout_sd, float | int)  # EvalPower.sd, through to_dict
+    assert isinstance(found_sd, float | int)
+    assert layout_sd > found_sd
 
 
 def test_an_eval_set_that_cannot_judge_the_pair_is_refused_as_at_start(svc: Switchover) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from indexes import IndexBackend, snapshots
+from indexes import SnapshotBackend, snapshots
 from migrator import ActionRequest, DocumentIn, Settings, Switchover
 from migrator import backfill as backfill_module
 from migrator.backfill import Backfiller
@@ -180,7 +180,7 @@ def slow_checkpoints(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]
     real = snapshots.write_snapshot
     durations: list[tuple[str, float]] = []
 
-    def slow(index: IndexBackend, *args: Any, **kwargs: Any) -> Any:
+    def slow(index: SnapshotBackend, *args: Any, **kwargs: Any) -> Any:
         began = time.monotonic()
         time.sleep(0.05)
         try:

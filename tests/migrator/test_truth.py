@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def _unlabelled(tmp_path: Path, *, corpus: bool = True) -> Path:
 
 
 @pytest.fixture
-def svc(settings: Settings, tmp_path: Path) -> Switchover:
+def svc(settings: Settings, tmp_path: Path) -> Iterator[Switchover]:
     service = Switchover(settings)
     folder = _unlabelled(tmp_path)
     lines = (folder / "corpus.jsonl").read_text().splitlines()

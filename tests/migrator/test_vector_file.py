@@ -288,7 +288,7 @@ def test_a_failed_append_leaves_the_files_as_they_were(
         def disk_full(_fd: int) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(vector_file.os, "fdatasync", disk_full)
+        monkeypatch.setattr(os, "fdatasync", disk_full)  # the os module vector_file calls
         with pytest.raises(StorageError, match="No space left"):
             cache.put_many("fp", vectors(3, start=4))
         monkeypatch.undo()

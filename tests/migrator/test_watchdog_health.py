@@ -44,6 +44,7 @@ def test_a_failing_tick_is_reported_and_the_stale_checks_are_cleared(
     start(svc, "HNSW32,Flat")
     assert svc.watchdog.tick(), "a healthy tick judges"
     healthy = svc.current_migration()
+    assert healthy.watchdog is not None
     assert healthy.watchdog.state == "ok"
     assert healthy.guardrails
 
@@ -51,9 +52,12 @@ def test_a_failing_tick_is_reported_and_the_stale_checks_are_cleared(
     assert svc.watchdog.tick() == []
     status = svc.current_migration()
     watchdog = status.watchdog
+    assert watchdog is not None
     assert watchdog.state == "failing"
     assert watchdog.consecutive_failures == 1
     assert watchdog.last_error == ERROR
+    assert watchdog.last_tick_at is not None
+    assert healthy.watchdog.last_tick_at is not None
     assert watchdog.last_tick_at >= healthy.watchdog.last_tick_at
     assert status.guardrails == [], "checks of an earlier tick are not shown as current"
     assert status.phase == "shadow", "in shadow the source serves every read already"
@@ -90,6 +94,7 @@ def test_a_good_tick_after_failures_is_healthy_again(
         svc.watchdog.tick()
     assert svc.watchdog.tick()
     watchdog = svc.current_migration().watchdog
+    assert watchdog is not None
     assert watchdog.state == "ok"
     assert watchdog.consecutive_failures == 0
     assert watchdog.failures_total == 1

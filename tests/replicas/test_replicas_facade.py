@@ -41,6 +41,19 @@ def eventually(check: Callable[[], bool], within_s: float = 5.0) -> float:
     return time.monotonic() - started
 
 
+def live_phase(replica: Switchover) -> Phase | None:
+    """The phase of the replica's live migration; None when there is none."""
+    current = replica.live_migration()
+    return None if current is None else current.phase
+
+
+def live_migration_of(replica: Switchover) -> Migration:
+    """The replica's live migration; there must be one."""
+    found = replica.live_migration()
+    assert found is not None, "no live migration"
+    return found
+
+
 @pytest.fixture
 def pair(tmp_path: Path, pg_url: str) -> Iterator[tuple[Switchover, Switchover]]:
     a = Switchover(hash_settings(tmp_path / "a", database_url=pg_url))
@@ -99,8 +112,7 @@ def test_one_replica_leads_and_the_other_takes_over_when_it_goes(
     b.start()
     time.sleep(1.5)  # b has tried the lock at least once
     assert (a.replication.leading, b.replication.leading) == (True, False)
-    assert a.watchdog.running
-    assert not b.watchdog.running
+    assert (a.watchdog.running, b.watchdog.running) == (True, False)
     a.close(snapshot=False)
     took = eventually(lambda: b.replication.leading, within_s=5.0)
     assert b.watchdog.running, f"took over in {took:.2f}s without its watchdog"
@@ -118,13 +130,17 @@ def test_a_migration_made_through_one_replica_is_followed_by_the_other(
     eventually(lambda: a.store.migrations.get(mid).backfill.finished)
     a.upsert([doc(i, 1) for i in range(55, 70)])
     for replica in (a, b):
-        eventually(lambda r=replica: r.runtime("v2").index.ids() == r.runtime("v1").index.ids())
+
+        def caught_up(r: Switchover = replica) -> bool:
+            return r.runtime("v2").index.ids() == r.runtime("v1").index.ids()
+
+        eventually(caught_up)
     for move, body in (("shadow", ActionRequest()), ("canary", GO)):
         a.migration_action(mid, move, body, "alice")
-    eventually(lambda: b.live_migration() is not None and b.live_migration().phase == Phase.CANARY)
+    eventually(lambda: live_phase(b) == Phase.CANARY)
     assert b.search("lamp", routing_key="k", k=3).served_by in {"v1", "v2"}
     b.migration_action(mid, "rollback", ActionRequest(reason="drill"), "bob")
-    took = eventually(lambda: a.live_migration().phase == Phase.ROLLED_BACK, within_s=1.0)
+    took = eventually(lambda: live_migration_of(a).phase == Phase.ROLLED_BACK, within_s=1.0)
     assert all(a.search("lamp", routing_key=f"k{i}").served_by == "v1" for i in range(30)), took
     change = ConfigChange(
         {"v2": SearchParamsChange(SearchParams(ef_search=77), frozenset({"ef_search"}))},
@@ -166,13 +182,15 @@ def test_a_pgvector_target_is_filled_once_by_the_leader_and_served_by_every_repl
         b.delete("d2")
         want = {d.id for d in b.store.log.scan(None, 1000)}
         for replica in (a, b):
-            eventually(lambda r=replica: r.runtime("v2").index.applied_seq == r.last_seq())
+
+            def applied_all(r: Switchover = replica) -> bool:
+                return r.runtime("v2").index.applied_seq == r.last_seq()
+
+            eventually(applied_all)
             assert replica.runtime("v2").index.ids() == want
         for move, body in (("shadow", ActionRequest()), ("canary", GO), ("cutover", GO)):
             a.migration_action(mid, move, body, "alice")
-        eventually(
-            lambda: b.live_migration() is not None and b.live_migration().phase == Phase.CUTOVER
-        )
+        eventually(lambda: live_phase(b) == Phase.CUTOVER)
         found = b.search(doc(88, 1).text, k=1, routing_key="k")  # written through b
         assert (found.served_by, found.hits[0].id) == ("v2", "d88")
     finally:
@@ -189,7 +207,7 @@ def test_search_parameters_changed_through_a_follower_restart_the_leaders_judgem
     a.migration_action(mid, "backfill", ActionRequest(), "alice")
     eventually(lambda: a.store.migrations.get(mid).backfill.finished)
     a.migration_action(mid, "shadow", ActionRequest(), "alice")
-    eventually(lambda: b.live_migration() is not None and b.live_migration().phase == Phase.SHADOW)
+    eventually(lambda: live_phase(b) == Phase.SHADOW)
     epoch = a.evidence.epoch
     change = ConfigChange(
         {"v2": SearchParamsChange(SearchParams(ef_search=1), frozenset({"ef_search"}))},

@@ -27,7 +27,7 @@ def cli(client: TestClient) -> Client:
     client.post(f"/v1/migrations/{mid}/backfill", headers=OPERATOR)
     service_of(client).wait_backfill()
     client.post(f"/v1/migrations/{mid}/shadow", headers=OPERATOR)
-    return Client("http://testserver", token=OPERATOR_TOKEN, http=client)
+    return Client("http://testserver", token=OPERATOR_TOKEN, http=client)  # type: ignore[arg-type]  # TestClient: httpx2's Client, duck-typed as httpx's
 
 
 def test_the_runbook_names_real_thresholds_and_commands(cli: Client) -> None:
