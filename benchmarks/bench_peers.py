@@ -135,7 +135,9 @@ def switchover_migration(proc: ServerProcess, queries: Any, qrels: Any) -> dict[
     out["wall_seconds"] = round(time.perf_counter() - wall, 3)
     server.act("canary", {"percent": 50, "override": True})
     server.act("cutover", {"override": True})
-    found = {q.text: [h["id"] for h in server.search(q.text)["hits"]] for q in queries}
+    found: dict[str, Sequence[str]] = {
+        q.text: [h["id"] for h in server.search(q.text)["hits"]] for q in queries
+    }
     served = {server.search(queries[0].text)["served_by"]}
     out |= {"recall_at_10_target": recall(found, queries, qrels), "served_by": sorted(served)}
     return out

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,15 @@ def per_query_recall(
             for row, rel in zip(found, qrels, strict=True)
         ]
     )
+
+
+def first_of(deltas: np.ndarray) -> Callable[[int], np.ndarray]:
+    """The judge's draw from one shuffled order: its first ``n`` deltas."""
+
+    def draw(n: int) -> np.ndarray:
+        return deltas[:n]
+
+    return draw
 
 
 def main() -> None:
@@ -82,7 +92,7 @@ def main() -> None:
         for seed in range(SEEDS):
             order = np.random.default_rng(seed).permutation(len(deltas))
             shuffled = deltas[order]
-            verdict = judge_sequentially(lambda n, d=shuffled: d[:n], MARGIN, pool=POOL)
+            verdict = judge_sequentially(first_of(shuffled), MARGIN, pool=POOL)
             outcomes[verdict.decision] += 1
             sizes.append(verdict.n)
         rows.append(

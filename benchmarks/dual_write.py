@@ -73,12 +73,12 @@ def run(server: Server, texts: list[str], rounds: int) -> dict[str, Any]:
                     ms[(dual, size)].append((time.perf_counter() - started) * 1000)
     out: dict[str, Any] = {"rounds": rounds}
     for size in PER_BLOCK:
-        dual, single = latency_summary(ms[(True, size)]), latency_summary(ms[(False, size)])
+        on, off = latency_summary(ms[(True, size)]), latency_summary(ms[(False, size)])
         out[f"batch_{size}"] = {
-            "dual": dual,
-            "single": single,
+            "dual": on,
+            "single": off,
             **{
-                f"ratio_{p[:-3]}_dual_vs_single": ratio(dual[p], single[p])
+                f"ratio_{p[:-3]}_dual_vs_single": ratio(on[p], off[p])
                 for p in ("p50_ms", "p95_ms", "mean_ms")
             },
         }

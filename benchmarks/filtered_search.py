@@ -35,7 +35,8 @@ SHARES = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001]
 
 def unit(n: int, seed: int) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit_rows: np.ndarray = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit_rows
 
 
 def build(factory: str, n: int) -> VectorIndex:

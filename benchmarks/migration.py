@@ -157,6 +157,7 @@ def shadow_overhead(server: Server, queries: list[str], blocks: int, size: int) 
 
 def rollback_latency(server: Server, cycles: int) -> dict[str, Any]:
     mid = server.migration
+    assert mid is not None, "migrate_and_backfill() names the migration first"
     key = next(f"user{i}" for i in range(10_000) if routes_to_target(50.0, f"user{i}", mid))
     flips: list[float] = []
     for _ in range(cycles):

@@ -226,7 +226,8 @@ def latency(server: Server, target: str, data: dict[str, Any], queries: int) -> 
     for text in texts[:10]:  # warm-up both
         server.pinned_ms("v1", text)
         server.pinned_ms(target, text)
-    fp32, int8 = [], []
+    fp32: list[float] = []
+    int8: list[float] = []
     for i, text in enumerate(texts):  # alternate which goes first
         pair = [("v1", fp32), (target, int8)]
         for index, sink in pair if i % 2 == 0 else reversed(pair):

@@ -17,6 +17,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -34,7 +35,8 @@ def vectors(n: int, dim: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((64, dim)).astype(np.float32)
     x = centres[rng.integers(0, 64, n)] + 0.25 * rng.standard_normal((n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit: np.ndarray = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit
 
 
 def timed_search(index: object, qs: np.ndarray, k: int) -> tuple[list[list[str]], list[float]]:
@@ -81,7 +83,7 @@ def main() -> None:
         for s in range(0, args.docs, 1000):
             pg_ix.apply(s + 1, dict(zip(ids[s : s + 1000], docs[s : s + 1000], strict=True)))
         pg_build = time.perf_counter() - started
-        rows = {}
+        rows: dict[int, dict[str, dict[str, Any]]] = {}
         for ef in args.ef:
             for ix in (faiss_ix, pg_ix):
                 ix.set_search_params(SearchParams(ef_search=ef))
@@ -90,10 +92,12 @@ def main() -> None:
     report(args, rows, faiss_build, pg_build, load_start)
 
 
-def compare(faiss_ix: object, pg_ix: object, qs: np.ndarray, truth: list[list[str]]) -> dict:
+def compare(
+    faiss_ix: object, pg_ix: object, qs: np.ndarray, truth: list[list[str]]
+) -> dict[str, dict[str, Any]]:
     """Both engines at their current ef_search, twice each, alternating (so neither side
     always runs on a warmer machine)."""
-    rows: dict = {}
+    rows: dict[str, dict[str, Any]] = {}  # engine -> {"ms": [...], "recall": ...}
     for rnd in range(2):
         for name, ix in (("faiss", faiss_ix), ("pgvector", pg_ix))[:: 1 if rnd == 0 else -1]:
             found, ms = timed_search(ix, qs, 10)
@@ -103,7 +107,7 @@ def compare(faiss_ix: object, pg_ix: object, qs: np.ndarray, truth: list[list[st
 
 def report(
     args: argparse.Namespace,
-    rows: dict,
+    rows: dict[int, dict[str, dict[str, Any]]],  # ef_search -> compare()'s rows
     faiss_build: float,
     pg_build: float,
     load_start: tuple[float, float, float],

@@ -71,7 +71,11 @@ def child(home: Path) -> dict[str, Any]:
     vectors = rng.standard_normal((2, 512, DIM)).astype(np.float32)
     for n, label in enumerate(("first add of 512", "second add of 512")):
         batch = {f"new{n}-{i}": v for i, v in enumerate(vectors[n])}
-        _timed(out, label, lambda b=batch, s=n: index.apply(index.applied_seq + 1 + s, b))
+
+        def add(b: dict[str, np.ndarray] = batch, s: int = n) -> None:
+            index.apply(index.applied_seq + 1 + s, b)
+
+        _timed(out, label, add)
     query = QueryVectors(vectors[0][:1], fingerprint)
     _timed(out, "first search", lambda: index.search(query, 10))
     _timed(out, "second search", lambda: index.search(query, 10))

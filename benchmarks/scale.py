@@ -38,13 +38,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from _common import latency_summary, machine, now_utc, quick_mode, ratio, rss_mb, write_results
 
 from indexes import (
     EmbedderSpec,
+    IndexBackend,
     IndexSpec,
     SearchParams,
     VectorIndex,
@@ -66,10 +67,20 @@ BATCH = 256  # the server's default max_batch
 RAW_EVERY = 8
 EMBEDDER = EmbedderSpec(kind="hash", dim=DIM)
 TARGET = TargetRequest("v2-ivf", "IVF256,Flat", search_params=SearchParams(nprobe=8))
+
+
+class SnapshotPolicy(TypedDict, total=False):
+    """Snapshot-cadence keywords of :class:`Settings` (unset: its defaults)."""
+
+    snapshot_every_records: int
+    snapshot_interval_seconds: float
+    snapshot_max_tail_records: int
+
+
 # Bulk load: periodic snapshots deferred (an operator setting, `[snapshots]` in
 # switchover.toml), so ingest, replay and backfill are measured alone; the snapshot-policy
 # check ingests one size again with the default cadence and compares.
-DEFERRED = {
+DEFERRED: SnapshotPolicy = {
     "snapshot_every_records": 10**9,
     "snapshot_interval_seconds": 1e9,
     "snapshot_max_tail_records": 10**9,
@@ -137,7 +148,7 @@ def backfill(svc: Switchover, target: TargetRequest) -> dict[str, Any]:
     }
 
 
-def search_all(indexes: dict[str, VectorIndex], queries: list[str]) -> dict[str, Any]:
+def search_all(indexes: dict[str, IndexBackend], queries: list[str]) -> dict[str, Any]:
     """Each index answers each query in turn (hash query embedding + ``VectorIndex.search``,
     the path ``IndexRuntime.search`` takes), the order rotating per query, so drift on a
     shared machine hits every size alike."""
@@ -227,7 +238,7 @@ def build(n: int, work: Path) -> tuple[Switchover, dict[str, Any]]:
     return svc, out
 
 
-def upsert_ingest(n: int, work: Path, *, policy: dict[str, Any]) -> dict[str, Any]:
+def upsert_ingest(n: int, work: Path, *, policy: SnapshotPolicy) -> dict[str, Any]:
     """Ingest ``n`` texts through ``Switchover.upsert`` into a fresh service."""
     primary = IndexSpec(name="v1", embedder=EMBEDDER)
     home = work / f"ingest-{n}-{len(policy)}"
@@ -525,7 +536,7 @@ def main() -> None:
                     ),
                 }
                 print(results["snapshot_policy"], flush=True)
-            indexes: dict[str, VectorIndex] = {}
+            indexes: dict[str, IndexBackend] = {}
             for n in sizes:
                 services[n], out = build(n, Path(tmp))
                 sizes_out.append(out)

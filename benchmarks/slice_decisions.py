@@ -82,6 +82,20 @@ def judge_seed(labels: list[str], deltas: np.ndarray, pool: int, seed: int) -> O
     return out
 
 
+def search_parameters(selector: Any, params: dict[str, int]) -> Any:
+    """FAISS search parameters: among ``selector``'s ids, with ``efSearch`` when given.
+
+    Set attribute by attribute, as FAISS's keyword constructors do (faiss 1.15's stubs
+    declare neither those keywords nor ``SearchParametersHNSW``)."""
+    if "efSearch" in params:
+        out = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # absent from 1.15 stubs
+        out.efSearch = params["efSearch"]
+    else:
+        out = faiss.SearchParameters()
+    out.sel = selector
+    return out
+
+
 def filtered_recall(
     index: Any, queries: np.ndarray, labels: list[str], doc_labels: np.ndarray, qrels: list[Any],
     ids: list[str], params: dict[str, int],
@@ -93,12 +107,7 @@ def filtered_recall(
         if not len(rows):
             continue
         selector = faiss.IDSelectorBatch(np.flatnonzero(doc_labels == lang).astype(np.int64))
-        search_params = (
-            faiss.SearchParametersHNSW(sel=selector, efSearch=params["efSearch"])
-            if "efSearch" in params
-            else faiss.SearchParameters(sel=selector)
-        )
-        _, found = index.search(queries[rows], 10, params=search_params)
+        _, found = index.search(queries[rows], 10, params=search_parameters(selector, params))
         for row, hits in zip(rows, found, strict=True):
             recall[row] = recall_at_k([ids[j] for j in hits if j >= 0], qrels[row], 10)
     return recall
