@@ -142,7 +142,7 @@ def facade(texts: list[str], batch: int, work: Path) -> dict[str, Any]:
     try:
         for part in batches(len(texts), batch):
             docs = [DocumentIn(f"d{i:08d}", texts[i], metadata_of(i)) for i in part]
-            clock.run([texts[i] for i in part], lambda docs=docs: _upsert(svc, docs))
+            clock.run([texts[i] for i in part], partial(_upsert, svc, docs))
     finally:
         svc.close(snapshot=False)
         shutil.rmtree(home, ignore_errors=True)
@@ -166,7 +166,7 @@ def http(texts: list[str], work: Path) -> dict[str, Any]:
                     {"id": f"d{i:08d}", "text": texts[i], "metadata": metadata_of(i)} for i in part
                 ]
             }
-            clock.run([texts[i] for i in part], lambda body=body: _put(client, body))
+            clock.run([texts[i] for i in part], partial(_put, client, body))
     shutil.rmtree(home, ignore_errors=True)
     return {"batch": HTTP_BATCH, **clock.result(len(texts))}
 

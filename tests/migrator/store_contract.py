@@ -430,6 +430,6 @@ class StoreContract:
         for record, kind in reads:
             assert type(record) is kind
             assert dataclasses.is_dataclass(record)
-            field = dataclasses.fields(kind)[0].name
+            field = dataclasses.fields(record)[0].name  # record is a kind, checked above
             with pytest.raises(dataclasses.FrozenInstanceError):
                 setattr(record, field, None)
